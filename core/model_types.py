@@ -1,0 +1,191 @@
+"""The model-type interfaces every provider implements, and ``Provider`` itself.
+
+This is the seam between the server and the providers: small async Protocols, one per model type. The server
+hands a provider the decoded request *and* the client's raw JSON object (so OpenAI-compatible providers forward
+fields this gateway does not know yet); the provider answers with an encoded JSON body or an SSE event stream.
+A provider raises only ``core.errors`` classes, and raises them before the first byte of a stream whenever the
+upstream fails before answering, so the client gets a real HTTP status instead of ``200`` and a broken stream.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from .errors import InvalidRequestError
+from .openai.audio import SpeechRequest, TranscriptionParams
+from .openai.chat import ChatCompletionRequest
+from .openai.completions import CompletionRequest
+from .openai.embeddings import EmbeddingRequest
+from .openai.moderations import ModerationRequest
+from .openai.rerank import RerankRequest
+from .openai.usage import Usage
+from .schema import ModelType, ProviderSchema
+from .secrets import Redactor
+
+__all__ = [
+    "EventStream",
+    "JSONReply",
+    "LargeLanguageModel",
+    "ModelTarget",
+    "ModerationModel",
+    "Provider",
+    "ProviderContext",
+    "RawBody",
+    "RerankModel",
+    "Speech2TextModel",
+    "TTSModel",
+    "TextEmbeddingModel",
+]
+
+RawBody = dict[str, Any]
+"""The client's JSON object as received, unknown fields included."""
+
+
+class ModelTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """The model a call goes to at one provider instance."""
+
+    name: str
+    """The upstream's own name for the model."""
+    model_type: ModelType
+    credentials: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    """Model-level credentials of a customizable model (e.g. Xinference's ``model_uid``)."""
+
+
+class JSONReply(msgspec.Struct, frozen=True):
+    """A complete response body, already encoded as JSON, with its usage when known."""
+
+    body: bytes
+    usage: Usage | None = None
+
+
+class EventStream(Protocol):
+    """A server-sent event stream: each item is one or more complete events, ``data: [DONE]`` last.
+
+    A failure after the stream started is yielded as a final ``data: {"error": ...}`` event, never raised.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """Iterate over encoded events."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop early and close the upstream connection (the client went away)."""
+        ...
+
+
+class LargeLanguageModel(Protocol):
+    """Chat and legacy completions."""
+
+    async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
+        """Answer a chat completion; a stream when ``request.stream`` is true."""
+        ...
+
+    async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
+        """Answer a legacy text completion; a stream when ``request.stream`` is true."""
+        ...
+
+
+class TextEmbeddingModel(Protocol):
+    """Text embeddings: one vector per input, in input order."""
+
+    async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
+        """Embed every input of the batch."""
+        ...
+
+
+class RerankModel(Protocol):
+    """Document reranking."""
+
+    async def rerank(self, target: ModelTarget, request: RerankRequest) -> JSONReply:
+        """Score documents against the query, best first."""
+        ...
+
+
+class Speech2TextModel(Protocol):
+    """Speech to text."""
+
+    async def transcribe(self, target: ModelTarget, audio: bytes, filename: str,
+                         params: TranscriptionParams, translate: bool) -> JSONReply:
+        """Transcribe (or translate into English) one audio file."""
+        ...
+
+
+class TTSModel(Protocol):
+    """Text to speech."""
+
+    async def speech(self, target: ModelTarget, request: SpeechRequest) -> AsyncIterator[bytes]:
+        """Synthesize speech, yielding audio bytes as they arrive."""
+        ...
+
+
+class ModerationModel(Protocol):
+    """Content moderation."""
+
+    async def moderate(self, target: ModelTarget, request: ModerationRequest) -> JSONReply:
+        """Classify each input."""
+        ...
+
+
+class ProviderContext(msgspec.Struct, frozen=True, kw_only=True):
+    """What a provider instance is built from: its profile entry, checked, plus the router's timeouts."""
+
+    name: str
+    schema: ProviderSchema
+    credentials: Mapping[str, Any]
+    credential_hint: str
+    """Where an operator fixes the credentials (``OPENAI_API_KEY``), for messages that must not show them."""
+    timeout_s: float
+    connect_timeout_s: float
+
+
+class Provider(abc.ABC):
+    """One configured provider instance: its credentials, its pooled HTTP client and its model types.
+
+    Built once at start-up from the profile and closed at shutdown. A model type the provider does not
+    support raises :class:`~core.errors.InvalidRequestError`.
+    """
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self.name = context.name
+        secret_names = context.schema.secret_variables()
+        self.redact = Redactor(str(v) for k, v in context.credentials.items() if k in secret_names and v)
+
+    def llm(self) -> LargeLanguageModel:
+        """The LLM interface."""
+        raise self._unsupported(ModelType.LLM)
+
+    def text_embedding(self) -> TextEmbeddingModel:
+        """The text embedding interface."""
+        raise self._unsupported(ModelType.TEXT_EMBEDDING)
+
+    def rerank(self) -> RerankModel:
+        """The rerank interface."""
+        raise self._unsupported(ModelType.RERANK)
+
+    def speech2text(self) -> Speech2TextModel:
+        """The speech-to-text interface."""
+        raise self._unsupported(ModelType.SPEECH2TEXT)
+
+    def tts(self) -> TTSModel:
+        """The text-to-speech interface."""
+        raise self._unsupported(ModelType.TTS)
+
+    def moderation(self) -> ModerationModel:
+        """The moderation interface."""
+        raise self._unsupported(ModelType.MODERATION)
+
+    @abc.abstractmethod
+    async def validate_credentials(self) -> None:
+        """Check the credentials against the upstream; raise ``CredentialsValidateFailedError`` if rejected."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers override it
+        """Release pooled connections."""
+
+    def _unsupported(self, model_type: ModelType) -> InvalidRequestError:
+        return InvalidRequestError(f"provider instance '{self.name}' does not serve {model_type} models",
+                                   param="model", code="model_type_not_supported")

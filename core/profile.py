@@ -1,0 +1,299 @@
+"""The profile: the only configuration, read from YAML once at start-up and checked completely.
+
+``load_profile(path)`` substitutes ``${VAR}`` / ``${VAR:-default}`` from the environment, converts the YAML into
+the Structs below, then checks it against the provider registry: plug-ins exist, credentials match their forms,
+models exist, route targets resolve. Every mistake is reported with file, line and key
+(``profiles/x.yaml:14: providers[1].credentials.api_key: required by provider 'anthropic'``), all of them at
+once. A required credential that is *present but empty* (``${OPENAI_API_KEY:-}`` with the variable unset) is not a
+mistake: the instance loads as "not configured" and its calls answer 503 naming the variable to set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+from .credentials import check_credentials
+from .model_types import ModelTarget
+from .registry import ProviderPlugin, Registry
+from .schema import ConfigBase, ConfigurateMethod, ModelType
+from .yamlfile import ConfigError, Key, YAMLSource, format_key, load_yaml, to_struct
+
+__all__ = [
+    "DeploymentConfig",
+    "InstanceSpec",
+    "LoadedProfile",
+    "ModelEntry",
+    "Profile",
+    "ProfileError",
+    "ProviderConfig",
+    "RouteConfig",
+    "RouterConfig",
+    "ServerConfig",
+    "load_profile",
+]
+
+_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class ServerConfig(ConfigBase, frozen=True, kw_only=True):
+    """``server:``: where to listen, gateway keys, request limits."""
+
+    host: str = "0.0.0.0"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    workers: Annotated[int, msgspec.Meta(ge=1)] = 1
+    api_keys: list[str] = []
+    max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
+
+
+class ModelEntry(ConfigBase, frozen=True, kw_only=True):
+    """A customizable model of an instance: its type and model-level credentials."""
+
+    model: str
+    model_type: ModelType
+    credentials: dict[str, Any] = {}
+
+
+class ProviderConfig(ConfigBase, frozen=True, kw_only=True):
+    """One provider instance; ``models: ["*"]`` (the default) enables every predefined model."""
+
+    provider: str
+    name: str | None = None
+    credentials: dict[str, Any] = {}
+    models: list[str | ModelEntry] = msgspec.field(default_factory=lambda: ["*"])
+
+
+class DeploymentConfig(ConfigBase, frozen=True, kw_only=True):
+    """One target of a route: ``<instance>/<model>`` with a relative weight."""
+
+    target: str
+    weight: Positive = 1.0
+
+
+class RouteConfig(ConfigBase, frozen=True, kw_only=True):
+    """A public model name served by weighted deployments."""
+
+    model: str
+    deployments: Annotated[list[DeploymentConfig], msgspec.Meta(min_length=1)]
+    fallbacks: list[str] = []
+
+
+class RouterConfig(ConfigBase, frozen=True, kw_only=True):
+    """Timeouts and retry policy for upstream calls."""
+
+    timeout_s: Positive = 600.0
+    connect_timeout_s: Positive = 10.0
+    retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    cooldown_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+
+
+class Profile(ConfigBase, frozen=True, kw_only=True):
+    """The whole profile file."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    providers: list[ProviderConfig] = []
+    routes: list[RouteConfig] = []
+    router: RouterConfig = msgspec.field(default_factory=RouterConfig)
+    state: str = "memory"
+
+
+class InstanceSpec(msgspec.Struct, kw_only=True):
+    """A checked provider instance, ready to be built."""
+
+    name: str
+    plugin: ProviderPlugin
+    credentials: dict[str, Any]
+    models: dict[ModelType, dict[str, ModelTarget]]
+    """Enabled models by type and name; listed in ``/v1/models``."""
+    any_model: bool
+    """Whether any model name passes through (customizable provider with ``"*"``)."""
+    not_configured: str | None = None
+    """Why the instance cannot serve (``set OPENAI_API_KEY``), or None when it can."""
+    credential_hint: str = ""
+    """Where its credentials come from (environment variables or profile keys), for operator messages."""
+
+    def target(self, model_type: ModelType, name: str) -> ModelTarget | None:
+        """The enabled model of that type and name, or a pass-through target when any name is allowed."""
+        found = self.models.get(model_type, {}).get(name)
+        if found is None and self.any_model and model_type in self.plugin.schema.supported_model_types:
+            return ModelTarget(name=name, model_type=model_type)
+        return found
+
+
+class LoadedProfile(msgspec.Struct, kw_only=True):
+    """A profile that passed every check, with its instances resolved against the registry."""
+
+    file: str
+    profile: Profile
+    instances: dict[str, InstanceSpec]
+    registry: Registry
+
+
+class ProfileError(ValueError):
+    """One or more located mistakes; ``str()`` lists them one per line."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def load_profile(path: str | Path, env: Mapping[str, str] | None = None,
+                 registry: Registry | None = None) -> LoadedProfile:
+    """Read, substitute, convert and check a profile; raise :class:`ProfileError` on any mistake."""
+    try:
+        source = load_yaml(path, os.environ if env is None else env)
+        data = source.data if source.data is not None else {}
+        if not isinstance(data, dict):
+            raise source.error((), "a profile is a mapping (server, providers, routes, ...)")
+        profile = to_struct(source, _normalise_model_types(data), Profile)
+    except ConfigError as exc:
+        raise ProfileError([exc]) from None
+    return _Checker(source, profile, registry or Registry.discover()).run()
+
+
+def _normalise_model_types(data: dict[str, Any]) -> dict[str, Any]:
+    # Accept Chatchat's model-type aliases (text-generation, embeddings, reranking) in model entries.
+    for provider in data.get("providers") or []:
+        for entry in provider.get("models") or [] if isinstance(provider, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("model_type"), str):
+                with contextlib.suppress(ValueError):  # left for the Struct conversion to report, located
+                    entry["model_type"] = ModelType.parse(entry["model_type"]).value
+    return data
+
+
+class _Checker:
+    """The semantic checks, collecting every mistake before failing."""
+
+    def __init__(self, source: YAMLSource, profile: Profile, registry: Registry) -> None:
+        self.source, self.profile, self.registry = source, profile, registry
+        self.errors: list[ConfigError] = []
+
+    def fail(self, key: Key, message: str) -> None:
+        self.errors.append(self.source.error(key, message))
+
+    def run(self) -> LoadedProfile:
+        instances: dict[str, InstanceSpec] = {}
+        for i, config in enumerate(self.profile.providers):
+            spec = self.instance(("providers", i), config)
+            if spec is None:
+                continue
+            if spec.name in instances:
+                self.fail(("providers", i, "name"), f"instance name '{spec.name}' is used twice")
+            instances[spec.name] = spec
+        self.routes(instances)
+        if not (self.profile.state == "memory" or self.profile.state.startswith(("redis://", "rediss://"))):
+            self.fail(("state",), "must be 'memory' or a redis:// URL")
+        if self.errors:
+            raise ProfileError(self.errors)
+        return LoadedProfile(file=self.source.file, profile=self.profile, instances=instances,
+                             registry=self.registry)
+
+    def instance(self, at: Key, config: ProviderConfig) -> InstanceSpec | None:
+        if config.provider not in self.registry:
+            known = ", ".join(sorted(self.registry.plugins))
+            self.fail((*at, "provider"), f"unknown provider '{config.provider}' (known: {known})")
+            return None
+        plugin = self.registry[config.provider]
+        name = config.name or config.provider
+        if not _INSTANCE_NAME.match(name):
+            self.fail((*at, "name"), "must be letters, digits, '_', '.' or '-' (it is used in model ids)")
+        forms = plugin.schema.provider_credential_schema
+        check = check_credentials(forms.credential_form_schemas if forms else [], config.credentials,
+                                  owner=plugin.id)
+        for problem in check.problems:
+            self.fail((*at, "credentials", problem.variable), problem.message)
+        models, any_model = self.models(at, plugin, config)
+        return InstanceSpec(name=name, plugin=plugin, credentials=check.values, models=models,
+                            any_model=any_model, not_configured=self.not_configured(at, check.empty_required),
+                            credential_hint=self.hint((*at, "credentials"), plugin, config.credentials))
+
+    def hint(self, at: Key, plugin: ProviderPlugin, credentials: dict[str, Any]) -> str:
+        secret = plugin.schema.secret_variables()
+        variables = [v for v in credentials if v in secret] or list(credentials)
+        names = sorted({n for v in variables for n in self.source.env_vars.get((*at, v), ())})
+        return " / ".join(names) if names else f"{format_key(at)} in {self.source.file}"
+
+    def not_configured(self, at: Key, empty: list[str]) -> str | None:
+        if not empty:
+            return None
+        hints = []
+        for variable in empty:
+            key = (*at, "credentials", variable)
+            names = self.source.env_vars.get(key)
+            hints.append(" or ".join(names) if names else f"{format_key(key)} in {self.source.file}")
+        return "set " + ", ".join(hints)
+
+    def models(self, at: Key, plugin: ProviderPlugin,
+               config: ProviderConfig) -> tuple[dict[ModelType, dict[str, ModelTarget]], bool]:
+        models: dict[ModelType, dict[str, ModelTarget]] = {}
+        customizable = ConfigurateMethod.CUSTOMIZABLE_MODEL in plugin.schema.configurate_methods
+        any_model = False
+        for j, entry in enumerate(config.models):
+            key = (*at, "models", j)
+            if entry == "*":
+                any_model = customizable
+                for model_type, predefined in plugin.models.items():
+                    for m in predefined:
+                        models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type)
+            elif isinstance(entry, str):
+                found = [(t, m) for t, ms in plugin.models.items() for m in ms if m.model == entry]
+                if not found:
+                    self.fail(key, f"'{entry}' is not a predefined model of provider '{plugin.id}'; declare it as "
+                                   f"{{model: {entry}, model_type: llm}} to use it as a customizable model")
+                for model_type, m in found:
+                    models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type)
+            else:
+                target = self.model_entry(key, plugin, entry, customizable)
+                if target is not None:
+                    models.setdefault(entry.model_type, {})[entry.model] = target
+        return models, any_model
+
+    def model_entry(self, key: Key, plugin: ProviderPlugin, entry: ModelEntry,
+                    customizable: bool) -> ModelTarget | None:
+        if entry.model_type not in plugin.schema.supported_model_types:
+            supported = ", ".join(plugin.schema.supported_model_types)
+            self.fail((*key, "model_type"), f"provider '{plugin.id}' supports only: {supported}")
+            return None
+        if not customizable and plugin.predefined(entry.model_type, entry.model) is None:
+            self.fail((*key, "model"), f"provider '{plugin.id}' has no predefined {entry.model_type} model "
+                                       f"'{entry.model}' and does not accept customizable models")
+            return None
+        forms = plugin.schema.model_credential_schema
+        check = check_credentials(forms.credential_form_schemas if forms else [], entry.credentials,
+                                  owner=plugin.id, model_type=entry.model_type)
+        for problem in check.problems:
+            self.fail((*key, "credentials", problem.variable), problem.message)
+        for variable in check.empty_required:
+            self.fail((*key, "credentials", variable), f"required by provider '{plugin.id}' and empty")
+        return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values)
+
+    def routes(self, instances: dict[str, InstanceSpec]) -> None:
+        names: set[str] = set()
+        for i, route in enumerate(self.profile.routes):
+            if route.model in names:
+                self.fail(("routes", i, "model"), f"route '{route.model}' is defined twice")
+            names.add(route.model)
+            targets: list[tuple[Key, str]] = [
+                (("routes", i, "deployments", j, "target"), d.target) for j, d in enumerate(route.deployments)]
+            targets += [(("routes", i, "fallbacks", j), f) for j, f in enumerate(route.fallbacks)]
+            for key, target in targets:
+                problem = _target_problem(target, instances)
+                if problem:
+                    self.fail(key, problem)
+
+
+def _target_problem(target: str, instances: dict[str, InstanceSpec]) -> str | None:
+    instance_name, _, model = target.partition("/")
+    spec = instances.get(instance_name)
+    if spec is None or not model:
+        return f"'{target}' is not <instance>/<model> with a provider instance of this profile"
+    if spec.any_model or any(model in by_name for by_name in spec.models.values()):
+        return None
+    return f"instance '{instance_name}' has no enabled model '{model}'"

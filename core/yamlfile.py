@@ -1,0 +1,169 @@
+"""YAML that remembers where each value came from.
+
+Profiles and catalogue files are read through :func:`load_yaml`, which keeps the line of every key and item and,
+for profiles, replaces ``${VAR}`` / ``${VAR:-default}`` with environment values while remembering which variable
+fed which value. :func:`to_struct` converts the data into ``ConfigBase`` Structs and turns any mismatch into a
+:class:`ConfigError` that names the file, the line and the key (``profiles/x.yaml:14: providers[1].model: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import yaml
+
+__all__ = ["ConfigError", "Key", "Location", "YAMLSource", "format_key", "load_yaml", "to_struct"]
+
+Key = tuple[str | int, ...]
+T = TypeVar("T")
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]+)\]")
+_FIELD_IN_MESSAGE = re.compile(r"(?:unknown|required) field `([^`]+)`")
+
+
+class ConfigError(ValueError):
+    """A mistake in a profile or catalogue file; ``str()`` reads ``file:line: key: message``."""
+
+    def __init__(self, file: str, line: int | None, key: str, message: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+        self.file, self.line, self.key, self.message = file, line, key, message
+
+
+def format_key(key: Key) -> str:
+    """``("providers", 1, "credentials")`` → ``providers[1].credentials``."""
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+class Location(msgspec.Struct, frozen=True):
+    """Where a value sits: file and 1-based line."""
+
+    file: str
+    line: int
+
+
+class YAMLSource:
+    """Parsed YAML data plus the line of every key and the environment variables behind every value."""
+
+    def __init__(self, file: str, data: Any, lines: dict[Key, int], env_vars: dict[Key, tuple[str, ...]]) -> None:
+        self.file, self.data, self.lines, self.env_vars = file, data, lines, env_vars
+
+    def line_of(self, key: Key) -> int | None:
+        """The line of ``key`` or of its nearest enclosing key."""
+        while True:
+            if key in self.lines:
+                return self.lines[key]
+            if not key:
+                return None
+            key = key[:-1]
+
+    def error(self, key: Key, message: str) -> ConfigError:
+        """A :class:`ConfigError` located at ``key``."""
+        return ConfigError(self.file, self.line_of(key), format_key(key), message)
+
+
+def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> YAMLSource:
+    """Read a YAML file; with ``env``, substitute ``${VAR}`` and ``${VAR:-default}`` in string values."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(file, None, "", f"cannot read: {exc.strerror or exc}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        builder = _Builder(file, loader, env)
+        data = builder.build(node, ()) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
+    finally:
+        loader.dispose()
+    return YAMLSource(file, data, builder.lines, builder.env_vars)
+
+
+class _Builder:
+    """Walks a composed YAML node tree into plain Python data, recording lines and env references."""
+
+    def __init__(self, file: str, loader: yaml.SafeLoader, env: Mapping[str, str] | None) -> None:
+        self.file, self.loader, self.env = file, loader, env
+        self.lines: dict[Key, int] = {}
+        self.env_vars: dict[Key, tuple[str, ...]] = {}
+
+    def build(self, node: yaml.Node, key: Key) -> Any:
+        self.lines.setdefault(key, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            explicit = sum(k.tag != "tag:yaml.org,2002:merge" for k, _ in node.value)
+            self.loader.flatten_mapping(node)
+            merged = len(node.value) - explicit  # `<<: *anchor` pairs come first; explicit keys override them
+            out: dict[Any, Any] = {}
+            seen: set[Any] = set()
+            for i, (key_node, value_node) in enumerate(node.value):
+                name = self.loader.construct_object(key_node, deep=True)
+                if i >= merged and name in seen:
+                    raise ConfigError(self.file, key_node.start_mark.line + 1, format_key((*key, name)),
+                                      "duplicate key")
+                if i >= merged:
+                    seen.add(name)
+                self.lines[(*key, name)] = key_node.start_mark.line + 1
+                out[name] = self.build(value_node, (*key, name))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*key, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and self.env is not None and "${" in value:
+            return self._substitute(value, key, node)
+        return value
+
+    def _substitute(self, value: str, key: Key, node: yaml.Node) -> str:
+        env = self.env or {}
+        names: list[str] = []
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            names.append(name)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(self.file, node.start_mark.line + 1, format_key(key),
+                              f"environment variable {name} is not set (write ${{{name}:-}} to allow empty)")
+
+        result = _ENV_REF.sub(replace, value)
+        self.env_vars[key] = tuple(names)
+        return result
+
+
+def to_struct(source: YAMLSource, data: Any, type_: type[T], at: Key = ()) -> T:
+    """Convert ``data`` (found at ``at`` in ``source``) into ``type_``, or raise a located ConfigError."""
+    try:
+        # Lax mode: values substituted from the environment are strings, `port: ${PORT:-8000}` must be an int.
+        return msgspec.convert(data, type_, str_keys=True, strict=False)
+    except msgspec.ValidationError as exc:
+        message, key = _split_validation_error(str(exc))
+        raise source.error((*at, *key), message) from None
+
+
+def _split_validation_error(text: str) -> tuple[str, Key]:
+    match = _MSGSPEC_PATH.search(text)
+    message = text[: match.start()] if match else text
+    key: list[str | int] = []
+    if match:
+        for name, index, dict_key in _PATH_PART.findall(match.group(1)):
+            key.append(int(index) if index else (name or dict_key))
+    field = _FIELD_IN_MESSAGE.search(message)
+    if field:
+        key.append(field.group(1))
+        message = "unknown key" if "unknown" in message else "required key is missing"
+    message = message.replace("Expected", "expected").replace("Invalid enum value", "invalid value")
+    return message.replace("`", ""), tuple(key)
