@@ -1,0 +1,20 @@
+"""OpenAI's hosted API: the OpenAI wire format with a default base URL and the organization header."""
+
+from __future__ import annotations
+
+from providers.openai_compatible import OpenAICompatibleProvider
+
+__all__ = ["OpenAIProvider"]
+
+
+class OpenAIProvider(OpenAICompatibleProvider):
+    """``api.openai.com`` unless ``base_url`` says otherwise."""
+
+    default_base_url = "https://api.openai.com/v1"
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = super().auth_headers()
+        organization = self.context.credentials.get("organization")
+        if organization:
+            headers["openai-organization"] = str(organization)
+        return headers

@@ -1,0 +1,94 @@
+"""The one error map of OpenAI-wire providers: httpx failures and upstream error responses → ``core.errors``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx
+import msgspec
+
+from core import errors
+from core.model_types import ProviderContext
+
+__all__ = ["error_from_response", "map_errors"]
+
+
+class _UpstreamDetail(msgspec.Struct):
+    message: str | None = None
+    param: str | None = None
+    code: str | int | None = None
+
+
+class _UpstreamError(msgspec.Struct):
+    error: _UpstreamDetail | str
+
+
+_decode_error = msgspec.json.Decoder(_UpstreamError).decode
+
+
+@contextmanager
+def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator[None]:
+    """Translate httpx exceptions raised inside the block; nothing above a provider sees httpx."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise errors.UpstreamTimeoutError(
+            f"provider instance '{context.name}' did not answer within {context.timeout_s:g}s") from None
+    except httpx.ConnectError:
+        raise errors.UpstreamConnectionError(f"could not connect to provider instance '{context.name}'") from None
+    except httpx.HTTPError as exc:
+        if streaming:
+            raise errors.UpstreamError(f"provider instance '{context.name}' broke off the stream "
+                                       f"({type(exc).__name__})", code="upstream_stream_interrupted") from None
+        raise errors.UpstreamError(
+            f"the connection to provider instance '{context.name}' failed ({type(exc).__name__})") from None
+
+
+_BY_STATUS: dict[int, type[errors.ModelRuntimeError]] = {
+    400: errors.InvalidRequestError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    408: errors.UpstreamTimeoutError,
+    413: errors.PayloadTooLargeError,
+    422: errors.InvalidRequestError,
+    429: errors.RateLimitError,
+    503: errors.UpstreamUnavailableError,
+    504: errors.UpstreamTimeoutError,
+    529: errors.UpstreamUnavailableError,
+}
+
+
+def error_from_response(context: ProviderContext, status: int, headers: httpx.Headers, body: bytes,
+                        redact: Callable[[str], str]) -> errors.ModelRuntimeError:
+    """The ``core.errors`` instance for an upstream error response."""
+    if status == 401:
+        return errors.ProviderAuthenticationError(
+            f"provider instance '{context.name}' rejected the gateway's credentials; the operator should check "
+            f"{context.credential_hint}")
+    message, param, code = _parse(body)
+    cls = _BY_STATUS.get(status) or (errors.UpstreamError if status >= 500 else errors.InvalidRequestError)
+    if cls is errors.NotFoundError and code == "model_not_found":
+        cls = errors.ModelNotFoundError
+    text = redact(message) if message else f"provider instance '{context.name}' answered HTTP {status}"
+    if status >= 500:
+        text = f"provider instance '{context.name}' failed (HTTP {status}): {text}"
+    return cls(text, param=param, code=code, retry_after=_retry_after(headers))
+
+
+def _parse(body: bytes) -> tuple[str | None, str | None, str | None]:
+    try:
+        detail = _decode_error(body).error
+    except msgspec.DecodeError:
+        return None, None, None
+    if isinstance(detail, str):
+        return detail, None, None
+    return detail.message, detail.param, str(detail.code) if detail.code is not None else None
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

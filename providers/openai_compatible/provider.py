@@ -1,0 +1,138 @@
+"""Any server that speaks OpenAI's wire format: the request goes through as the client sent it.
+
+The client's raw JSON object is forwarded with only ``model`` replaced by the upstream's name, so parameters
+this gateway does not know yet still work. Responses pass through untouched once checked to be JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import msgspec
+
+from core import errors
+from core.model_types import (
+    EventStream,
+    JSONReply,
+    ModelTarget,
+    Provider,
+    ProviderContext,
+    RawBody,
+)
+from core.openai.chat import ChatCompletionRequest
+from core.openai.completions import CompletionRequest
+from core.openai.embeddings import EmbeddingRequest
+from core.openai.usage import Usage
+
+from .errors import error_from_response, map_errors
+from .stream import SSEPassthrough
+
+__all__ = ["OpenAICompatibleProvider"]
+
+USER_AGENT = "model-runtime/0.1"
+_encode = msgspec.json.Encoder().encode
+
+
+class _Envelope(msgspec.Struct):
+    """The only part of a response the gateway reads; decoding it also proves the body is a JSON object."""
+
+    usage: Usage | None = None
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+class OpenAICompatibleProvider(Provider):
+    """Chat, completions and embeddings over ``{base_url}/chat/completions`` and friends."""
+
+    default_base_url: str | None = None
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        base_url = str(context.credentials.get("base_url") or self.default_base_url or "")
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            headers=self.auth_headers(),
+            timeout=httpx.Timeout(context.timeout_s, connect=context.connect_timeout_s),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30),
+        )
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers sent with every upstream request."""
+        headers = {"user-agent": USER_AGENT}
+        api_key = self.context.credentials.get("api_key")
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    def llm(self) -> OpenAICompatibleProvider:
+        return self
+
+    def text_embedding(self) -> OpenAICompatibleProvider:
+        return self
+
+    async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
+        """``POST chat/completions``."""
+        return await self.post("chat/completions", _with_model(raw, target), bool(request.stream))
+
+    async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
+        """``POST completions``."""
+        return await self.post("completions", _with_model(raw, target), bool(request.stream))
+
+    async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
+        """``POST embeddings``."""
+        reply = await self.post("embeddings", _with_model(raw, target), stream=False)
+        assert isinstance(reply, JSONReply)
+        return reply
+
+    async def validate_credentials(self) -> None:
+        """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
+        with map_errors(self.context):
+            response = await self.client.get("models")
+        if response.status_code >= 400:
+            error = error_from_response(self.context, response.status_code, response.headers, response.content,
+                                        self.redact)
+            raise errors.CredentialsValidateFailedError(error.message)
+
+    async def post(self, path: str, body: dict[str, Any], stream: bool) -> JSONReply | EventStream:
+        """Send one request; errors before the first byte are raised, not streamed."""
+        request = self.client.build_request("POST", path, content=_encode(body),
+                                            headers={"content-type": "application/json"})
+        with map_errors(self.context):
+            response = await self.client.send(request, stream=True)
+            if stream and response.status_code < 400 and _is_event_stream(response):
+                return SSEPassthrough(response, self.context)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+        if response.status_code >= 400:
+            raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
+        return self.json_reply(response, content, stream)
+
+    def json_reply(self, response: httpx.Response, content: bytes, stream: bool) -> JSONReply:
+        """Check that a complete body is a JSON object before passing it on."""
+        try:
+            envelope = _decode_envelope(content)
+        except msgspec.DecodeError:
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise errors.UpstreamError(
+                f"provider instance '{self.name}' answered HTTP {response.status_code} with {kind}, not JSON",
+                code="upstream_invalid_response") from None
+        if stream:
+            raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request with JSON",
+                                       code="upstream_invalid_response")
+        return JSONReply(content, envelope.usage)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _with_model(raw: RawBody, target: ModelTarget) -> dict[str, Any]:
+    return {**raw, "model": target.name}
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.startswith("text/event-stream")
