@@ -1,0 +1,54 @@
+"""``create_app(profile)``: the Litestar application for one loaded profile."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from core.profile import LoadedProfile
+from core.runtime import Runtime
+
+from .auth import GatewayKeys, require_key
+from .errors import EXCEPTION_HANDLERS
+from .routes import health, models, openai
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("model_runtime")
+VERSION = "0.1.0"
+
+
+def create_app(loaded: LoadedProfile) -> Litestar:
+    """Build the app; providers and their connection pools live from start-up to shutdown."""
+    keys = GatewayKeys(loaded.profile.server.api_keys)
+    runtime = Runtime(loaded)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if keys.open:
+            log.warning("no gateway keys configured (server.api_keys): anyone who reaches this port can use it")
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    v1 = Router(
+        "/v1",
+        route_handlers=[openai.chat_completions, openai.completions, openai.embeddings,
+                        models.list_models, models.retrieve_model],
+        guards=[require_key],
+    )
+    return Litestar(
+        route_handlers=[v1, health.live, health.ready],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        state=State({"runtime": runtime, "gateway_keys": keys}),
+        request_max_body_size=loaded.profile.server.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Model Runtime", version=VERSION, path="/schema"),
+        logging_config=None,
+    )

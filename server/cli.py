@@ -1,0 +1,108 @@
+"""The ``model-runtime`` command: ``serve``, ``profile check``, ``providers list``."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from core.profile import LoadedProfile, ProfileError, load_profile
+from core.registry import Registry
+from core.yamlfile import ConfigError
+
+from .asgi import DEFAULT_PROFILE, PROFILE_ENV
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run a sub-command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.run(args)
+    except (ProfileError, ConfigError) as exc:
+        print(f"model-runtime: invalid profile\n{exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    default_profile = os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
+    parser = argparse.ArgumentParser(prog="model-runtime", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    serve = commands.add_parser("serve", help="serve the OpenAI-compatible API")
+    serve.add_argument("--profile", default=default_profile, help=f"profile YAML (default: {default_profile})")
+    serve.add_argument("--host", help="listen address (default: the profile's server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: the profile's server.port)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: the profile's server.workers)")
+    serve.set_defaults(run=_serve)
+
+    profile = commands.add_parser("profile", help="profile tools").add_subparsers(required=True, metavar="action")
+    check = profile.add_parser("check", help="load a profile and report every mistake with file:line")
+    check.add_argument("path", nargs="?", default=default_profile)
+    check.set_defaults(run=_check)
+
+    providers = commands.add_parser("providers", help="the provider catalogue")
+    providers.add_subparsers(required=True, metavar="action").add_parser(
+        "list", help="list provider plug-ins").set_defaults(run=_providers)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    loaded = load_profile(args.profile)  # fail here, with file:line, before any worker starts
+    server = loaded.profile.server
+    os.environ[PROFILE_ENV] = os.path.abspath(args.profile)
+    uvicorn.run(
+        "server.asgi:app_from_env",
+        factory=True,
+        host=args.host or server.host,
+        port=server.port if args.port is None else args.port,
+        workers=args.workers or server.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=_log_config(),
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    loaded = load_profile(args.path)
+    print(_summary(loaded))
+    return 0
+
+
+def _summary(loaded: LoadedProfile) -> str:
+    lines = [f"{loaded.file}: ok"]
+    for spec in loaded.instances.values():
+        count = sum(len(m) for m in spec.models.values())
+        state = "ready" if spec.not_configured is None else f"not configured ({spec.not_configured})"
+        names = f"{count} models" + (" + any model name" if spec.any_model else "")
+        lines.append(f"  provider {spec.name} ({spec.plugin.id}): {names}, {state}")
+    for route in loaded.profile.routes:
+        lines.append(f"  route {route.model} -> {', '.join(d.target for d in route.deployments)}")
+    return "\n".join(lines)
+
+
+def _providers(_: argparse.Namespace) -> int:
+    for plugin in Registry.discover().plugins.values():
+        schema = plugin.schema
+        count = sum(len(m) for m in plugin.models.values())
+        print(f"{schema.provider:20} {schema.label.en_US:24} types: {', '.join(schema.supported_model_types):28} "
+              f"{count:3} predefined models; {', '.join(schema.configurate_methods)}")
+    return 0
+
+
+def _log_config() -> dict[str, Any]:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["model_runtime"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config

@@ -1,0 +1,71 @@
+"""One exception map: every error leaves as OpenAI's ``{"error": {...}}`` body with the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
+
+from core import errors
+from core.openai.errors import error_body
+
+__all__ = ["EXCEPTION_HANDLERS", "error_response"]
+
+log = logging.getLogger("model_runtime")
+_encode = msgspec.json.Encoder().encode
+
+_BY_STATUS: dict[int, type[errors.ModelRuntimeError]] = {
+    400: errors.InvalidRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    413: errors.PayloadTooLargeError,
+    429: errors.RateLimitError,
+    503: errors.UpstreamUnavailableError,
+}
+
+
+def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
+    """Render ``error`` as OpenAI does; ``Retry-After`` when the error carries one."""
+    headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else None
+    return Response(_encode(error_body(error)), status_code=error.status, media_type="application/json",
+                    headers=headers)
+
+
+def _runtime_error(request: Request[Any, Any, State], exc: errors.ModelRuntimeError) -> Response[bytes]:
+    if exc.status >= 500:
+        log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
+    return error_response(exc)
+
+
+def _http_error(request: Request[Any, Any, State], exc: HTTPException) -> Response[bytes]:
+    # Litestar's own errors: unknown route, wrong method, body over the limit.
+    if exc.status_code == 405:
+        error: errors.ModelRuntimeError = errors.InvalidRequestError(
+            f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
+        response = error_response(error)
+        response.status_code = 405
+        return response
+    cls = _BY_STATUS.get(exc.status_code, errors.InternalError)
+    messages = {
+        404: f"Unknown route {request.method} {request.url.path}. The OpenAI endpoints live under /v1.",
+        413: "The request body is larger than this gateway accepts (server.max_body_bytes in the profile).",
+    }
+    return error_response(cls(messages.get(exc.status_code, exc.detail)))
+
+
+def _unexpected(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(errors.InternalError("The gateway failed to handle this request; see its log."))
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    errors.ModelRuntimeError: _runtime_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
