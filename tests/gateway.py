@@ -1,0 +1,99 @@
+"""Run the real gateway (``python -m server serve``) as a subprocess on a free port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+__all__ = ["GatewayProcess", "free_port"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class GatewayProcess:
+    """The gateway serving ``profile`` (YAML text) with ``env`` added to a clean environment."""
+
+    def __init__(self, profile: str, env: dict[str, str] | None = None, workers: int = 1) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="mr-gateway-")
+        self.profile_path = Path(self._dir.name) / "profile.yaml"
+        self.profile_path.write_text(profile)
+        self.log_path = Path(self._dir.name) / "gateway.log"
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MODEL_RUNTIME_"))}
+        self.env.update(env or {})
+        self.workers = workers
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL clients use."""
+        return f"{self.url}/v1"
+
+    def start(self, timeout: float = 20.0) -> GatewayProcess:
+        """Start and wait until ``/health/ready`` answers 200."""
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "server", "serve", "--profile", str(self.profile_path),
+                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self._process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gateway not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        """Everything the gateway printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """SIGTERM, then wait (kill if it hangs)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def close(self) -> None:
+        """Stop and remove the temporary files."""
+        self.stop()
+        self._dir.cleanup()
+
+    def __enter__(self) -> GatewayProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

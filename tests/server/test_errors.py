@@ -1,0 +1,169 @@
+"""Every error leaves as OpenAI's error body with the right status, type, param and code, and no secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY
+from tests.gateway import GatewayProcess
+
+SECRETS = (GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY)
+AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def post(gateway: GatewayProcess, path: str, body: Any = None, *, content: bytes | None = None,
+         headers: dict[str, str] | None = None) -> httpx.Response:
+    headers = AUTH if headers is None else headers
+    return httpx.post(f"{gateway.base_url}{path}", json=body, content=content, headers=headers, timeout=10)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The error object, after checking the body is exactly OpenAI's shape and leaks no secret."""
+    assert response.headers["content-type"].startswith("application/json")
+    for secret in SECRETS:
+        assert secret not in response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert body["error"]["message"] and "Traceback" not in body["error"]["message"]
+    detail: dict[str, Any] = body["error"]
+    return detail
+
+
+@pytest.mark.parametrize(("body", "param", "code"), [
+    (b"{not json", None, "invalid_json"),
+    (b"[1, 2]", None, "invalid_json"),
+    (b'{"messages": []}', "model", "missing_required_parameter"),
+    (b'{"model": "chat"}', "messages", "missing_required_parameter"),
+    (b'{"model": 42, "messages": []}', "model", "invalid_value"),
+    (b'{"model": "chat", "messages": []}', "messages", "empty_array"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": 5}]}', "messages[0].content", "invalid_value"),
+    (b'{"model": "chat", "messages": [{"role": "robot", "content": "x"}]}', "messages[0].role", "invalid_value"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', "temperature",
+     "invalid_value"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
+     "messages[0].content[0].image_url", "missing_required_parameter"),
+])
+def test_bad_chat_requests_are_400_naming_the_field(gateway: GatewayProcess, body: bytes, param: str | None,
+                                                    code: str) -> None:
+    response = post(gateway, "/chat/completions", content=body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+
+
+def test_bad_embedding_and_completion_requests(gateway: GatewayProcess) -> None:
+    for path, body, param in [("/embeddings", {"model": "embed", "input": []}, "input"),
+                              ("/embeddings", {"model": "embed", "input": {"x": 1}}, "input"),
+                              ("/completions", {"model": "chat"}, "prompt")]:
+        response = post(gateway, path, body)
+        assert response.status_code == 400 and error_of(response)["param"] == param
+
+
+def test_sdk_raises_bad_request(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="chat", messages=[])
+    assert caught.value.param == "messages"
+
+
+def test_unknown_model_is_404_pointing_at_models(client: openai.OpenAI) -> None:
+    for model in ["no-such-model", "nowhere/gpt-4o", "openai/gpt-5"]:  # openai instance lists two models only
+        with pytest.raises(openai.NotFoundError) as caught:
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+        assert caught.value.code == "model_not_found" and "/v1/models" in caught.value.message
+
+
+def test_model_of_the_wrong_type_is_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="openai/gpt-4o-mini", input="x")
+    assert caught.value.code == "model_type_mismatch" and caught.value.param == "model"
+
+
+def test_body_over_the_limit_is_413(gateway: GatewayProcess) -> None:
+    big = {"model": "chat", "messages": [{"role": "user", "content": "x" * 300_000}]}
+    response = post(gateway, "/chat/completions", big)
+    assert response.status_code == 413 and error_of(response)["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": GATEWAY_KEY}])
+def test_missing_or_wrong_gateway_key_is_401(gateway: GatewayProcess, headers: dict[str, str]) -> None:
+    for response in [post(gateway, "/chat/completions", {"model": "chat", "messages": MESSAGES}, headers=headers),
+                     httpx.get(f"{gateway.base_url}/models", headers=headers)]:
+        assert response.status_code == 401
+        assert error_of(response)["type"] == "authentication_error"
+
+
+def test_gateway_key_in_x_api_key_header(gateway: GatewayProcess) -> None:
+    assert httpx.get(f"{gateway.base_url}/models", headers={"x-api-key": GATEWAY_KEY}).status_code == 200
+
+
+def test_sdk_with_wrong_key(gateway: GatewayProcess) -> None:
+    with openai.OpenAI(base_url=gateway.base_url, api_key="nope", max_retries=0) as sdk, \
+            pytest.raises(openai.AuthenticationError):
+        sdk.models.list()
+
+
+@pytest.mark.parametrize(("model", "status", "cls", "code"), [
+    ("up/fault-status-400", 400, openai.BadRequestError, None),
+    ("up/fault-status-403", 403, openai.PermissionDeniedError, None),
+    ("up/fault-status-404", 404, openai.NotFoundError, None),
+    ("up/fault-status-429", 429, openai.RateLimitError, "rate_limit_exceeded"),
+    ("up/fault-status-500", 502, openai.InternalServerError, None),
+    ("up/fault-status-503", 503, openai.InternalServerError, None),
+    ("badkey/gpt-4o-mini", 401, openai.AuthenticationError, "provider_authentication_failed"),
+    ("down/gpt-4o-mini", 502, openai.InternalServerError, "upstream_connection_error"),
+    ("up/fault-stall-5", 504, openai.InternalServerError, "upstream_timeout"),
+    ("up/fault-garbage", 502, openai.InternalServerError, "upstream_invalid_response"),
+    ("up/fault-cut-2", 502, openai.InternalServerError, None),
+    ("unconfigured/gpt-4o-mini", 503, openai.InternalServerError, "provider_not_configured"),
+])
+def test_upstream_failures_map_to_the_matching_class(client: openai.OpenAI, model: str, status: int,
+                                                     cls: type[openai.APIStatusError], code: str | None) -> None:
+    with pytest.raises(cls) as caught:
+        client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    error = caught.value
+    assert error.status_code == status
+    assert isinstance(error.body, dict) and set(error.body) == {"message", "type", "param", "code"}
+    if code:
+        assert error.code == code
+    for secret in SECRETS:
+        assert secret not in error.message
+
+
+def test_upstream_400_keeps_param_and_429_keeps_retry_after(gateway: GatewayProcess) -> None:
+    bad = post(gateway, "/chat/completions", {"model": "up/fault-status-400", "messages": MESSAGES})
+    assert error_of(bad)["param"] == "messages"
+    limited = post(gateway, "/chat/completions", {"model": "up/fault-status-429", "messages": MESSAGES})
+    assert limited.headers["retry-after"] == "1"
+
+
+def test_upstream_401_blames_the_gateway_credentials_without_echoing_them(gateway: GatewayProcess) -> None:
+    response = post(gateway, "/chat/completions", {"model": "badkey/x", "messages": MESSAGES})
+    message = error_of(response)["message"]
+    assert "badkey" in message and "WRONG_KEY" in message  # names the variable, not its value
+    assert "sk-wro" not in message  # the upstream's masked echo of the key is dropped too
+
+
+def test_not_configured_names_the_variable(gateway: GatewayProcess) -> None:
+    response = post(gateway, "/embeddings", {"model": "unconfigured/text-embedding-3-small", "input": "x"})
+    assert response.status_code == 503 and "UNSET_TEST_OPENAI_KEY" in error_of(response)["message"]
+
+
+def test_unknown_route_and_wrong_method(gateway: GatewayProcess) -> None:
+    missing = httpx.get(f"{gateway.url}/v2/nothing", headers=AUTH)
+    assert missing.status_code == 404 and error_of(missing)["code"] == "not_found"
+    wrong = httpx.get(f"{gateway.base_url}/chat/completions", headers=AUTH)
+    assert wrong.status_code == 405 and error_of(wrong)["code"] == "method_not_allowed"
+
+
+def test_no_secret_in_the_log(gateway: GatewayProcess, client: openai.OpenAI) -> None:
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model="badkey/x", messages=[{"role": "user", "content": "x"}])
+    log = gateway.log()
+    assert "provider instance" in log  # the log does report upstream failures
+    for secret in SECRETS:
+        assert secret not in log
