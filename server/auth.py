@@ -45,7 +45,7 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def require_key(connection: ASGIConnection[Any, Any, Any, State], _: BaseRouteHandler) -> None:
+async def require_key(connection: ASGIConnection[Any, Any, Any, State], _: BaseRouteHandler) -> None:
     """Litestar guard for every ``/v1`` route."""
     keys: GatewayKeys = connection.app.state.gateway_keys
     if keys.open:

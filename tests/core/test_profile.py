@@ -142,3 +142,11 @@ def test_weights_must_be_positive(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"nope\.yaml: cannot read: No such file or directory"):
         load_profile(tmp_path / "nope.yaml", {})
+
+
+def test_example_profile_from_the_readme_loads() -> None:
+    loaded = load_profile(ROOT / "profiles" / "example.yaml", {"OPENAI_API_KEY": "sk-x"})
+    assert loaded.profile.routes[0].deployments[1].target == "vllm/Qwen/Qwen2.5-7B-Instruct"
+    assert set(loaded.instances["vllm"].models) == {ModelType.LLM, ModelType.TEXT_EMBEDDING}
+    readme = (ROOT / "README.md").read_text()
+    assert (ROOT / "profiles" / "example.yaml").read_text().split("\n", 1)[1] in readme
