@@ -16,15 +16,13 @@ from typing import Any, TypeVar
 import msgspec
 import yaml
 
+from .validation import Key, format_key, read_validation_error
+
 __all__ = ["ConfigError", "Key", "Location", "YAMLSource", "format_key", "load_yaml", "to_struct"]
 
-Key = tuple[str | int, ...]
 T = TypeVar("T")
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[([^\]]+)\]")
-_FIELD_IN_MESSAGE = re.compile(r"(?:unknown|required) field `([^`]+)`")
 
 
 class ConfigError(ValueError):
@@ -34,14 +32,6 @@ class ConfigError(ValueError):
         where = f"{file}:{line}" if line else file
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
         self.file, self.line, self.key, self.message = file, line, key, message
-
-
-def format_key(key: Key) -> str:
-    """``("providers", 1, "credentials")`` → ``providers[1].credentials``."""
-    out = ""
-    for part in key:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 class Location(msgspec.Struct, frozen=True):
@@ -132,10 +122,11 @@ class _Builder:
         def replace(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             names.append(name)
-            if name in env:
-                return env[name]
-            if default is not None:
+            value = env.get(name)
+            if default is not None and not value:  # shell semantics: `:-` also replaces an empty value
                 return default
+            if value is not None:
+                return value
             raise ConfigError(self.file, node.start_mark.line + 1, format_key(key),
                               f"environment variable {name} is not set (write ${{{name}:-}} to allow empty)")
 
@@ -150,20 +141,5 @@ def to_struct(source: YAMLSource, data: Any, type_: type[T], at: Key = ()) -> T:
         # Lax mode: values substituted from the environment are strings, `port: ${PORT:-8000}` must be an int.
         return msgspec.convert(data, type_, str_keys=True, strict=False)
     except msgspec.ValidationError as exc:
-        message, key = _split_validation_error(str(exc))
-        raise source.error((*at, *key), message) from None
-
-
-def _split_validation_error(text: str) -> tuple[str, Key]:
-    match = _MSGSPEC_PATH.search(text)
-    message = text[: match.start()] if match else text
-    key: list[str | int] = []
-    if match:
-        for name, index, dict_key in _PATH_PART.findall(match.group(1)):
-            key.append(int(index) if index else (name or dict_key))
-    field = _FIELD_IN_MESSAGE.search(message)
-    if field:
-        key.append(field.group(1))
-        message = "unknown key" if "unknown" in message else "required key is missing"
-    message = message.replace("Expected", "expected").replace("Invalid enum value", "invalid value")
-    return message.replace("`", ""), tuple(key)
+        problem = read_validation_error(exc)
+        raise source.error((*at, *problem.key), problem.message) from None

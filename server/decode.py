@@ -2,47 +2,54 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 import msgspec
 
 from core.errors import InvalidRequestError
+from core.validation import format_key, read_validation_error
 
 __all__ = ["decode_body"]
 
 T = TypeVar("T", bound=msgspec.Struct)
 
 _decode_json = msgspec.json.Decoder().decode
-_AT_PATH = re.compile(r" - at `\$\.?(.*)`$")
-_MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
 def decode_body(body: bytes, type_: type[T]) -> tuple[T, dict[str, Any]]:
     """Decode a JSON object into ``type_``; keep the raw object so unknown fields can be forwarded."""
     try:
         raw = _decode_json(body)
-    except msgspec.DecodeError:
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequestError(
-            "We could not parse the JSON body of your request. The body must be a JSON object "
-            "(Content-Type: application/json).", code="invalid_json") from None
+            f"We could not parse the JSON body of your request ({_why(exc)}). The body must be a JSON object "
+            "in UTF-8 (Content-Type: application/json).", code="invalid_json") from None
     if not isinstance(raw, dict):
         raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
     try:
         return msgspec.convert(raw, type_), raw
     except msgspec.ValidationError as exc:
-        raise _describe(str(exc)) from None
+        raise _describe(exc) from None
 
 
-def _describe(text: str) -> InvalidRequestError:
-    match = _AT_PATH.search(text)
-    path = match.group(1) if match else ""
-    message = text[: match.start()] if match else text
-    missing = _MISSING.search(message)
-    if missing:
-        param = f"{path}.{missing.group(1)}" if path else missing.group(1)
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, msgspec.ValidationError):
+        return "a number is out of range"
+    return "malformed JSON"
+
+
+def _describe(exc: msgspec.ValidationError) -> InvalidRequestError:
+    problem = read_validation_error(exc)
+    param = format_key(problem.key) or None
+    if problem.kind == "missing":
         return InvalidRequestError(f"Missing required parameter: '{param}'.", param=param,
                                    code="missing_required_parameter")
-    message = message.replace("`", "'").replace("Expected", "expected")
-    return InvalidRequestError(f"Invalid value for '{path}': {message}." if path else f"Invalid request: {message}.",
-                               param=path or None, code="invalid_value")
+    if problem.kind == "unknown":
+        return InvalidRequestError(f"Unrecognized request argument supplied: '{param}'.", param=param,
+                                   code="unknown_parameter")
+    return InvalidRequestError(f"Invalid value for '{param}': {problem.message}." if param
+                               else f"Invalid request: {problem.message}.", param=param, code="invalid_value")

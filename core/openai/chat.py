@@ -1,7 +1,7 @@
 """Chat completions: the request, its messages and content parts, tools, the response and stream chunks.
 
-Messages are a tagged union on ``role`` and content parts one on ``type``, so a request decodes straight into
-the right classes and translators dispatch with ``match``.
+Messages are a tagged union on ``role``, so a request decodes straight into the right class and translators
+dispatch with ``match``; content parts, tools and response formats are open records keyed by ``type``.
 """
 
 from __future__ import annotations
@@ -24,20 +24,15 @@ __all__ = [
     "ChunkChoice",
     "ContentPart",
     "DeveloperMessage",
-    "FilePart",
     "FunctionCall",
     "FunctionDefinition",
     "FunctionMessage",
-    "FunctionTool",
-    "ImagePart",
     "ImageURL",
-    "InputAudioPart",
-    "JSONSchemaFormat",
-    "RefusalPart",
+    "InputAudio",
     "ResponseFormat",
     "StreamOptions",
     "SystemMessage",
-    "TextPart",
+    "Tool",
     "ToolCall",
     "ToolCallDelta",
     "ToolChoice",
@@ -47,25 +42,28 @@ __all__ = [
 
 
 # -- content parts -------------------------------------------------------------------------------------------
+#
+# Parts, tools and response formats are open records keyed by ``type`` rather than closed tagged unions: a type
+# OpenAI adds tomorrow must still reach an OpenAI-compatible upstream, and a translator to a native wire format
+# rejects the types it cannot express with a 400 that names them.
 
 
-class TextPart(WireBase, tag_field="type", tag="text"):
-    """A piece of text."""
+_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
+_TOOL_TYPES = frozenset({"function", "custom"})
 
-    text: str
+
+def _require_field_named_by_type(record: msgspec.Struct, known: frozenset[str] | set[str]) -> None:
+    """A known ``type`` needs the field of the same name (``{"type": "text", "text": ...}``)."""
+    kind: str = getattr(record, "type")  # noqa: B009 - every caller has a `type` field
+    if kind in known and getattr(record, kind) is None:
+        raise ValueError(f"Object missing required field `{kind}`")  # read as a missing parameter
 
 
 class ImageURL(WireBase):
-    """An image by URL or ``data:`` URI."""
+    """An image by URL or ``data:`` URI; ``detail`` is ``auto``, ``low``, ``high`` or a newer level."""
 
     url: str
-    detail: Literal["auto", "low", "high"] | None = None
-
-
-class ImagePart(WireBase, tag_field="type", tag="image_url"):
-    """An image."""
-
-    image_url: ImageURL
+    detail: str | None = None
 
 
 class InputAudio(WireBase):
@@ -75,25 +73,18 @@ class InputAudio(WireBase):
     format: str
 
 
-class InputAudioPart(WireBase, tag_field="type", tag="input_audio"):
-    """A piece of audio input."""
+class ContentPart(WireBase, kw_only=True):
+    """One part of a message: ``text``, ``image_url``, ``input_audio``, ``file``, ``refusal`` or a newer type."""
 
-    input_audio: InputAudio
+    type: str
+    text: str | None = None
+    image_url: ImageURL | None = None
+    input_audio: InputAudio | None = None
+    file: dict[str, Any] | None = None
+    refusal: str | None = None
 
-
-class FilePart(WireBase, tag_field="type", tag="file"):
-    """A file, by id or inline data."""
-
-    file: dict[str, Any]
-
-
-class RefusalPart(WireBase, tag_field="type", tag="refusal"):
-    """An assistant's refusal, in assistant message history."""
-
-    refusal: str
-
-
-ContentPart = TextPart | ImagePart | InputAudioPart | FilePart | RefusalPart
+    def __post_init__(self) -> None:
+        _require_field_named_by_type(self, _PART_TYPES)
 
 
 # -- tools -------------------------------------------------------------------------------------------------------
@@ -107,11 +98,15 @@ class FunctionCall(WireBase):
 
 
 class ToolCall(WireBase, kw_only=True):
-    """One tool call in an assistant message."""
+    """One tool call in an assistant message: a ``function`` call, or a ``custom`` tool's free-form input."""
 
     id: str
-    type: Literal["function"] = "function"
-    function: FunctionCall
+    type: str = "function"
+    function: FunctionCall | None = None
+    custom: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _require_field_named_by_type(self, _TOOL_TYPES)
 
 
 class FunctionDefinition(WireBase):
@@ -123,11 +118,15 @@ class FunctionDefinition(WireBase):
     strict: bool | None = None
 
 
-class FunctionTool(WireBase, kw_only=True):
-    """A tool offered to the model."""
+class Tool(WireBase, kw_only=True):
+    """A tool offered to the model: a ``function``, or a ``custom`` tool (or a newer type, forwarded as is)."""
 
-    type: Literal["function"] = "function"
-    function: FunctionDefinition
+    type: str = "function"
+    function: FunctionDefinition | None = None
+    custom: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        _require_field_named_by_type(self, _TOOL_TYPES)
 
 
 class NamedFunction(WireBase):
@@ -143,7 +142,8 @@ class ToolChoiceObject(WireBase):
     function: NamedFunction | None = None
 
 
-ToolChoice = Literal["none", "auto", "required"] | ToolChoiceObject
+ToolChoice = str | ToolChoiceObject
+"""``none``, ``auto``, ``required`` or an object naming what to call."""
 
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -152,14 +152,14 @@ ToolChoice = Literal["none", "auto", "required"] | ToolChoiceObject
 class SystemMessage(WireBase, tag_field="role", tag="system"):
     """Instructions from the application."""
 
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
     name: str | None = None
 
 
 class DeveloperMessage(WireBase, tag_field="role", tag="developer"):
     """Instructions from the developer (OpenAI's newer name for system)."""
 
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
     name: str | None = None
 
 
@@ -183,7 +183,7 @@ class AssistantMessage(WireBase, tag_field="role", tag="assistant"):
 class ToolMessage(WireBase, tag_field="role", tag="tool", kw_only=True):
     """The result of a tool call."""
 
-    content: str | list[TextPart]
+    content: str | list[ContentPart]
     tool_call_id: str
 
 
@@ -200,14 +200,6 @@ ChatMessage = SystemMessage | DeveloperMessage | UserMessage | AssistantMessage 
 # -- request -----------------------------------------------------------------------------------------------------
 
 
-class TextFormat(WireBase, tag_field="type", tag="text"):
-    """Plain text output."""
-
-
-class JSONObjectFormat(WireBase, tag_field="type", tag="json_object"):
-    """JSON mode."""
-
-
 class JSONSchemaSpec(WireBase):
     """A named JSON schema for structured output."""
 
@@ -217,13 +209,14 @@ class JSONSchemaSpec(WireBase):
     strict: bool | None = None
 
 
-class JSONSchemaFormat(WireBase, tag_field="type", tag="json_schema"):
-    """Structured output following a JSON schema."""
+class ResponseFormat(WireBase, kw_only=True):
+    """``text``, ``json_object`` (JSON mode) or ``json_schema`` (structured output, with ``json_schema`` set)."""
 
-    json_schema: JSONSchemaSpec
+    type: str
+    json_schema: JSONSchemaSpec | None = None
 
-
-ResponseFormat = TextFormat | JSONObjectFormat | JSONSchemaFormat
+    def __post_init__(self) -> None:
+        _require_field_named_by_type(self, {"json_schema"})
 
 
 class StreamOptions(WireBase):
@@ -252,7 +245,7 @@ class ChatCompletionRequest(WireBase):
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     top_p: float | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
@@ -303,7 +296,7 @@ class ToolCallDelta(WireBase):
 
     index: int
     id: str | None = None
-    type: Literal["function"] | None = None
+    type: str | None = None
     function: FunctionCallDelta | None = None
 
 

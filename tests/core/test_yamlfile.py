@@ -20,6 +20,12 @@ def test_lines_and_env_references(tmp_path: Path) -> None:
     assert source.env_vars[("b", 0, "x")] == ("HOME_DIR",)
 
 
+def test_default_replaces_an_empty_variable_as_the_shell_does(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("a: ${EMPTY:-fallback}\nb: ${EMPTY}\nc: ${SET:-fallback}\n")
+    assert load_yaml(path, {"EMPTY": "", "SET": "v"}).data == {"a": "fallback", "b": "", "c": "v"}
+
+
 def test_without_env_nothing_is_substituted(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a: ${NOT_A_PROFILE}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -120,6 +121,22 @@ def test_unknown_fields_reach_the_upstream(client: openai.OpenAI, upstream: Fake
     assert sent["response_format"]["json_schema"]["schema"] == {"type": "object"}
     # The gateway authenticates upstream with its own credentials, never the client's key.
     assert upstream.requests[-1].headers["authorization"] == "Bearer sk-fake-upstream-key-canary-7f3a9c"
+
+
+def test_newer_openai_types_pass_through(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    """Types OpenAI adds (custom tools, new part types, new detail levels) reach an OpenAI-wire upstream as sent."""
+    upstream.clear()
+    tools: Any = [{"type": "custom", "custom": {"name": "sql", "format": {"type": "text"}}},
+                  {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    content: Any = [{"type": "text", "text": "look"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "original"}},
+                    {"type": "input_video", "input_video": {"url": "https://example.com/a.mp4"}}]
+    tool_choice: Any = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}
+    client.chat.completions.create(model="up/gpt-4o-mini", messages=[{"role": "user", "content": content}],
+                                   tools=tools, tool_choice=tool_choice)
+    sent = upstream.requests[-1].json()
+    assert sent["tools"] == tools and sent["messages"][0]["content"] == content
+    assert sent["tool_choice"] == tool_choice
 
 
 async def test_async_chat_and_stream(aclient: openai.AsyncOpenAI) -> None:

@@ -37,6 +37,10 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
 @pytest.mark.parametrize(("body", "param", "code"), [
     (b"{not json", None, "invalid_json"),
     (b"[1, 2]", None, "invalid_json"),
+    (b'{"model": "chat\xff\xfe", "messages": []}', None, "invalid_json"),
+    (b"[" * 100_000, None, "invalid_json"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "temperature": 1e400}', None,
+     "invalid_json"),
     (b'{"messages": []}', "model", "missing_required_parameter"),
     (b'{"model": "chat"}', "messages", "missing_required_parameter"),
     (b'{"model": 42, "messages": []}', "model", "invalid_value"),
@@ -47,6 +51,10 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
      "invalid_value"),
     (b'{"model": "chat", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}',
      "messages[0].content[0].image_url", "missing_required_parameter"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}',
+     "tools[0].function", "missing_required_parameter"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}}',
+     "response_format.json_schema", "missing_required_parameter"),
 ])
 def test_bad_chat_requests_are_400_naming_the_field(gateway: GatewayProcess, body: bytes, param: str | None,
                                                     code: str) -> None:
