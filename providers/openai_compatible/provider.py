@@ -35,12 +35,32 @@ _encode = msgspec.json.Encoder().encode
 
 
 class _Envelope(msgspec.Struct):
-    """The only part of a response the gateway reads; decoding it also proves the body is a JSON object."""
+    """The only part of a response the gateway reads."""
 
-    usage: Usage | None = None
+    usage: msgspec.Raw = msgspec.Raw()  # empty when absent
 
 
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_decode_any = msgspec.json.Decoder(msgspec.Raw).decode
+
+
+def read_usage(content: bytes) -> Usage | None:
+    """The usage of a JSON body, or ``None`` when it has none or an odd one; raises ``DecodeError`` if not JSON.
+
+    Only the JSON itself is checked: a body that is an array, or whose usage has ``null`` or fractional counts,
+    still goes to the client untouched.
+    """
+    try:
+        usage = _decode_envelope(content).usage
+    except msgspec.ValidationError:  # valid so far, but not the usual shape: prove it is JSON at all
+        _decode_any(content)
+        return None
+    if not usage or bytes(usage) == b"null":
+        return None
+    try:
+        return msgspec.json.decode(usage, type=Usage, strict=False)
+    except msgspec.ValidationError:
+        return None
 
 
 class OpenAICompatibleProvider(Provider):
@@ -114,7 +134,7 @@ class OpenAICompatibleProvider(Provider):
     def json_reply(self, response: httpx.Response, content: bytes, stream: bool) -> JSONReply:
         """Check that a complete body is a JSON object before passing it on."""
         try:
-            envelope = _decode_envelope(content)
+            usage = read_usage(content)
         except msgspec.DecodeError:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raise errors.UpstreamError(
@@ -123,7 +143,7 @@ class OpenAICompatibleProvider(Provider):
         if stream:
             raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request with JSON",
                                        code="upstream_invalid_response")
-        return JSONReply(content, envelope.usage)
+        return JSONReply(content, usage)
 
     async def aclose(self) -> None:
         await self.client.aclose()

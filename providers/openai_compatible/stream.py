@@ -1,8 +1,12 @@
 """Pass an OpenAI-wire SSE stream through, event by event, without re-encoding.
 
 Upstream reads are forwarded as soon as they complete at least one event; only a partial event is held back,
-so a cut stream never leaves half an event in front of the error event that reports the cut. Each ``data:``
-line must hold JSON (or ``[DONE]``): garbage ends the stream with an error event instead of reaching the client.
+so a cut stream never leaves half an event in front of the error event that reports the cut. Every ``data:``
+payload must be JSON (or ``[DONE]``): garbage ends the stream with an error event instead of reaching the client.
+
+The gateway never claims a stream is complete when it is not. ``data: [DONE]`` is added only when the upstream
+finished a choice (a ``finish_reason`` was sent) but left the marker out; a stream that stops before that ends
+with an ``upstream_stream_interrupted`` error event, and an upstream's own error event is the last word.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import msgspec
 
 from core import errors
 from core.model_types import ProviderContext
@@ -20,16 +25,31 @@ from .errors import map_errors
 __all__ = ["SSEPassthrough"]
 
 
+class _Choice(msgspec.Struct):
+    finish_reason: str | None = None
+
+
+class _Event(msgspec.Struct):
+    """What the gateway reads of an event: whether it ends a choice, whether it reports an error."""
+
+    choices: list[_Choice] = []
+    error: msgspec.Raw = msgspec.Raw()  # empty when absent
+
+
+_decode_event = msgspec.json.Decoder(_Event).decode
+_decode_any = msgspec.json.Decoder(msgspec.Raw).decode
+
+
 class SSEPassthrough:
     """An :class:`~core.model_types.EventStream` over an open upstream response."""
 
     def __init__(self, response: httpx.Response, context: ProviderContext) -> None:
         self._response = response
         self._context = context
+        self._done = self._finished = self._failed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pending = b""
-        done = False
         try:
             with map_errors(self._context, streaming=True):
                 async for chunk in self._response.aiter_bytes():
@@ -38,39 +58,66 @@ class SSEPassthrough:
                     if end == 0:
                         continue
                     ready, pending = pending[:end], pending[end:]
-                    if not _valid(ready):
-                        yield error_event(errors.UpstreamError(
-                            f"provider instance '{self._context.name}' sent an event that is not JSON",
-                            code="upstream_invalid_event"))
+                    if not self._read(ready):
+                        yield self._error("sent an event that is not JSON", "upstream_invalid_event")
                         return
-                    done = ready.rstrip().endswith(b"data: [DONE]")
                     yield ready
         except errors.ModelRuntimeError as exc:
             yield error_event(exc)
             return
         finally:
             await self._response.aclose()
-        if pending.strip():
-            yield error_event(errors.UpstreamError(
-                f"provider instance '{self._context.name}' ended the stream in the middle of an event",
-                code="upstream_stream_interrupted"))
-        elif not done:
+        if pending.strip():  # the spec drops an unterminated last event; a whole one is taken, anything else is a cut
+            last = pending.rstrip(b"\r\n") + b"\n\n"
+            if not self._read(last):
+                yield self._error("ended the stream in the middle of an event", "upstream_stream_interrupted")
+                return
+            yield last
+        if self._done or self._failed:
+            return
+        if self._finished:
             yield DONE
+        else:
+            yield self._error("ended the stream before it was complete", "upstream_stream_interrupted")
 
     async def aclose(self) -> None:
         """Close the upstream response."""
         await self._response.aclose()
 
+    def _read(self, events: bytes) -> bool:
+        """Check every ``data:`` payload of complete ``events`` and note DONE, finish reasons and errors."""
+        data: list[bytes] = []
+        for line in (*events.splitlines(), b""):
+            if line.startswith(b"data:"):
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif not line and data:
+                if not self._note(b"\n".join(data)):
+                    return False
+                data.clear()
+        return True
+
+    def _note(self, payload: bytes) -> bool:
+        if payload == b"[DONE]":
+            self._done = True
+            return True
+        try:
+            event = _decode_event(payload)
+        except msgspec.ValidationError:  # JSON so far, but not the usual shape: make sure it is JSON at all
+            try:
+                _decode_any(payload)
+            except msgspec.DecodeError:
+                return False
+            return True
+        except msgspec.DecodeError:
+            return False
+        self._failed = self._failed or (bool(event.error) and bytes(event.error) != b"null")
+        self._finished = self._finished or any(choice.finish_reason for choice in event.choices)
+        return True
+
+    def _error(self, what: str, code: str) -> bytes:
+        return error_event(errors.UpstreamError(f"provider instance '{self._context.name}' {what}", code=code))
+
 
 def _last_event_end(buffer: bytes) -> int:
     lf, crlf = buffer.rfind(b"\n\n"), buffer.rfind(b"\r\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0)
-
-
-def _valid(events: bytes) -> bool:
-    for line in events.splitlines():
-        if line.startswith(b"data:"):
-            data = line[5:].lstrip()
-            if data[:1] not in (b"{", b"[") :
-                return False
-    return True
