@@ -18,9 +18,11 @@ from typing import ClassVar
 
 __all__ = [
     "AuthenticationError",
+    "ClientClosedRequest",
     "CredentialsValidateFailedError",
     "InternalError",
     "InvalidRequestError",
+    "MethodNotAllowedError",
     "ModelNotFoundError",
     "ModelRuntimeError",
     "NotFoundError",
@@ -33,6 +35,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeoutError",
     "UpstreamUnavailableError",
+    "for_status",
 ]
 
 
@@ -92,6 +95,14 @@ class NotFoundError(ModelRuntimeError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
+
+
+class MethodNotAllowedError(ModelRuntimeError):
+    """The route exists but not for this HTTP method (405)."""
+
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
 
 
 class ModelNotFoundError(NotFoundError):
@@ -160,7 +171,46 @@ class UpstreamTimeoutError(ModelRuntimeError):
     default_code = "upstream_timeout"
 
 
+class ClientClosedRequest(ModelRuntimeError):
+    """The client went away before the answer was ready (nginx's 499); nobody reads it, logs and metrics do."""
+
+    status = 499
+    type = "client_closed_request"
+    default_code = "client_closed_request"
+
+
 class CredentialsValidateFailedError(InvalidRequestError):
     """Credentials given for validation were rejected (400)."""
 
     default_code = "invalid_credentials"
+
+
+_CLIENT_ERRORS: dict[int, type[ModelRuntimeError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+_UPSTREAM_ERRORS: dict[int, type[ModelRuntimeError]] = {
+    401: ProviderAuthenticationError,  # the gateway's credentials, not the caller's key
+    405: UpstreamError,  # a wrong base_url, not the caller's method
+    408: UpstreamTimeoutError,
+    503: UpstreamUnavailableError,
+    504: UpstreamTimeoutError,
+    529: UpstreamUnavailableError,  # "overloaded"
+}
+
+
+def for_status(status: int, *, upstream: bool = False) -> type[ModelRuntimeError]:
+    """The class for an HTTP status: our own (``upstream=False``) or one an upstream answered with.
+
+    Other 4xx statuses are the request's fault (400); other 5xx are ours (500) or the upstream's (502).
+    """
+    if upstream and status in _UPSTREAM_ERRORS:
+        return _UPSTREAM_ERRORS[status]
+    if status >= 500:
+        return UpstreamError if upstream else (UpstreamUnavailableError if status == 503 else InternalError)
+    return _CLIENT_ERRORS.get(status, InvalidRequestError)

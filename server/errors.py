@@ -19,17 +19,6 @@ __all__ = ["EXCEPTION_HANDLERS", "error_response"]
 log = logging.getLogger("model_runtime")
 _encode = msgspec.json.Encoder().encode
 
-_BY_STATUS: dict[int, type[errors.ModelRuntimeError]] = {
-    400: errors.InvalidRequestError,
-    401: errors.AuthenticationError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    413: errors.PayloadTooLargeError,
-    429: errors.RateLimitError,
-    503: errors.UpstreamUnavailableError,
-}
-
-
 def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
     """Render ``error`` as OpenAI does; ``Retry-After`` when the error carries one."""
     headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else None
@@ -38,25 +27,23 @@ def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
 
 
 def _runtime_error(request: Request[Any, Any, State], exc: errors.ModelRuntimeError) -> Response[bytes]:
-    if exc.status >= 500:
+    if isinstance(exc, errors.ClientClosedRequest):
+        log.info("%s %s -> client closed the connection", request.method, request.url.path)
+    elif exc.status >= 500:
         log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
     return error_response(exc)
 
 
 def _http_error(request: Request[Any, Any, State], exc: HTTPException) -> Response[bytes]:
-    # Litestar's own errors: unknown route, wrong method, body over the limit.
-    if exc.status_code == 405:
-        error: errors.ModelRuntimeError = errors.InvalidRequestError(
-            f"{request.method} is not allowed on {request.url.path}", code="method_not_allowed")
-        response = error_response(error)
-        response.status_code = 405
-        return response
-    cls = _BY_STATUS.get(exc.status_code, errors.InternalError)
+    # Litestar's own errors: unknown route, wrong method, body over the limit, ...
     messages = {
         404: f"Unknown route {request.method} {request.url.path}. The OpenAI endpoints live under /v1.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
         413: "The request body is larger than this gateway accepts (server.max_body_bytes in the profile).",
     }
-    return error_response(cls(messages.get(exc.status_code, exc.detail)))
+    status = exc.status_code
+    message = messages.get(status) or (exc.detail if status < 500 else "The gateway failed to handle this request.")
+    return error_response(errors.for_status(status)(message))
 
 
 def _unexpected(request: Request[Any, Any, State], exc: Exception) -> Response[bytes]:

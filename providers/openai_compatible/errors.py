@@ -45,20 +45,6 @@ def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator
             f"the connection to provider instance '{context.name}' failed ({type(exc).__name__})") from None
 
 
-_BY_STATUS: dict[int, type[errors.ModelRuntimeError]] = {
-    400: errors.InvalidRequestError,
-    403: errors.PermissionDeniedError,
-    404: errors.NotFoundError,
-    408: errors.UpstreamTimeoutError,
-    413: errors.PayloadTooLargeError,
-    422: errors.InvalidRequestError,
-    429: errors.RateLimitError,
-    503: errors.UpstreamUnavailableError,
-    504: errors.UpstreamTimeoutError,
-    529: errors.UpstreamUnavailableError,
-}
-
-
 def error_from_response(context: ProviderContext, status: int, headers: httpx.Headers, body: bytes,
                         redact: Callable[[str], str]) -> errors.ModelRuntimeError:
     """The ``core.errors`` instance for an upstream error response."""
@@ -67,7 +53,7 @@ def error_from_response(context: ProviderContext, status: int, headers: httpx.He
             f"provider instance '{context.name}' rejected the gateway's credentials; the operator should check "
             f"{context.credential_hint}")
     message, param, code = _parse(body)
-    cls = _BY_STATUS.get(status) or (errors.UpstreamError if status >= 500 else errors.InvalidRequestError)
+    cls = errors.for_status(status, upstream=True)
     if cls is errors.NotFoundError and code == "model_not_found":
         cls = errors.ModelNotFoundError
     text = redact(message) if message else f"provider instance '{context.name}' answered HTTP {status}"

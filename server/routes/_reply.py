@@ -1,20 +1,25 @@
-"""Turning a provider's reply into a Litestar response."""
+"""Calling a provider on behalf of a request, and turning its reply into a Litestar response."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from litestar import Request, Response
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.response import Stream
 
+from core.errors import ClientClosedRequest
 from core.model_types import EventStream, JSONReply
 from core.runtime import Runtime
 
-__all__ = ["SSE_HEADERS", "Req", "reply", "runtime"]
+__all__ = ["SSE_HEADERS", "Req", "call", "reply", "runtime"]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
+T = TypeVar("T")
 
 
 def runtime(request: Req) -> Runtime:
@@ -23,8 +28,37 @@ def runtime(request: Req) -> Runtime:
     return result
 
 
+async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
+    """Await ``upstream_call``, cancelling it (and so the upstream request) if the client disconnects first.
+
+    The request body must have been read: what ``receive`` yields next can only be ``http.disconnect``.
+    """
+    work = asyncio.ensure_future(upstream_call)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not work.done():
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)  # let the provider close its connection now
+    if work.cancelled():
+        raise ClientClosedRequest("the client closed the connection before the answer was ready")
+    return work.result()
+
+
+async def _disconnected(request: Req) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def reply(result: JSONReply | EventStream) -> Response[bytes] | Stream:
-    """A JSON body as is, or an event stream written to the client event by event as it arrives."""
+    """A JSON body as is, or an event stream written to the client event by event as it arrives.
+
+    The stream is closed after the response either way, so a client that leaves mid-stream frees the upstream
+    connection at once rather than when the abandoned iterator is collected.
+    """
     if isinstance(result, JSONReply):
         return Response(result.body, media_type="application/json")
-    return Stream(result.__aiter__(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return Stream(result.__aiter__(), media_type="text/event-stream", headers=SSE_HEADERS,
+                  background=BackgroundTask(result.aclose))

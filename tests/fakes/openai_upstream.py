@@ -166,7 +166,7 @@ class FakeOpenAI:
             return self._disconnects
 
     def wait_for_disconnect(self, timeout: float = 5.0, count: int = 1) -> bool:
-        """True once at least `count` stream disconnects were observed since the last `clear()`."""
+        """True once at least `count` client disconnects (mid-stream or mid-stall) were seen since `clear()`."""
         with self._cond:
             return self._cond.wait_for(lambda: self._disconnects >= count, timeout)
 
@@ -240,7 +240,8 @@ class FakeOpenAI:
             and fault.kind == "stall"
             and not await sleep_unless_disconnected(ex.receive, fault.value)
         ):
-            return  # the client gave up while we stalled
+            self._count_disconnect()  # the client gave up while we stalled
+            return
         handler = {
             "/v1/chat/completions": self._chat,
             "/v1/completions": self._completions,

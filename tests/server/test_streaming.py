@@ -93,3 +93,14 @@ async def test_async_client_disconnect(gateway: GatewayProcess, upstream: FakeOp
             break
         await stream.close()
     assert upstream.wait_for_disconnect(timeout=5)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_leaving_before_the_first_byte_cancels_the_upstream_request(
+        gateway: GatewayProcess, upstream: FakeOpenAI, stream: bool) -> None:
+    # The upstream stalls 1.4 s, under the gateway's 1.5 s timeout: only the client's departure can end it early.
+    upstream.clear()
+    with openai.OpenAI(base_url=gateway.base_url, api_key=GATEWAY_KEY, max_retries=0, timeout=0.3) as sdk, \
+            pytest.raises(openai.APITimeoutError):
+        sdk.chat.completions.create(model="up/fault-stall-1.4", messages=MESSAGES, stream=stream)
+    assert upstream.wait_for_disconnect(timeout=5)
