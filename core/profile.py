@@ -34,6 +34,8 @@ __all__ = [
     "ProfileError",
     "ProviderConfig",
     "RouteConfig",
+    "RouteSpec",
+    "RouteTarget",
     "RouterConfig",
     "ServerConfig",
     "load_profile",
@@ -78,11 +80,16 @@ class DeploymentConfig(ConfigBase, frozen=True, kw_only=True):
 
 
 class RouteConfig(ConfigBase, frozen=True, kw_only=True):
-    """A public model name served by weighted deployments."""
+    """A public model name served by weighted deployments, all of one model type.
+
+    ``model_type`` may be left out when a target names a model whose type the instance knows; it is required
+    when every target passes an arbitrary name through (``local/llama3``).
+    """
 
     model: str
     deployments: Annotated[list[DeploymentConfig], msgspec.Meta(min_length=1)]
     fallbacks: list[str] = []
+    model_type: ModelType | None = None
 
 
 class RouterConfig(ConfigBase, frozen=True, kw_only=True):
@@ -127,12 +134,30 @@ class InstanceSpec(msgspec.Struct, kw_only=True):
         return found
 
 
+class RouteTarget(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked deployment or fallback of a route."""
+
+    instance: str
+    target: ModelTarget
+    weight: float = 1.0
+
+
+class RouteSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """A checked route: its model type and its targets."""
+
+    model: str
+    model_type: ModelType
+    deployments: list[RouteTarget]
+    fallbacks: list[RouteTarget]
+
+
 class LoadedProfile(msgspec.Struct, kw_only=True):
     """A profile that passed every check, with its instances resolved against the registry."""
 
     file: str
     profile: Profile
     instances: dict[str, InstanceSpec]
+    routes: dict[str, RouteSpec]
     registry: Registry
 
 
@@ -159,12 +184,12 @@ def load_profile(path: str | Path, env: Mapping[str, str] | None = None,
 
 
 def _normalise_model_types(data: dict[str, Any]) -> dict[str, Any]:
-    # Accept Chatchat's model-type aliases (text-generation, embeddings, reranking) in model entries.
-    for provider in data.get("providers") or []:
-        for entry in provider.get("models") or [] if isinstance(provider, dict) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("model_type"), str):
-                with contextlib.suppress(ValueError):  # left for the Struct conversion to report, located
-                    entry["model_type"] = ModelType.parse(entry["model_type"]).value
+    # Accept Chatchat's model-type aliases (text-generation, embeddings, reranking) in model entries and routes.
+    entries = [e for p in data.get("providers") or [] if isinstance(p, dict) for e in p.get("models") or []]
+    for entry in [*entries, *(data.get("routes") or [])]:
+        if isinstance(entry, dict) and isinstance(entry.get("model_type"), str):
+            with contextlib.suppress(ValueError):  # left for the Struct conversion to report, located
+                entry["model_type"] = ModelType.parse(entry["model_type"]).value
     return data
 
 
@@ -187,12 +212,12 @@ class _Checker:
             if spec.name in instances:
                 self.fail(("providers", i, "name"), f"instance name '{spec.name}' is used twice")
             instances[spec.name] = spec
-        self.routes(instances)
+        routes = self.routes(instances)
         if not (self.profile.state == "memory" or self.profile.state.startswith(("redis://", "rediss://"))):
             self.fail(("state",), "must be 'memory' or a redis:// URL")
         if self.errors:
             raise ProfileError(self.errors)
-        return LoadedProfile(file=self.source.file, profile=self.profile, instances=instances,
+        return LoadedProfile(file=self.source.file, profile=self.profile, instances=instances, routes=routes,
                              registry=self.registry)
 
     def instance(self, at: Key, config: ProviderConfig) -> InstanceSpec | None:
@@ -274,19 +299,53 @@ class _Checker:
             self.fail((*key, "credentials", variable), f"required by provider '{plugin.id}' and empty")
         return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values)
 
-    def routes(self, instances: dict[str, InstanceSpec]) -> None:
-        names: set[str] = set()
+    def routes(self, instances: dict[str, InstanceSpec]) -> dict[str, RouteSpec]:
+        routes: dict[str, RouteSpec] = {}
         for i, route in enumerate(self.profile.routes):
-            if route.model in names:
+            if route.model in routes:
                 self.fail(("routes", i, "model"), f"route '{route.model}' is defined twice")
-            names.add(route.model)
-            targets: list[tuple[Key, str]] = [
-                (("routes", i, "deployments", j, "target"), d.target) for j, d in enumerate(route.deployments)]
-            targets += [(("routes", i, "fallbacks", j), f) for j, f in enumerate(route.fallbacks)]
-            for key, target in targets:
-                problem = _target_problem(target, instances)
-                if problem:
-                    self.fail(key, problem)
+            spec = self.route(("routes", i), route, instances)
+            if spec is not None:
+                routes[route.model] = spec
+        return routes
+
+    def route(self, at: Key, route: RouteConfig, instances: dict[str, InstanceSpec]) -> RouteSpec | None:
+        entries = [((*at, "deployments", j, "target"), d.target, d.weight) for j, d in enumerate(route.deployments)]
+        entries += [((*at, "fallbacks", j), f, 1.0) for j, f in enumerate(route.fallbacks)]
+        found: list[tuple[Key, InstanceSpec, str, float, set[ModelType]]] = []
+        for key, target, weight in entries:
+            problem = _target_problem(target, instances)
+            if problem:
+                self.fail(key, problem)
+                continue
+            instance_name, _, model = target.partition("/")
+            spec = instances[instance_name]
+            found.append((key, spec, model, weight, {t for t, by in spec.models.items() if model in by}))
+        model_type = route.model_type
+        if model_type is None:
+            known = sorted({t for *_, types in found for t in types})
+            if len(known) > 1:
+                self.fail((*at, "model"), f"route '{route.model}' mixes {' and '.join(known)} models")
+                return None
+            if not known:
+                if len(found) == len(entries):
+                    self.fail((*at, "model"), f"cannot tell the model type of route '{route.model}' (its targets "
+                                              "pass any model name through): add model_type, e.g. model_type: llm")
+                return None
+            model_type = known[0]
+        targets: list[RouteTarget] = []
+        for key, spec, model, weight, types in found:
+            resolved = spec.target(model_type, model) if not types or model_type in types else None
+            if resolved is None:
+                self.fail(key, f"'{spec.name}/{model}' is a {' and '.join(sorted(types))} model, route "
+                               f"'{route.model}' serves {model_type}" if types else
+                               f"provider instance '{spec.name}' does not serve {model_type} models")
+                continue
+            targets.append(RouteTarget(instance=spec.name, target=resolved, weight=weight))
+        if len(targets) < len(entries):
+            return None  # the mistakes are reported; the profile will not load
+        return RouteSpec(model=route.model, model_type=model_type, deployments=targets[: len(route.deployments)],
+                         fallbacks=targets[len(route.deployments):])
 
 
 def _target_problem(target: str, instances: dict[str, InstanceSpec]) -> str | None:

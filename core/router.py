@@ -2,8 +2,11 @@
 
 A requested ``model`` is, in this order: a route alias from the profile (one deployment picked by weight, the
 others after it), ``<instance>/<model>`` for an enabled model of a provider instance (or any model of an
-instance that passes names through), or a bare model name enabled on an instance (the first instance in profile
-order wins). Anything else is a 404 that points at ``GET /v1/models``.
+instance that passes names through), or a bare model name enabled on an instance (the first configured instance
+in profile order wins). Anything else is a 404 that points at ``GET /v1/models``.
+
+Everything that does not depend on the request is worked out once, when the router is built: route candidates
+are only the deployments whose provider instance is configured.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from collections.abc import Iterator
 
 import msgspec
 
-from .errors import InvalidRequestError, ModelNotFoundError
+from .errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
 from .model_types import ModelTarget
-from .profile import InstanceSpec, LoadedProfile
+from .profile import InstanceSpec, LoadedProfile, RouteSpec
 from .schema import ModelType
 
 __all__ = ["Deployment", "Router"]
+
+ROUTE_OWNER = "model-runtime"
 
 
 class Deployment(msgspec.Struct, frozen=True):
@@ -33,10 +38,13 @@ class Deployment(msgspec.Struct, frozen=True):
         return f"{self.instance.name}/{self.target.name}"
 
 
-class _Weighted(msgspec.Struct, frozen=True):
-    instance: str
-    model: str
-    weight: float
+class _Route(msgspec.Struct, frozen=True):
+    model_type: ModelType
+    deployments: list[Deployment]
+    """Deployments on configured instances only."""
+    weights: list[float]
+    unavailable: str
+    """Why nothing can serve the route when ``deployments`` is empty."""
 
 
 class Router:
@@ -44,57 +52,89 @@ class Router:
 
     def __init__(self, loaded: LoadedProfile, rng: random.Random | None = None) -> None:
         self.instances = loaded.instances
-        self.routes = {
-            r.model: [_Weighted(*d.target.partition("/")[::2], d.weight) for d in r.deployments]
-            for r in loaded.profile.routes
-        }
+        self._configured = [s for s in loaded.instances.values() if s.not_configured is None]
+        self._by_preference = self._configured + [s for s in loaded.instances.values() if s.not_configured]
+        self.routes = {name: self._build(route) for name, route in loaded.routes.items()}
         self._rng = rng or random.Random()
 
     def resolve(self, name: str, model_type: ModelType) -> list[Deployment]:
-        """Deployments for ``name`` in the order to try them; raise a 404 or 400 if there are none."""
-        if name in self.routes:
-            return self._route(name, model_type)
+        """Deployments for ``name`` in the order to try them; raise a 404, 400 or 503 if there are none."""
+        route = self.routes.get(name)
+        if route is not None:
+            return self._pick(name, route, model_type)
         instance_name, slash, model = name.partition("/")
-        spec = self.instances.get(instance_name) if slash else None
-        if spec is not None:
-            target = spec.target(model_type, model)
-            if target is None:
+        if slash:
+            spec = self.instances.get(instance_name)
+            target = spec.target(model_type, model) if spec is not None and model else None
+            if spec is None or target is None:
                 raise self._not_found(name, model_type, spec)
             return [Deployment(spec, target)]
-        for spec in self.instances.values():
-            target = spec.models.get(model_type, {}).get(name)
-            if target is not None:
-                return [Deployment(spec, target)]
+        for spec in self._by_preference:
+            found = spec.models.get(model_type, {}).get(name)
+            if found is not None:
+                return [Deployment(spec, found)]
         raise self._not_found(name, model_type)
 
     def listed(self) -> Iterator[tuple[str, str]]:
-        """``(model id, owner)`` for every alias and enabled model of a configured instance."""
-        for alias in self.routes:
-            yield alias, "model-runtime"
-        for spec in self.instances.values():
-            if spec.not_configured is None:
-                for by_name in spec.models.values():
-                    for model in by_name:
-                        yield f"{spec.name}/{model}", spec.plugin.id
+        """``(model id, owner)`` for every servable alias and every enabled model of a configured instance."""
+        for alias, route in self.routes.items():
+            if route.deployments:
+                yield alias, ROUTE_OWNER
+        for spec in self._configured:
+            for by_name in spec.models.values():
+                for model in by_name:
+                    yield f"{spec.name}/{model}", spec.plugin.id
 
-    def _route(self, name: str, model_type: ModelType) -> list[Deployment]:
-        candidates: list[tuple[Deployment, float]] = []
-        for w in self.routes[name]:
-            target = self.instances[w.instance].target(model_type, w.model)
-            if target is not None:
-                candidates.append((Deployment(self.instances[w.instance], target), w.weight))
-        if not candidates:
-            raise InvalidRequestError(f"route '{name}' serves no {model_type} model", param="model",
-                                      code="model_type_mismatch")
-        first = self._rng.choices(range(len(candidates)), weights=[w for _, w in candidates])[0]
-        return [candidates[first][0]] + [d for i, (d, _) in enumerate(candidates) if i != first]
+    def owner(self, name: str) -> str | None:
+        """Who serves ``name`` (as ``GET /v1/models/{name}`` reports it), or None when nothing here can.
+
+        True for exactly the names a call could go to: listed ids, bare names of enabled models, and any
+        name on an instance that passes names through; never for an instance that is not configured.
+        """
+        route = self.routes.get(name)
+        if route is not None:
+            return ROUTE_OWNER if route.deployments else None
+        instance_name, slash, model = name.partition("/")
+        candidates = [s for s in self._configured if s.name == instance_name] if slash else self._configured
+        for spec in candidates:
+            if (slash and model and spec.any_model) or any(
+                    (model if slash else name) in by_name for by_name in spec.models.values()):
+                return spec.plugin.id
+        return None
+
+    def _build(self, route: RouteSpec) -> _Route:
+        usable = [t for t in route.deployments if self.instances[t.instance].not_configured is None]
+        first = self.instances[route.deployments[0].instance]
+        return _Route(
+            model_type=route.model_type,
+            deployments=[Deployment(self.instances[t.instance], t.target) for t in usable],
+            weights=[t.weight for t in usable],
+            unavailable="" if usable else f"none of the provider instances of route '{route.model}' is configured "
+                                          f"on this gateway: the operator should {first.not_configured} "
+                                          f"(instance '{first.name}')",
+        )
+
+    def _pick(self, name: str, route: _Route, model_type: ModelType) -> list[Deployment]:
+        if route.model_type != model_type:
+            raise _mismatch(name, route.model_type, model_type)
+        if not route.deployments:
+            raise ProviderNotConfiguredError(route.unavailable)
+        if len(route.deployments) == 1:
+            return route.deployments
+        first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
+        return [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
 
     def _not_found(self, name: str, model_type: ModelType,
                    spec: InstanceSpec | None = None) -> InvalidRequestError | ModelNotFoundError:
         model = name.partition("/")[2] if spec else name
-        for other_type, by_name in (spec.models.items() if spec else []):
+        specs = [spec] if spec else self._by_preference
+        for other_type, by_name in (t for s in specs for t in s.models.items()):
             if model in by_name:
-                return InvalidRequestError(f"'{name}' is a {other_type} model, this endpoint needs a {model_type} "
-                                           "model", param="model", code="model_type_mismatch")
+                return _mismatch(name, other_type, model_type)
         return ModelNotFoundError(f"The model '{name}' does not exist on this gateway. GET /v1/models lists the "
                                   "models you can use.", param="model")
+
+
+def _mismatch(name: str, has: ModelType, needs: ModelType) -> InvalidRequestError:
+    return InvalidRequestError(f"'{name}' is a {has} model, this endpoint needs a {needs} model", param="model",
+                               code="model_type_mismatch")

@@ -142,4 +142,7 @@ def to_struct(source: YAMLSource, data: Any, type_: type[T], at: Key = ()) -> T:
         return msgspec.convert(data, type_, str_keys=True, strict=False)
     except msgspec.ValidationError as exc:
         problem = read_validation_error(exc)
-        raise source.error((*at, *problem.key), problem.message) from None
+        message = problem.message
+        if message.endswith("got bool") and "bool" not in message.removesuffix("got bool"):
+            message += " (YAML reads yes/no/on/off/true/false as booleans: quote the value)"
+        raise source.error((*at, *problem.key), message) from None

@@ -37,6 +37,7 @@ providers:
     credentials: {base_url: "http://127.0.0.1:${DOWN_PORT}/v1"}
 routes:
   - model: chat
+    model_type: llm                # `up` passes any name through, so the type is declared
     deployments: [{target: up/gpt-4o-mini}]
   - model: embed
     deployments: [{target: openai/text-embedding-3-small}]

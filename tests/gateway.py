@@ -92,7 +92,11 @@ class GatewayProcess:
         self._dir.cleanup()
 
     def __enter__(self) -> GatewayProcess:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

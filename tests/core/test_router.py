@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InvalidRequestError, ModelNotFoundError
-from core.profile import load_profile
+from core.errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
+from core.profile import ProfileError, load_profile
 from core.router import Router
 from core.schema import ModelType
 
@@ -18,19 +18,32 @@ providers:
   - {name: a, provider: openai, credentials: {api_key: k}, models: [gpt-4o-mini, text-embedding-3-small]}
   - {name: b, provider: openai, credentials: {api_key: k}, models: [gpt-4o-mini, gpt-4o]}
   - {name: local, provider: openai_compatible, credentials: {base_url: "http://x/v1"}}
+  - {name: dormant, provider: openai, credentials: {api_key: ""}, models: [gpt-4o-mini, gpt-4.1]}
 routes:
   - model: chat
-    deployments: [{target: a/gpt-4o-mini, weight: 3}, {target: b/gpt-4o, weight: 1}]
-  - model: mixed
+    deployments:
+      - {target: a/gpt-4o-mini, weight: 3}
+      - {target: b/gpt-4o, weight: 1}
+      - {target: dormant/gpt-4o-mini}
+  - model: vectors
     deployments: [{target: a/text-embedding-3-small}, {target: local/emb}]
+  - model: local-chat
+    model_type: text-generation
+    deployments: [{target: local/llama3}]
+  - model: dark
+    deployments: [{target: dormant/gpt-4.1}]
 """
+
+
+def load(tmp_path: Path, text: str) -> Router:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    return Router(load_profile(path, {}), rng=random.Random(1234))
 
 
 @pytest.fixture
 def router(tmp_path: Path) -> Router:
-    path = tmp_path / "p.yaml"
-    path.write_text(PROFILE)
-    return Router(load_profile(path, {}), rng=random.Random(1234))
+    return load(tmp_path, PROFILE)
 
 
 def test_weighted_choice_follows_weights(router: Router) -> None:
@@ -41,31 +54,67 @@ def test_weighted_choice_follows_weights(router: Router) -> None:
     assert len(router.resolve("chat", ModelType.LLM)) == 2
 
 
-def test_route_keeps_only_deployments_of_the_requested_type(router: Router) -> None:
-    assert [d.id for d in router.resolve("mixed", ModelType.TEXT_EMBEDDING)] in (
-        ["a/text-embedding-3-small", "local/emb"], ["local/emb", "a/text-embedding-3-small"])
-    assert [d.id for d in router.resolve("mixed", ModelType.LLM)] == ["local/emb"]  # passes any name through
-    with pytest.raises(InvalidRequestError, match="route 'chat' serves no text-embedding model"):
+def test_route_has_one_model_type(router: Router) -> None:
+    assert sorted(d.id for d in router.resolve("vectors", ModelType.TEXT_EMBEDDING)) == [
+        "a/text-embedding-3-small", "local/emb"]  # the type comes from the model the instance knows
+    assert router.resolve("local-chat", ModelType.LLM)[0].target.model_type == ModelType.LLM  # declared (alias)
+    with pytest.raises(InvalidRequestError, match="'vectors' is a text-embedding model, this endpoint needs a llm"):
+        router.resolve("vectors", ModelType.LLM)  # even though local/emb would pass any name through
+    with pytest.raises(InvalidRequestError, match="'chat' is a llm model"):
         router.resolve("chat", ModelType.TEXT_EMBEDDING)
+
+
+def test_deployments_on_unconfigured_instances_are_skipped(router: Router) -> None:
+    assert all(not router.resolve("chat", ModelType.LLM)[0].id.startswith("dormant/") for _ in range(200))
+    with pytest.raises(ProviderNotConfiguredError, match=r"route 'dark'.*instance 'dormant'"):
+        router.resolve("dark", ModelType.LLM)
+    assert router.owner("dark") is None and "dark" not in dict(router.listed())
+
+
+@pytest.mark.parametrize(("routes", "message"), [
+    ("- {model: m, deployments: [{target: a/gpt-4o-mini}, {target: a/text-embedding-3-small}]}",
+     "routes[0].model: route 'm' mixes llm and text-embedding models"),
+    ("- {model: m, deployments: [{target: local/x}]}",
+     "routes[0].model: cannot tell the model type of route 'm'"),
+    ("- {model: m, model_type: llm, deployments: [{target: a/text-embedding-3-small}]}",
+     "routes[0].deployments[0].target: 'a/text-embedding-3-small' is a text-embedding model, route 'm' serves llm"),
+    ("- {model: m, model_type: rerank, deployments: [{target: local/x}]}",
+     "routes[0].deployments[0].target: provider instance 'local' does not serve rerank models"),
+])
+def test_route_type_mistakes_fail_at_load(tmp_path: Path, routes: str, message: str) -> None:
+    providers = PROFILE.split("routes:")[0]
+    with pytest.raises(ProfileError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load(tmp_path, f"{providers}routes:\n  {routes}\n")
 
 
 def test_instance_slash_model(router: Router) -> None:
     assert router.resolve("b/gpt-4o", ModelType.LLM)[0].target.name == "gpt-4o"
     assert router.resolve("local/org/model:7b", ModelType.LLM)[0].target.name == "org/model:7b"
-    with pytest.raises(ModelNotFoundError):
-        router.resolve("a/gpt-4o", ModelType.LLM)  # not enabled on a
+    for name in ["a/gpt-4o", "local/", "nowhere/gpt-4o"]:  # not enabled on a; no model; no such instance
+        with pytest.raises(ModelNotFoundError):
+            router.resolve(name, ModelType.LLM)
     with pytest.raises(InvalidRequestError, match="is a llm model"):
         router.resolve("a/gpt-4o-mini", ModelType.TEXT_EMBEDDING)
 
 
-def test_bare_name_takes_the_first_instance_in_profile_order(router: Router) -> None:
+def test_bare_name_takes_the_first_configured_instance_in_profile_order(tmp_path: Path, router: Router) -> None:
     assert router.resolve("gpt-4o-mini", ModelType.LLM)[0].id == "a/gpt-4o-mini"
     assert router.resolve("gpt-4o", ModelType.LLM)[0].id == "b/gpt-4o"
+    assert router.resolve("gpt-4.1", ModelType.LLM)[0].id == "dormant/gpt-4.1"  # only there: its call answers 503
+    unconfigured_first = load(tmp_path, PROFILE.replace(
+        "  - {name: dormant", "  - {name: dormant0, provider: openai, credentials: {api_key: ''}}\n  - {name: dormant"))
+    assert unconfigured_first.resolve("gpt-4o-mini", ModelType.LLM)[0].id == "a/gpt-4o-mini"
     with pytest.raises(ModelNotFoundError, match="GET /v1/models"):
         router.resolve("unknown-model", ModelType.LLM)
 
 
-def test_listed(router: Router) -> None:
-    listed = list(router.listed())
-    assert listed[:2] == [("chat", "model-runtime"), ("mixed", "model-runtime")]
-    assert ("b/gpt-4o", "openai") in listed and ("a/text-embedding-3-small", "openai") in listed
+def test_listed_and_owner_agree(router: Router) -> None:
+    listed = dict(router.listed())
+    assert list(listed)[:3] == ["chat", "vectors", "local-chat"]
+    assert listed["b/gpt-4o"] == "openai" and listed["a/text-embedding-3-small"] == "openai"
+    assert not any(name.startswith("dormant/") for name in listed)
+    for name, owner in listed.items():
+        assert router.owner(name) == owner
+    assert router.owner("gpt-4o") == "openai" and router.owner("local/anything") == "openai_compatible"
+    for name in ["dormant/gpt-4o-mini", "gpt-4.1", "a/gpt-4o", "local/", "nope", "nowhere/x"]:
+        assert router.owner(name) is None, name

@@ -50,3 +50,11 @@ def test_conversion_error_is_located(tmp_path: Path) -> None:
 def test_format_key() -> None:
     assert format_key(("providers", 1, "credentials", "api_key")) == "providers[1].credentials.api_key"
     assert format_key((0, "a")) == "[0].a"
+
+
+def test_yaml_booleans_get_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("forms:\n  - variable: off\n    label: {en_US: V}\n    type: text-input\n")
+    source = load_yaml(path)
+    with pytest.raises(ConfigError, match=r"forms\[0\].variable: expected str, got bool .*quote the value"):
+        to_struct(source, source.data["forms"][0], CredentialFormSchema, ("forms", 0))

@@ -8,6 +8,7 @@ import struct
 
 import httpx
 import openai
+import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
@@ -74,6 +75,10 @@ def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
     assert not any(i.startswith("unconfigured/") for i in ids)  # not configured: not offered
     assert client.models.retrieve("openai/gpt-4o-mini").owned_by == "openai"
     assert client.models.retrieve("chat").owned_by == "model-runtime"
+    assert client.models.retrieve("up/any-name:7b").owned_by == "openai_compatible"  # passes names through
+    for model in ["unconfigured/gpt-4o-mini", "openai/gpt-4o", "nope"]:  # could not be served: 404
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve(model)
 
 
 def test_health(gateway: GatewayProcess) -> None:

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 
 SECRETS = (GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY)
@@ -79,16 +80,20 @@ def test_sdk_raises_bad_request(client: openai.OpenAI) -> None:
 
 
 def test_unknown_model_is_404_pointing_at_models(client: openai.OpenAI) -> None:
-    for model in ["no-such-model", "nowhere/gpt-4o", "openai/gpt-5"]:  # openai instance lists two models only
+    for model in ["no-such-model", "nowhere/gpt-4o", "openai/gpt-5", "up/"]:  # openai instance lists two models only
         with pytest.raises(openai.NotFoundError) as caught:
             client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
         assert caught.value.code == "model_not_found" and "/v1/models" in caught.value.message
 
 
-def test_model_of_the_wrong_type_is_400(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "chat"])
+def test_model_of_the_wrong_type_is_400(client: openai.OpenAI, upstream: FakeOpenAI, model: str) -> None:
+    # "chat" routes to an instance that passes any name through: the route's type still decides.
+    upstream.clear()
     with pytest.raises(openai.BadRequestError) as caught:
-        client.embeddings.create(model="openai/gpt-4o-mini", input="x")
+        client.embeddings.create(model=model, input="x")
     assert caught.value.code == "model_type_mismatch" and caught.value.param == "model"
+    assert upstream.requests == []
 
 
 def test_body_over_the_limit_is_413(gateway: GatewayProcess) -> None:
