@@ -243,7 +243,7 @@ class _Checker:
         secret = plugin.schema.secret_variables()
         variables = [v for v in credentials if v in secret] or list(credentials)
         names = sorted({n for v in variables for n in self.source.env_vars.get((*at, v), ())})
-        return " / ".join(names) if names else f"{format_key(at)} in {self.source.file}"
+        return " / ".join(names) if names else f"{format_key(at)} in the profile"  # clients may see it: no file path
 
     def not_configured(self, at: Key, empty: list[str]) -> str | None:
         if not empty:
@@ -252,7 +252,7 @@ class _Checker:
         for variable in empty:
             key = (*at, "credentials", variable)
             names = self.source.env_vars.get(key)
-            hints.append(" or ".join(names) if names else f"{format_key(key)} in {self.source.file}")
+            hints.append(" or ".join(names) if names else f"{format_key(key)} in the profile")
         return "set " + ", ".join(hints)
 
     def models(self, at: Key, plugin: ProviderPlugin,

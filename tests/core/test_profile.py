@@ -55,8 +55,8 @@ def test_empty_required_credential_means_not_configured(tmp_path: Path) -> None:
     loaded = load(tmp_path, "providers:\n  - {provider: openai, credentials: {api_key: '${OPENAI_API_KEY:-}'}}\n")
     assert loaded.instances["openai"].not_configured == "set OPENAI_API_KEY"
     literal = load(tmp_path, "providers:\n  - {provider: openai, credentials: {api_key: ''}}\n")
-    assert literal.instances["openai"].not_configured == "set providers[0].credentials.api_key in " + str(
-        tmp_path / "p.yaml")
+    assert literal.instances["openai"].not_configured == "set providers[0].credentials.api_key in the profile"
+    assert literal.instances["openai"].credential_hint == "providers[0].credentials in the profile"  # no path
 
 
 def test_predefined_models_and_customizable_entries(tmp_path: Path) -> None:
