@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from litestar import Litestar
 
@@ -10,12 +11,21 @@ from core.profile import load_profile
 
 from .app import create_app
 
-__all__ = ["PROFILE_ENV", "app_from_env"]
+__all__ = ["PROFILE_ENV", "app_from_env", "default_profile"]
 
 PROFILE_ENV = "MODEL_RUNTIME_PROFILE"
-DEFAULT_PROFILE = "profiles/default.yaml"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def default_profile() -> str:
+    """``$MODEL_RUNTIME_PROFILE``, else ``profiles/default.yaml`` here, in the source tree, or in the wheel."""
+    if os.environ.get(PROFILE_ENV):
+        return os.environ[PROFILE_ENV]
+    candidates = [Path("profiles/default.yaml"), _PACKAGE.parent / "profiles/default.yaml",
+                  _PACKAGE / "profiles/default.yaml"]  # the last one is the wheel's copy (pyproject.toml)
+    return str(next((c for c in candidates if c.is_file()), candidates[0]))
 
 
 def app_from_env() -> Litestar:
-    """uvicorn factory: load ``$MODEL_RUNTIME_PROFILE`` (default ``profiles/default.yaml``) and build the app."""
-    return create_app(load_profile(os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)))
+    """uvicorn factory: load :func:`default_profile` and build the app."""
+    return create_app(load_profile(default_profile()))

@@ -13,7 +13,7 @@ from core.profile import LoadedProfile, ProfileError, load_profile
 from core.registry import Registry
 from core.yamlfile import ConfigError
 
-from .asgi import DEFAULT_PROFILE, PROFILE_ENV
+from .asgi import PROFILE_ENV, default_profile
 
 __all__ = ["main"]
 
@@ -30,12 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    default_profile = os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
+    default = default_profile()
     parser = argparse.ArgumentParser(prog="model-runtime", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="command")
 
     serve = commands.add_parser("serve", help="serve the OpenAI-compatible API")
-    serve.add_argument("--profile", default=default_profile, help=f"profile YAML (default: {default_profile})")
+    serve.add_argument("--profile", default=default, help=f"profile YAML (default: {default})")
     serve.add_argument("--host", help="listen address (default: the profile's server.host)")
     serve.add_argument("--port", type=int, help="listen port (default: the profile's server.port)")
     serve.add_argument("--workers", type=int, help="worker processes (default: the profile's server.workers)")
@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
     profile = commands.add_parser("profile", help="profile tools").add_subparsers(required=True, metavar="action")
     check = profile.add_parser("check", help="load a profile and report every mistake with file:line")
-    check.add_argument("path", nargs="?", default=default_profile)
+    check.add_argument("path", nargs="?", default=default)
     check.set_defaults(run=_check)
 
     providers = commands.add_parser("providers", help="the provider catalogue")
@@ -86,8 +86,9 @@ def _summary(loaded: LoadedProfile) -> str:
         state = "ready" if spec.not_configured is None else f"not configured ({spec.not_configured})"
         names = f"{count} models" + (" + any model name" if spec.any_model else "")
         lines.append(f"  provider {spec.name} ({spec.plugin.id}): {names}, {state}")
-    for route in loaded.profile.routes:
-        lines.append(f"  route {route.model} -> {', '.join(d.target for d in route.deployments)}")
+    for route in loaded.routes.values():
+        targets = ", ".join(f"{t.instance}/{t.target.name}" for t in route.deployments)
+        lines.append(f"  route {route.model} ({route.model_type}) -> {targets}")
     return "\n".join(lines)
 
 

@@ -12,8 +12,8 @@ import pytest
 from tests.gateway import ROOT, GatewayProcess
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, capture_output=True, text=True,
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=60, env=env)
 
 
@@ -22,6 +22,13 @@ def test_profile_check_ok() -> None:
     assert result.returncode == 0, result.stderr
     assert "provider openai (openai): 16 models + any model name, not configured (set OPENAI_API_KEY)" in (
         result.stdout)
+
+
+def test_default_profile_is_found_from_any_directory(tmp_path: Path) -> None:
+    result = run("profile", "check", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{ROOT / 'profiles' / 'default.yaml'}: ok")
+    assert "route chat (llm) -> openai/gpt-4o-mini" in result.stdout
 
 
 def test_profile_check_reports_file_line_key(tmp_path: Path) -> None:
