@@ -102,9 +102,7 @@ class OpenAICompatibleProvider(Provider):
 
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
-        reply = await self.post("embeddings", _with_model(raw, target), stream=False)
-        assert isinstance(reply, JSONReply)
-        return reply
+        return await self.post_json("embeddings", _with_model(raw, target))
 
     async def validate_credentials(self) -> None:
         """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
@@ -116,34 +114,42 @@ class OpenAICompatibleProvider(Provider):
             raise errors.CredentialsValidateFailedError(error.message)
 
     async def post(self, path: str, body: dict[str, Any], stream: bool) -> JSONReply | EventStream:
-        """Send one request; errors before the first byte are raised, not streamed."""
+        """Send one request that may stream; errors before the first byte are raised, not streamed."""
+        response = await self._send(path, body)
+        if stream and _is_event_stream(response):
+            return SSEPassthrough(response, self.context)
+        reply = await self._read_json(response)
+        if stream:
+            raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request with JSON",
+                                       code="upstream_invalid_response")
+        return reply
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> JSONReply:
+        """Send one request answered with a JSON body."""
+        return await self._read_json(await self._send(path, body))
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """The upstream response with its headers read, or the mapped error if its status is an error."""
         request = self.client.build_request("POST", path, content=_encode(body),
                                             headers={"content-type": "application/json"})
         with map_errors(self.context):
             response = await self.client.send(request, stream=True)
-            if stream and response.status_code < 400 and _is_event_stream(response):
-                return SSEPassthrough(response, self.context)
-            try:
-                content = await response.aread()
-            finally:
-                await response.aclose()
-        if response.status_code >= 400:
-            raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
-        return self.json_reply(response, content, stream)
+            if response.status_code < 400:
+                return response
+            content = await _read(response)
+        raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
 
-    def json_reply(self, response: httpx.Response, content: bytes, stream: bool) -> JSONReply:
-        """Check that a complete body is a JSON object before passing it on."""
+    async def _read_json(self, response: httpx.Response) -> JSONReply:
+        """Read a complete body and check it is JSON before passing it on."""
+        with map_errors(self.context):
+            content = await _read(response)
         try:
-            usage = read_usage(content)
+            return JSONReply(content, read_usage(content))
         except msgspec.DecodeError:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raise errors.UpstreamError(
                 f"provider instance '{self.name}' answered HTTP {response.status_code} with {kind}, not JSON",
                 code="upstream_invalid_response") from None
-        if stream:
-            raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request with JSON",
-                                       code="upstream_invalid_response")
-        return JSONReply(content, usage)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -151,6 +157,13 @@ class OpenAICompatibleProvider(Provider):
 
 def _with_model(raw: RawBody, target: ModelTarget) -> dict[str, Any]:
     return {**raw, "model": target.name}
+
+
+async def _read(response: httpx.Response) -> bytes:
+    try:
+        return await response.aread()
+    finally:
+        await response.aclose()
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
