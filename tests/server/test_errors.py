@@ -120,29 +120,30 @@ def test_sdk_with_wrong_key(gateway: GatewayProcess) -> None:
         sdk.models.list()
 
 
-@pytest.mark.parametrize(("model", "status", "cls", "code"), [
-    ("up/fault-status-400", 400, openai.BadRequestError, None),
-    ("up/fault-status-403", 403, openai.PermissionDeniedError, None),
-    ("up/fault-status-404", 404, openai.NotFoundError, None),
-    ("up/fault-status-429", 429, openai.RateLimitError, "rate_limit_exceeded"),
-    ("up/fault-status-500", 502, openai.InternalServerError, None),
-    ("up/fault-status-503", 503, openai.InternalServerError, None),
-    ("badkey/gpt-4o-mini", 401, openai.AuthenticationError, "provider_authentication_failed"),
-    ("down/gpt-4o-mini", 502, openai.InternalServerError, "upstream_connection_error"),
-    ("up/fault-stall-5", 504, openai.InternalServerError, "upstream_timeout"),
-    ("up/fault-garbage", 502, openai.InternalServerError, "upstream_invalid_response"),
-    ("up/fault-cut-2", 502, openai.InternalServerError, None),
-    ("unconfigured/gpt-4o-mini", 503, openai.InternalServerError, "provider_not_configured"),
+@pytest.mark.parametrize(("model", "status", "cls", "type_", "code"), [
+    # Upstream codes are kept; statuses and types are the gateway's (an upstream 500 is a 502 here).
+    ("up/fault-status-400", 400, openai.BadRequestError, "invalid_request_error", "empty_array"),
+    ("up/fault-status-403", 403, openai.PermissionDeniedError, "permission_error",
+     "unsupported_country_region_territory"),
+    ("up/fault-status-404", 404, openai.NotFoundError, "invalid_request_error", "model_not_found"),
+    ("up/fault-status-429", 429, openai.RateLimitError, "rate_limit_error", "rate_limit_exceeded"),
+    ("up/fault-status-500", 502, openai.InternalServerError, "upstream_error", "upstream_error"),
+    ("up/fault-status-503", 503, openai.InternalServerError, "service_unavailable", "service_unavailable"),
+    ("badkey/gpt-4o-mini", 401, openai.AuthenticationError, "authentication_error", "provider_authentication_failed"),
+    ("down/gpt-4o-mini", 502, openai.InternalServerError, "upstream_error", "upstream_connection_error"),
+    ("up/fault-stall-5", 504, openai.InternalServerError, "timeout_error", "upstream_timeout"),
+    ("up/fault-garbage", 502, openai.InternalServerError, "upstream_error", "upstream_invalid_response"),
+    ("up/fault-cut-2", 502, openai.InternalServerError, "upstream_error", "upstream_error"),
+    ("unconfigured/gpt-4o-mini", 503, openai.InternalServerError, "service_unavailable", "provider_not_configured"),
 ])
 def test_upstream_failures_map_to_the_matching_class(client: openai.OpenAI, model: str, status: int,
-                                                     cls: type[openai.APIStatusError], code: str | None) -> None:
+                                                     cls: type[openai.APIStatusError], type_: str, code: str) -> None:
     with pytest.raises(cls) as caught:
         client.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
     error = caught.value
     assert error.status_code == status
     assert isinstance(error.body, dict) and set(error.body) == {"message", "type", "param", "code"}
-    if code:
-        assert error.code == code
+    assert (error.body["type"], error.code) == (type_, code)
     for secret in SECRETS:
         assert secret not in error.message
 
