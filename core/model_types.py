@@ -23,7 +23,7 @@ from .openai.embeddings import EmbeddingRequest
 from .openai.moderations import ModerationRequest
 from .openai.rerank import RerankRequest
 from .openai.usage import Usage
-from .schema import ModelType, ProviderSchema
+from .schema import ModelSchema, ModelType, ProviderSchema
 from .secrets import Redactor
 
 __all__ = [
@@ -53,6 +53,8 @@ class ModelTarget(msgspec.Struct, frozen=True, kw_only=True):
     model_type: ModelType
     credentials: Mapping[str, Any] = msgspec.field(default_factory=dict)
     """Model-level credentials of a customizable model (e.g. Xinference's ``model_uid``)."""
+    schema: ModelSchema | None = None
+    """The catalogue entry (parameter rules, pricing, context size) when the model is predefined."""
 
 
 class JSONReply(msgspec.Struct, frozen=True):

@@ -266,14 +266,16 @@ class _Checker:
                 any_model = customizable
                 for model_type, predefined in plugin.models.items():
                     for m in predefined:
-                        models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type)
+                        models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type,
+                                                                             schema=m)
             elif isinstance(entry, str):
                 found = [(t, m) for t, ms in plugin.models.items() for m in ms if m.model == entry]
                 if not found:
                     self.fail(key, f"'{entry}' is not a predefined model of provider '{plugin.id}'; declare it as "
                                    f"{{model: {entry}, model_type: llm}} to use it as a customizable model")
                 for model_type, m in found:
-                    models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type)
+                    models.setdefault(model_type, {})[m.model] = ModelTarget(name=m.model, model_type=model_type,
+                                                                             schema=m)
             else:
                 target = self.model_entry(key, plugin, entry, customizable)
                 if target is not None:
@@ -297,7 +299,8 @@ class _Checker:
             self.fail((*key, "credentials", problem.variable), problem.message)
         for variable in check.empty_required:
             self.fail((*key, "credentials", variable), f"required by provider '{plugin.id}' and empty")
-        return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values)
+        return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values,
+                           schema=plugin.predefined(entry.model_type, entry.model))
 
     def routes(self, instances: dict[str, InstanceSpec]) -> dict[str, RouteSpec]:
         routes: dict[str, RouteSpec] = {}

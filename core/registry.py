@@ -17,6 +17,7 @@ from pathlib import Path
 import msgspec
 
 from .model_types import Provider
+from .parameters import TEMPLATES, resolve_rule
 from .schema import ModelSchema, ModelType, ProviderSchema
 from .yamlfile import ConfigError, load_yaml, to_struct
 
@@ -104,7 +105,15 @@ def _load_model(path: Path, model_type: ModelType) -> ModelSchema:
     model = to_struct(source, source.data, ModelSchema)
     if model.model_type is not model_type:
         raise source.error(("model_type",), f"is {model.model_type} but the file is under {model_type}/")
-    return model
+    rules = []
+    for i, rule in enumerate(model.parameter_rules):
+        if rule.use_template is not None and rule.use_template not in TEMPLATES:
+            raise source.error(("parameter_rules", i, "use_template"),
+                               f"unknown template '{rule.use_template}' (known: {', '.join(TEMPLATES)})")
+        rules.append(resolve_rule(rule))
+        if rules[-1].type is None:
+            raise source.error(("parameter_rules", i), "needs a type or a use_template")
+    return msgspec.structs.replace(model, parameter_rules=rules)
 
 
 def _position(directory: Path) -> dict[str, int]:

@@ -90,6 +90,8 @@ class ParameterType(enum.StrEnum):
     STRING = "string"
     BOOLEAN = "boolean"
     TEXT = "text"
+    TAG = "tag"
+    """A string or a list of strings (``stop``)."""
 
 
 class I18nText(ConfigBase, frozen=True, kw_only=True):

@@ -25,7 +25,7 @@ providers:
   - name: openai                   # predefined models, served by the fake
     provider: openai
     credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}
-    models: [gpt-4o-mini, text-embedding-3-small]
+    models: [gpt-4o-mini, o3, text-embedding-3-small]
   - name: badkey
     provider: openai_compatible
     credentials: {base_url: "${FAKE_URL}", api_key: "${WRONG_KEY}"}

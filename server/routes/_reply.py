@@ -6,26 +6,37 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.response import Stream
 
 from core.errors import ClientClosedRequest
-from core.model_types import EventStream, JSONReply
+from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
+from core.parameters import apply_rules
 from core.runtime import Runtime
 
-__all__ = ["SSE_HEADERS", "Req", "call", "reply", "runtime"]
+__all__ = ["SSE_HEADERS", "Req", "call", "reply", "runtime", "with_rules"]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
 T = TypeVar("T")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def runtime(request: Req) -> Runtime:
     """The runtime built from the profile at start-up."""
     result: Runtime = request.app.state.runtime
     return result
+
+
+def with_rules(target: ModelTarget, body: S, raw: RawBody) -> tuple[S, RawBody]:
+    """The request after the model's parameter rules (see :mod:`core.parameters`), typed and raw."""
+    if target.schema is None or not target.schema.parameter_rules:
+        return body, raw
+    checked = apply_rules(target.schema.parameter_rules, raw)
+    return (body, raw) if checked is raw else (msgspec.convert(checked, type(body)), checked)
 
 
 async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:

@@ -12,7 +12,7 @@ from core.openai.embeddings import EmbeddingRequest
 from core.schema import ModelType
 
 from ..decode import decode_body
-from ._reply import Req, call, reply, runtime
+from ._reply import Req, call, reply, runtime, with_rules
 
 __all__ = ["chat_completions", "completions", "embeddings"]
 
@@ -26,6 +26,7 @@ async def chat_completions(request: Req) -> Response[bytes] | Stream:
                                   code="empty_array")
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
+    body, raw = with_rules(deployment.target, body, raw)
     return reply(await call(request, rt.provider(deployment).llm().chat(deployment.target, body, raw)))
 
 
@@ -35,6 +36,7 @@ async def completions(request: Req) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), CompletionRequest)
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
+    body, raw = with_rules(deployment.target, body, raw)
     return reply(await call(request, rt.provider(deployment).llm().complete(deployment.target, body, raw)))
 
 
@@ -46,4 +48,5 @@ async def embeddings(request: Req) -> Response[bytes] | Stream:
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.TEXT_EMBEDDING)[0]
+    body, raw = with_rules(deployment.target, body, raw)
     return reply(await call(request, rt.provider(deployment).text_embedding().embed(deployment.target, body, raw)))

@@ -153,3 +153,19 @@ async def test_async_tool_stream(aclient: openai.AsyncOpenAI, model: str) -> Non
         final = await stream.get_final_completion()
     calls = final.choices[0].message.tool_calls or []
     assert [c.function.name for c in calls if c.type == "function"] == ["get_weather"]
+
+
+def test_parameter_rules_apply_to_predefined_models(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="openai/gpt-4o-mini", messages=USER, temperature=2.5)
+    assert caught.value.param == "temperature" and "at most 2" in caught.value.message
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="openai/o3", messages=USER, reasoning_effort="minimal")
+    assert caught.value.param == "reasoning_effort"
+    upstream.clear()
+    client.chat.completions.create(model="openai/o3", messages=USER, max_tokens=20)
+    sent = upstream.requests[-1].json()  # o3 takes max_completion_tokens: the template name is renamed
+    assert sent["max_completion_tokens"] == 20 and "max_tokens" not in sent
+    client.chat.completions.create(model="up/o3", messages=USER, max_tokens=20, temperature=2.5)
+    sent = upstream.requests[-1].json()  # a pass-through model has no rules: everything goes as sent
+    assert sent["max_tokens"] == 20 and sent["temperature"] == 2.5

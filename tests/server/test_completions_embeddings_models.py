@@ -93,3 +93,9 @@ def test_health(gateway: GatewayProcess) -> None:
 def test_openapi_schema_is_served(gateway: GatewayProcess) -> None:
     schema = httpx.get(f"{gateway.url}/schema/openapi.json").json()
     assert "/v1/chat/completions" in schema["paths"]
+
+
+def test_embedding_parameter_rules(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="openai/text-embedding-3-small", input="x", dimensions=4096)
+    assert caught.value.param == "dimensions" and "at most 1536" in caught.value.message

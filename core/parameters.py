@@ -1,0 +1,126 @@
+"""Model parameter rules: the standard templates, and checking a request's parameters against a model's rules.
+
+A model YAML lists ``parameter_rules``; a rule with ``use_template: temperature`` takes everything it does not say
+itself from the template of that name. Rules are resolved once, when the catalogue loads.
+
+On every call the rules of the model are applied to the client's JSON object, as Dify's runtime does:
+
+* a parameter the client sent is checked: its type, ``min``/``max`` and ``options`` (400 naming it otherwise);
+* a rule named differently from its template (``max_completion_tokens`` using ``max_tokens``) also accepts the
+  template's name and renames it, so clients can send ``max_tokens`` to models that want the other name;
+* a *required* rule the client left out gets its ``default`` (or is a 400 when it has none); optional defaults
+  are what the console pre-fills, and are not forced on API callers;
+* parameters the model does not declare pass through untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from .errors import InvalidRequestError
+from .schema import I18nText, ParameterRule, ParameterType
+
+__all__ = ["TEMPLATES", "apply_rules", "resolve_rule"]
+
+
+def _template(name: str, type_: ParameterType, en: str, zh: str, help_en: str, help_zh: str,
+              **limits: Any) -> ParameterRule:
+    return ParameterRule(name=name, type=type_, label=I18nText(en_US=en, zh_Hans=zh),
+                         help=I18nText(en_US=help_en, zh_Hans=help_zh), **limits)
+
+
+TEMPLATES: dict[str, ParameterRule] = {t.name: t for t in [
+    _template("temperature", ParameterType.FLOAT, "Temperature", "温度",
+              "Randomness of the answer: 0 is nearly deterministic, higher values vary more.",
+              "回答的随机程度：0 几乎确定，数值越高变化越大。", default=1.0, min=0.0, max=2.0, precision=2),
+    _template("top_p", ParameterType.FLOAT, "Top P", "Top P",
+              "Sample only from the most likely tokens whose probabilities add up to this value.",
+              "仅从累计概率达到该值的最可能 Token 中采样。", default=1.0, min=0.0, max=1.0, precision=2),
+    _template("top_k", ParameterType.INT, "Top K", "Top K",
+              "Sample only from this many most likely tokens.", "仅从概率最高的这么多个 Token 中采样。", min=1),
+    _template("presence_penalty", ParameterType.FLOAT, "Presence penalty", "存在惩罚",
+              "Positive values make the model more likely to move to new topics.",
+              "正值使模型更倾向于谈论新话题。", default=0.0, min=-2.0, max=2.0, precision=2),
+    _template("frequency_penalty", ParameterType.FLOAT, "Frequency penalty", "频率惩罚",
+              "Positive values make the model less likely to repeat the same words.",
+              "正值使模型更少重复相同的词语。", default=0.0, min=-2.0, max=2.0, precision=2),
+    _template("max_tokens", ParameterType.INT, "Max tokens", "最大 Token 数",
+              "Upper bound on the number of tokens generated.", "生成 Token 数的上限。", min=1),
+    _template("response_format", ParameterType.STRING, "Response format", "回复格式",
+              "text, json_object (JSON mode) or json_schema (structured output).",
+              "text、json_object（JSON 模式）或 json_schema（结构化输出）。",
+              options=["text", "json_object", "json_schema"]),
+    _template("stop", ParameterType.TAG, "Stop sequences", "停止序列",
+              "Generation stops before any of these strings.", "生成在遇到这些字符串之前停止。"),
+]}
+
+
+def resolve_rule(rule: ParameterRule) -> ParameterRule:
+    """``rule`` completed from its template; raise ``KeyError`` for an unknown template."""
+    if rule.use_template is None:
+        return rule
+    template = TEMPLATES[rule.use_template]
+    # Structs omit defaults when converted, so the rule's own settings are exactly what it wrote.
+    merged = {**msgspec.to_builtins(template), **msgspec.to_builtins(rule)}
+    return msgspec.convert(merged, ParameterRule)
+
+
+def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str, Any]:
+    """The request object with required defaults filled and template names renamed; 400 on a bad value.
+
+    ``raw`` is not modified: a changed request is a new dict, an unchanged one is ``raw`` itself.
+    """
+    out: dict[str, Any] | None = None
+    for rule in rules:
+        value = raw.get(rule.name)
+        alias = rule.use_template
+        if value is None and alias and alias != rule.name and raw.get(alias) is not None:
+            out = out if out is not None else dict(raw)
+            value = out.pop(alias)
+            out[rule.name] = value
+        if value is None:
+            if rule.required:
+                if rule.default is None:
+                    raise InvalidRequestError(f"Missing required parameter: '{rule.name}'.", param=rule.name,
+                                              code="missing_required_parameter")
+                out = out if out is not None else dict(raw)
+                out[rule.name] = rule.default
+            continue
+        problem = _problem(rule, value)
+        if problem:
+            raise InvalidRequestError(f"Invalid value for '{rule.name}': {problem}.", param=rule.name,
+                                      code="invalid_value")
+    return out if out is not None else raw
+
+
+def _problem(rule: ParameterRule, value: Any) -> str | None:
+    kind = rule.type
+    if kind is ParameterType.STRING and isinstance(value, dict) and isinstance(value.get("type"), str):
+        value = value["type"]  # OpenAI spells response_format as {"type": ...}; the rule lists the types
+    if kind in (ParameterType.FLOAT, ParameterType.INT):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"expected a number, got {_json_type(value)}"
+        if kind is ParameterType.INT and not (isinstance(value, int) or value.is_integer()):
+            return f"expected an integer, got {value}"
+        if rule.min is not None and value < rule.min:
+            return f"must be at least {rule.min:g}, got {value:g}"
+        if rule.max is not None and value > rule.max:
+            return f"must be at most {rule.max:g}, got {value:g}"
+    elif kind is ParameterType.BOOLEAN and not isinstance(value, bool):
+        return f"expected a boolean, got {_json_type(value)}"
+    elif kind is ParameterType.STRING and not isinstance(value, str):
+        return f"expected a string, got {_json_type(value)}"
+    elif kind is ParameterType.TAG and not (isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value))):
+        return "expected a string or a list of strings"
+    if rule.options and isinstance(value, str) and value not in rule.options:
+        return f"must be one of {', '.join(rule.options)}, got '{value}'"
+    return None
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)
