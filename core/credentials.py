@@ -14,7 +14,7 @@ import msgspec
 
 from .schema import CredentialFormSchema, FormType, ShowOn
 
-__all__ = ["CredentialCheck", "CredentialProblem", "check_credentials"]
+__all__ = ["CredentialCheck", "CredentialProblem", "CredentialValueError", "check_credentials", "positive_int"]
 
 
 class CredentialProblem(msgspec.Struct, frozen=True):
@@ -22,6 +22,28 @@ class CredentialProblem(msgspec.Struct, frozen=True):
 
     variable: str
     message: str
+
+
+class CredentialValueError(ValueError):
+    """A credential that passed its form but means nothing to the provider (``context_size: abc``)."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable, self.message = variable, message
+
+
+def positive_int(credentials: Mapping[str, Any], variable: str) -> int | None:
+    """A text-input credential holding a whole number above zero; ``None`` when absent or empty."""
+    value = credentials.get(variable)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise CredentialValueError(variable, f"must be a whole number above zero, not '{value}'")
+    return number
 
 
 class CredentialCheck(msgspec.Struct, kw_only=True):

@@ -185,6 +185,25 @@ class Provider(abc.ABC):
     async def validate_credentials(self) -> None:
         """Check the credentials against the upstream; raise ``CredentialsValidateFailedError`` if rejected."""
 
+    @classmethod
+    def customizable_model_schema(cls, model: str, model_type: ModelType,
+                                  credentials: Mapping[str, Any]) -> ModelSchema | None:
+        """The catalogue entry of a customizable model, derived from its model credentials (Dify's
+        ``get_customizable_model_schema``); ``None`` when the provider derives none.
+
+        Raises :class:`~core.credentials.CredentialValueError` for a credential that makes no sense.
+        """
+        return None
+
+    async def validate_model_credentials(self, target: ModelTarget) -> None:
+        """Check that ``target`` answers with these credentials (a customizable model); default: the provider check."""
+        await self.validate_credentials()
+
+    async def remote_models(self) -> list[str]:
+        """The model names the upstream lists (providers with ``fetch-from-remote``)."""
+        raise InvalidRequestError(f"provider instance '{self.name}' cannot list its models", param="instance",
+                                  code="not_supported")
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers override it
         """Release pooled connections."""
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from .credentials import check_credentials
+from .credentials import CredentialValueError, check_credentials
 from .model_types import ModelTarget
 from .registry import ProviderPlugin, Registry
 from .schema import ConfigBase, ConfigurateMethod, ModelType
@@ -299,8 +299,14 @@ class _Checker:
             self.fail((*key, "credentials", problem.variable), problem.message)
         for variable in check.empty_required:
             self.fail((*key, "credentials", variable), f"required by provider '{plugin.id}' and empty")
-        return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values,
-                           schema=plugin.predefined(entry.model_type, entry.model))
+        schema = plugin.predefined(entry.model_type, entry.model)
+        if schema is None:
+            try:
+                schema = plugin.provider_class().customizable_model_schema(entry.model, entry.model_type,
+                                                                           check.values)
+            except CredentialValueError as exc:
+                self.fail((*key, "credentials", exc.variable), exc.message)
+        return ModelTarget(name=entry.model, model_type=entry.model_type, credentials=check.values, schema=schema)
 
     def routes(self, instances: dict[str, InstanceSpec]) -> dict[str, RouteSpec]:
         routes: dict[str, RouteSpec] = {}

@@ -19,9 +19,9 @@ import msgspec
 from .errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
 from .model_types import ModelTarget
 from .profile import InstanceSpec, LoadedProfile, RouteSpec
-from .schema import ModelType
+from .schema import ModelSchema, ModelType
 
-__all__ = ["Deployment", "Router"]
+__all__ = ["Deployment", "Found", "Router"]
 
 ROUTE_OWNER = "model-runtime"
 
@@ -36,6 +36,14 @@ class Deployment(msgspec.Struct, frozen=True):
     def id(self) -> str:
         """``<instance>/<model>``, as in model ids and logs."""
         return f"{self.instance.name}/{self.target.name}"
+
+
+class Found(msgspec.Struct, frozen=True):
+    """What :meth:`Router.find` knows of a servable name."""
+
+    owner: str
+    model_type: ModelType | None = None
+    schema: ModelSchema | None = None
 
 
 class _Route(msgspec.Struct, frozen=True):
@@ -85,21 +93,24 @@ class Router:
                 for model in by_name:
                     yield f"{spec.name}/{model}", spec.plugin.id
 
-    def owner(self, name: str) -> str | None:
-        """Who serves ``name`` (as ``GET /v1/models/{name}`` reports it), or None when nothing here can.
+    def find(self, name: str) -> Found | None:
+        """Who serves ``name`` and what is known of it (``GET /v1/models/{name}``), or None when nothing here can.
 
-        True for exactly the names a call could go to: listed ids, bare names of enabled models, and any
+        Found for exactly the names a call could go to: listed ids, bare names of enabled models, and any
         name on an instance that passes names through; never for an instance that is not configured.
         """
         route = self.routes.get(name)
         if route is not None:
-            return ROUTE_OWNER if route.deployments else None
+            return Found(ROUTE_OWNER, route.model_type) if route.deployments else None
         instance_name, slash, model = name.partition("/")
         candidates = [s for s in self._configured if s.name == instance_name] if slash else self._configured
         for spec in candidates:
-            if (slash and model and spec.any_model) or any(
-                    (model if slash else name) in by_name for by_name in spec.models.values()):
-                return spec.plugin.id
+            for model_type, by_name in spec.models.items():
+                target = by_name.get(model if slash else name)
+                if target is not None:
+                    return Found(spec.plugin.id, model_type, target.schema)
+            if slash and model and spec.any_model:
+                return Found(spec.plugin.id)
         return None
 
     def _build(self, route: RouteSpec) -> _Route:

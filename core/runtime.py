@@ -7,7 +7,9 @@ object, and calls to it answer 503 naming what to set.
 from __future__ import annotations
 
 import logging
+import time
 
+from .catalogue import RemoteModels
 from .errors import ProviderNotConfiguredError
 from .model_types import Provider, ProviderContext
 from .profile import LoadedProfile
@@ -25,6 +27,9 @@ class Runtime:
         self.loaded = loaded
         self.router = Router(loaded)
         self.providers: dict[str, Provider] = {}
+        self.remote_models = RemoteModels()
+        self.created = int(time.time())
+        """When this runtime was built: the ``created`` of the models it lists."""
         router = loaded.profile.router
         for spec in loaded.instances.values():
             if spec.not_configured is not None:

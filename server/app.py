@@ -15,7 +15,7 @@ from core.runtime import Runtime
 
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
-from .routes import health, models, openai
+from .routes import catalogue, health, models, openai
 
 __all__ = ["create_app"]
 
@@ -40,7 +40,10 @@ def create_app(loaded: LoadedProfile) -> Litestar:
     v1 = Router(
         "/v1",
         route_handlers=[openai.chat_completions, openai.completions, openai.embeddings,
-                        models.list_models, models.retrieve_model],
+                        models.list_models, models.retrieve_model,
+                        catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
+                        catalogue.provider_models, catalogue.validate_credentials,
+                        catalogue.validate_model_credentials, catalogue.profile],
         guards=[require_key],
     )
     return Litestar(

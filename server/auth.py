@@ -45,10 +45,10 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def require_key(connection: ASGIConnection[Any, Any, Any, State], _: BaseRouteHandler) -> None:
-    """Litestar guard for every ``/v1`` route."""
+async def require_key(connection: ASGIConnection[Any, Any, Any, State], handler: BaseRouteHandler) -> None:
+    """Litestar guard for every ``/v1`` route but those marked ``opt={"public": True}`` (provider icons)."""
     keys: GatewayKeys = connection.app.state.gateway_keys
-    if keys.open:
+    if keys.open or handler.opt.get("public"):
         return
     header = connection.headers.get("authorization")
     presented = header[7:].strip() if header and header[:7].lower() == "bearer " else None

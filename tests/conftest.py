@@ -26,6 +26,13 @@ providers:
     provider: openai
     credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}
     models: [gpt-4o-mini, o3, text-embedding-3-small]
+  - name: custom                   # customizable models: their schema comes from their credentials
+    provider: openai_compatible
+    credentials: {base_url: "${FAKE_URL}", api_key: "${FAKE_KEY}"}
+    models:
+      - {model: gpt-4o-mini, model_type: llm,
+         credentials: {context_size: "64000", max_tokens_to_sample: "100", vision_support: support}}
+      - {model: text-embedding-3-small, model_type: embeddings, credentials: {context_size: "8191"}}
   - name: badkey
     provider: openai_compatible
     credentials: {base_url: "${FAKE_URL}", api_key: "${WRONG_KEY}"}

@@ -1,4 +1,4 @@
-"""``GET /v1/models`` objects."""
+"""``GET /v1/models`` objects; retrieving one model adds what the catalogue knows of it."""
 
 from __future__ import annotations
 
@@ -6,16 +6,30 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["Model", "ModelList"]
+__all__ = ["Model", "ModelList", "ModelPricing"]
 
 
-class Model(msgspec.Struct, kw_only=True):
-    """One model as OpenAI lists it."""
+class ModelPricing(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Price per ``unit`` tokens, as decimal strings (``unit: "0.000001"``: per million)."""
+
+    input: str
+    output: str | None = None
+    unit: str
+    currency: str
+
+
+class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One model as OpenAI lists it; the optional fields come only with ``GET /v1/models/{id}``."""
 
     id: str
-    object: Literal["model"] = "model"
-    created: int = 0
+    object: Literal["model"]
+    created: int
     owned_by: str
+    model_type: str | None = None
+    context_size: int | None = None
+    features: list[str] | None = None
+    pricing: ModelPricing | None = None
+    deprecated: bool | None = None
 
 
 class ModelList(msgspec.Struct, kw_only=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.model_types import ModelTarget
 from providers.openai_compatible import OpenAICompatibleProvider
 
 __all__ = ["OpenAIProvider"]
@@ -18,3 +19,7 @@ class OpenAIProvider(OpenAICompatibleProvider):
         if organization:
             headers["openai-organization"] = str(organization)
         return headers
+
+    async def validate_model_credentials(self, target: ModelTarget) -> None:
+        """``GET models/{model}``: proves key and model access without spending a token."""
+        await self._validated(self.get_json(f"models/{target.name}"))

@@ -6,12 +6,14 @@ this gateway does not know yet still work. Responses pass through untouched once
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import httpx
 import msgspec
 
 from core import errors
+from core.credentials import positive_int
 from core.model_types import (
     EventStream,
     JSONReply,
@@ -24,6 +26,8 @@ from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
 from core.openai.usage import Usage
+from core.parameters import resolve_rule
+from core.schema import ConfigurateMethod, ModelSchema, ModelType, ParameterRule
 
 from .errors import error_from_response, map_errors
 from .stream import SSEPassthrough
@@ -63,6 +67,17 @@ def read_usage(content: bytes) -> Usage | None:
         return None
 
 
+class _ListedModel(msgspec.Struct):
+    id: str
+
+
+class _ModelList(msgspec.Struct):
+    data: list[_ListedModel]
+
+
+_decode_model_list = msgspec.json.Decoder(_ModelList).decode
+
+
 class OpenAICompatibleProvider(Provider):
     """Chat, completions and embeddings over ``{base_url}/chat/completions`` and friends."""
 
@@ -77,6 +92,24 @@ class OpenAICompatibleProvider(Provider):
             timeout=httpx.Timeout(context.timeout_s, connect=context.connect_timeout_s),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30),
         )
+
+    @classmethod
+    def customizable_model_schema(cls, model: str, model_type: ModelType,
+                                  credentials: Mapping[str, Any]) -> ModelSchema | None:
+        """Context size, an upper bound for ``max_tokens`` and image input, from the model's credentials."""
+        context_size = positive_int(credentials, "context_size")
+        properties: dict[str, Any] = {"context_size": context_size} if context_size else {}
+        rules: list[ParameterRule] = []
+        features: list[str] = []
+        if model_type is ModelType.LLM:
+            properties["mode"] = "chat"
+            max_output = positive_int(credentials, "max_tokens_to_sample")
+            rules.append(resolve_rule(ParameterRule(name="max_tokens", use_template="max_tokens",
+                                                    max=float(max_output) if max_output else None)))
+            if credentials.get("vision_support") == "support":
+                features.append("vision")
+        return ModelSchema(model=model, model_type=model_type, features=features, model_properties=properties,
+                           parameter_rules=rules, fetch_from=ConfigurateMethod.CUSTOMIZABLE_MODEL)
 
     def auth_headers(self) -> dict[str, str]:
         """Headers sent with every upstream request."""
@@ -106,12 +139,44 @@ class OpenAICompatibleProvider(Provider):
 
     async def validate_credentials(self) -> None:
         """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
+        await self._validated(self.get_json("models"))
+
+    async def validate_model_credentials(self, target: ModelTarget) -> None:
+        """The smallest real call to the model: one generated token, or one embedded word."""
+        if target.model_type is ModelType.LLM:
+            body: dict[str, Any] = {"model": target.name, "max_tokens": 1,
+                                    "messages": [{"role": "user", "content": "ping"}]}
+            await self._validated(self.post_json("chat/completions", body))
+        elif target.model_type is ModelType.TEXT_EMBEDDING:
+            await self._validated(self.post_json("embeddings", {"model": target.name, "input": "ping"}))
+        else:
+            await self.validate_credentials()
+
+    async def remote_models(self) -> list[str]:
+        """``GET models``: the ids the server lists."""
+        reply = await self.get_json("models")
+        try:
+            listed = _decode_model_list(reply.body)
+        except msgspec.MsgspecError:
+            raise errors.UpstreamError(f"provider instance '{self.name}' listed its models in an unknown shape",
+                                       code="upstream_invalid_response") from None
+        return [m.id for m in listed.data]
+
+    async def _validated(self, upstream_call: Awaitable[JSONReply]) -> None:
+        try:
+            await upstream_call
+        except (errors.InvalidRequestError, errors.AuthenticationError, errors.PermissionDeniedError,
+                errors.NotFoundError) as exc:
+            raise errors.CredentialsValidateFailedError(exc.message) from None
+
+    async def get_json(self, path: str) -> JSONReply:
+        """``GET`` a JSON resource."""
         with map_errors(self.context):
-            response = await self.client.get("models")
+            response = await self.client.send(self.client.build_request("GET", path), stream=True)
         if response.status_code >= 400:
-            error = error_from_response(self.context, response.status_code, response.headers, response.content,
-                                        self.redact)
-            raise errors.CredentialsValidateFailedError(error.message)
+            content = await _read(response)
+            raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
+        return await self._read_json(response)
 
     async def post(self, path: str, body: dict[str, Any], stream: bool) -> JSONReply | EventStream:
         """Send one request that may stream; errors before the first byte are raised, not streamed."""

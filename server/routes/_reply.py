@@ -15,9 +15,10 @@ from litestar.response import Stream
 from core.errors import ClientClosedRequest
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.parameters import apply_rules
+from core.pricing import cost, format_cost
 from core.runtime import Runtime
 
-__all__ = ["SSE_HEADERS", "Req", "call", "reply", "runtime", "with_rules"]
+__all__ = ["COST_HEADER", "CURRENCY_HEADER", "SSE_HEADERS", "Req", "call", "reply", "runtime", "with_rules"]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
@@ -63,13 +64,22 @@ async def _disconnected(request: Req) -> None:
         pass
 
 
-def reply(result: JSONReply | EventStream) -> Response[bytes] | Stream:
-    """A JSON body as is, or an event stream written to the client event by event as it arrives.
+COST_HEADER = "x-model-runtime-cost"
+CURRENCY_HEADER = "x-model-runtime-cost-currency"
+
+
+def reply(result: JSONReply | EventStream, target: ModelTarget) -> Response[bytes] | Stream:
+    """A JSON body as is (with its cost when the model has a price), or an event stream written to the client
+    event by event as it arrives (headers go before the usage is known, so a stream carries no cost header).
 
     The stream is closed after the response either way, so a client that leaves mid-stream frees the upstream
     connection at once rather than when the abandoned iterator is collected.
     """
     if isinstance(result, JSONReply):
-        return Response(result.body, media_type="application/json")
+        pricing = target.schema.pricing if target.schema else None
+        headers = None
+        if pricing is not None and result.usage is not None:
+            headers = {COST_HEADER: format_cost(cost(pricing, result.usage)), CURRENCY_HEADER: pricing.currency}
+        return Response(result.body, media_type="application/json", headers=headers)
     return Stream(result.__aiter__(), media_type="text/event-stream", headers=SSE_HEADERS,
                   background=BackgroundTask(result.aclose))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get
 
 from core.errors import ModelNotFoundError
-from core.openai.models import Model, ModelList
+from core.openai.models import Model, ModelList, ModelPricing
 
 from ._reply import Req, runtime
 
@@ -15,15 +15,29 @@ __all__ = ["list_models", "retrieve_model"]
 @get("/models")
 async def list_models(request: Req) -> ModelList:
     """Route aliases and the enabled models of configured instances (``<instance>/<model>``)."""
-    return ModelList(data=[Model(id=name, owned_by=owner) for name, owner in runtime(request).router.listed()])
+    rt = runtime(request)
+    return ModelList(data=[Model(id=name, object="model", created=rt.created, owned_by=owner)
+                           for name, owner in rt.router.listed()])
 
 
 @get("/models/{model_id:path}")
 async def retrieve_model(request: Req, model_id: str) -> Model:
-    """One model, if a call to it could be served here."""
+    """One model, if a call to it could be served here, with its type, context size, features and price."""
     name = model_id.lstrip("/")
-    owner = runtime(request).router.owner(name)
-    if owner is None:
+    rt = runtime(request)
+    found = rt.router.find(name)
+    if found is None:
         raise ModelNotFoundError(f"The model '{name}' does not exist on this gateway. GET /v1/models lists the "
                                  "models you can use.", param="model")
-    return Model(id=name, owned_by=owner)
+    model = Model(id=name, object="model", created=rt.created, owned_by=found.owner,
+                  model_type=str(found.model_type) if found.model_type else None)
+    schema = found.schema
+    if schema is not None:
+        model.context_size = schema.context_size
+        model.features = schema.features or None
+        model.deprecated = schema.deprecated or None
+        if schema.pricing is not None:
+            price = schema.pricing
+            model.pricing = ModelPricing(input=str(price.input), output=str(price.output) if price.output else None,
+                                         unit=str(price.unit), currency=price.currency)
+    return model

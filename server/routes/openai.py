@@ -26,8 +26,9 @@ async def chat_completions(request: Req) -> Response[bytes] | Stream:
                                   code="empty_array")
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
-    body, raw = with_rules(deployment.target, body, raw)
-    return reply(await call(request, rt.provider(deployment).llm().chat(deployment.target, body, raw)))
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    return reply(await call(request, rt.provider(deployment).llm().chat(target, body, raw)), target)
 
 
 @post("/completions", status_code=200)
@@ -36,8 +37,9 @@ async def completions(request: Req) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), CompletionRequest)
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
-    body, raw = with_rules(deployment.target, body, raw)
-    return reply(await call(request, rt.provider(deployment).llm().complete(deployment.target, body, raw)))
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    return reply(await call(request, rt.provider(deployment).llm().complete(target, body, raw)), target)
 
 
 @post("/embeddings", status_code=200)
@@ -48,5 +50,6 @@ async def embeddings(request: Req) -> Response[bytes] | Stream:
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
     rt = runtime(request)
     deployment = rt.router.resolve(body.model, ModelType.TEXT_EMBEDDING)[0]
-    body, raw = with_rules(deployment.target, body, raw)
-    return reply(await call(request, rt.provider(deployment).text_embedding().embed(deployment.target, body, raw)))
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    return reply(await call(request, rt.provider(deployment).text_embedding().embed(target, body, raw)), target)

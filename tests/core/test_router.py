@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
 from core.profile import ProfileError, load_profile
-from core.router import Router
+from core.router import Found, Router
 from core.schema import ModelType
 
 PROFILE = """
@@ -68,7 +68,7 @@ def test_deployments_on_unconfigured_instances_are_skipped(router: Router) -> No
     assert all(not router.resolve("chat", ModelType.LLM)[0].id.startswith("dormant/") for _ in range(200))
     with pytest.raises(ProviderNotConfiguredError, match=r"route 'dark'.*instance 'dormant'"):
         router.resolve("dark", ModelType.LLM)
-    assert router.owner("dark") is None and "dark" not in dict(router.listed())
+    assert router.find("dark") is None and "dark" not in dict(router.listed())
 
 
 @pytest.mark.parametrize(("routes", "message"), [
@@ -114,7 +114,11 @@ def test_listed_and_owner_agree(router: Router) -> None:
     assert listed["b/gpt-4o"] == "openai" and listed["a/text-embedding-3-small"] == "openai"
     assert not any(name.startswith("dormant/") for name in listed)
     for name, owner in listed.items():
-        assert router.owner(name) == owner
-    assert router.owner("gpt-4o") == "openai" and router.owner("local/anything") == "openai_compatible"
+        found = router.find(name)
+        assert found is not None and found.owner == owner
+    gpt_4o = router.resolve("gpt-4o", ModelType.LLM)[0].target.schema
+    assert gpt_4o is not None and router.find("gpt-4o") == Found("openai", ModelType.LLM, gpt_4o)
+    assert router.find("local/anything") == Found("openai_compatible")
+    assert router.find("vectors") == Found("model-runtime", ModelType.TEXT_EMBEDDING)
     for name in ["dormant/gpt-4o-mini", "gpt-4.1", "a/gpt-4o", "local/", "nope", "nowhere/x"]:
-        assert router.owner(name) is None, name
+        assert router.find(name) is None, name

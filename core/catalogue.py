@@ -1,0 +1,102 @@
+"""What the catalogue routes show: providers, their models and instances, and the effective profile, masked.
+
+Everything is built from the registry's Structs and the loaded profile, so the catalogue can never disagree with
+what the gateway serves. Secret-input credentials are masked (``sk-...abcd``) and URL passwords hidden wherever
+they appear; nothing here returns a secret.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from .model_types import Provider
+from .profile import InstanceSpec, LoadedProfile
+from .registry import ProviderPlugin
+from .schema import ModelSchema, ProviderSchema
+from .secrets import mask, mask_url
+
+__all__ = ["RemoteModels", "instance_view", "masked_credentials", "model_view", "profile_view", "provider_view"]
+
+REMOTE_TTL_S = 60.0
+
+
+def masked_credentials(schema: ProviderSchema, credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """Credentials for display: secret inputs as ``sk-...abcd``, passwords in URLs as ``****``."""
+    secret = schema.secret_variables()
+    out: dict[str, Any] = {}
+    for key, value in credentials.items():
+        if key in secret and value:
+            out[key] = mask(str(value))
+        else:
+            out[key] = mask_url(value) if isinstance(value, str) else value
+    return out
+
+
+def instance_view(spec: InstanceSpec) -> dict[str, Any]:
+    """A configured instance: status, masked credentials, enabled models by type."""
+    view: dict[str, Any] = {
+        "name": spec.name,
+        "provider": spec.plugin.id,
+        "status": "ready" if spec.not_configured is None else "not_configured",
+        "credentials": masked_credentials(spec.plugin.schema, spec.credentials),
+        "models": {str(t): list(by_name) for t, by_name in spec.models.items()},
+        "any_model": spec.any_model,
+    }
+    if spec.not_configured is not None:
+        view["reason"] = spec.not_configured
+    return view
+
+
+def provider_view(plugin: ProviderPlugin, instances: list[InstanceSpec], *, detail: bool) -> dict[str, Any]:
+    """A provider as its ``provider.yaml`` spells it, with its instances in this profile (and models, in detail)."""
+    view: dict[str, Any] = msgspec.to_builtins(plugin.schema)
+    view["instances"] = [instance_view(s) for s in instances if s.plugin.id == plugin.id]
+    if detail:
+        view["models"] = {str(t): [model_view(m) for m in models] for t, models in plugin.models.items()}
+    return view
+
+
+def model_view(model: ModelSchema) -> dict[str, Any]:
+    """A predefined model as its YAML spells it, parameter rules completed from their templates."""
+    view: dict[str, Any] = msgspec.to_builtins(model)
+    view.setdefault("fetch_from", "predefined-model")
+    return view
+
+
+def profile_view(loaded: LoadedProfile) -> dict[str, Any]:
+    """The effective profile (environment substituted, defaults filled) with every secret masked."""
+    view: dict[str, Any] = msgspec.to_builtins(loaded.profile)
+    server = view.setdefault("server", {})
+    server["api_keys"] = [mask(k) for k in loaded.profile.server.api_keys if k]
+    if "state" in view:
+        view["state"] = mask_url(view["state"])
+    for entry, config in zip(view.get("providers", []), loaded.profile.providers, strict=True):
+        schema = loaded.registry[config.provider].schema
+        entry["credentials"] = masked_credentials(schema, config.credentials)
+        for model in entry.get("models", []):
+            if isinstance(model, dict) and "credentials" in model:
+                model["credentials"] = masked_credentials(schema, model["credentials"])
+    return view
+
+
+class RemoteModels:
+    """Model lists fetched from upstreams (``fetch-from-remote``), kept for a minute per instance."""
+
+    def __init__(self, ttl_s: float = REMOTE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+
+    async def get(self, provider: Provider) -> list[str]:
+        """The instance's listed model names, from the cache while fresh."""
+        now = time.monotonic()
+        cached = self._cache.get(provider.name)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        names = await provider.remote_models()
+        self._cache[provider.name] = (now + self.ttl_s, names)
+        return names
+

@@ -1,0 +1,204 @@
+"""The provider catalogue: providers, icons, models, credential validation and the effective profile.
+
+``GET /v1/providers[/{provider}]``, ``GET /v1/providers/{provider}/icon/{small|large}``,
+``GET /v1/providers/{provider}/models``, ``POST /v1/providers/{provider}/credentials/validate``,
+``POST /v1/providers/{provider}/models/credentials/validate``, ``GET /v1/profile``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Response, get, post
+
+from core import errors
+from core.catalogue import model_view, profile_view, provider_view
+from core.credentials import CredentialCheck, CredentialValueError, check_credentials
+from core.model_types import ModelTarget, Provider, ProviderContext
+from core.openai.catalogue import ValidateCredentials, ValidateModelCredentials, ValidationResult
+from core.profile import InstanceSpec
+from core.registry import ProviderPlugin
+from core.schema import ConfigurateMethod, ModelType
+from core.secrets import Redactor
+
+from ..decode import decode_body
+from ._reply import Req, runtime
+
+__all__ = ["get_provider", "list_providers", "profile", "provider_icon", "provider_models", "validate_credentials",
+           "validate_model_credentials"]
+
+ICON_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".webp": "image/webp"}
+VALIDATION_TIMEOUT_S = 30.0
+
+
+@get("/providers")
+async def list_providers(request: Req) -> dict[str, Any]:
+    """Every provider plug-in, in ``_position.yaml`` order, with its credential forms and its instances here."""
+    loaded = runtime(request).loaded
+    instances = list(loaded.instances.values())
+    return {"object": "list",
+            "data": [provider_view(p, instances, detail=False) for p in loaded.registry.plugins.values()]}
+
+
+@get("/providers/{provider:str}")
+async def get_provider(request: Req, provider: str) -> dict[str, Any]:
+    """One provider, with its predefined models by type."""
+    loaded = runtime(request).loaded
+    return provider_view(_plugin(request, provider), list(loaded.instances.values()), detail=True)
+
+
+@get("/providers/{provider:str}/icon/{size:str}", opt={"public": True}, cache=False)
+async def provider_icon(request: Req, provider: str, size: str, lang: str = "en_US") -> Response[bytes]:
+    """``small`` or ``large``, in ``lang`` when the provider has one (English otherwise). Needs no key."""
+    plugin = _plugin(request, provider)
+    if size not in ("small", "large"):
+        raise errors.NotFoundError(f"icon size '{size}' does not exist: use small or large", param="size")
+    icon = plugin.schema.icon_small if size == "small" else plugin.schema.icon_large
+    if icon is None:
+        raise errors.NotFoundError(f"provider '{provider}' has no {size} icon")
+    name = str(getattr(icon, lang, None) or icon.en_US)
+    folder = (plugin.directory / "icons").resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file() or path.suffix not in ICON_TYPES:
+        raise errors.NotFoundError(f"provider '{provider}' has no {size} icon file")
+    return Response(await asyncio.to_thread(path.read_bytes), media_type=ICON_TYPES[path.suffix],
+                    headers={"cache-control": "public, max-age=86400"})
+
+
+@get("/providers/{provider:str}/models")
+async def provider_models(request: Req, provider: str, model_type: str | None = None,
+                          instance: str | None = None) -> dict[str, Any]:
+    """Predefined models (of ``model_type``); with ``instance``, that instance's models, listed live too."""
+    plugin = _plugin(request, provider)
+    wanted = _model_type(model_type)
+    rt = runtime(request)
+    data: list[dict[str, Any]] = []
+    remote_error: str | None = None
+    if instance is None:
+        data = [model_view(m) for t, ms in plugin.models.items() if wanted in (None, t) for m in ms]
+    else:
+        spec = _instance(request, plugin, instance)
+        for model_type_, by_name in spec.models.items():
+            if wanted in (None, model_type_):
+                data += [model_view(t.schema) if t.schema else _custom_view(t) for t in by_name.values()]
+        provider_object = rt.providers.get(spec.name)
+        if provider_object is not None and ConfigurateMethod.FETCH_FROM_REMOTE in plugin.schema.configurate_methods:
+            known = {d["model"] for d in data}
+            try:
+                names = await rt.remote_models.get(provider_object)
+            except errors.ModelRuntimeError as exc:
+                remote_error = exc.message
+            else:
+                data += [{"model": n, "model_type": None, "fetch_from": "fetch-from-remote"}
+                         for n in names if n not in known]
+    result: dict[str, Any] = {"object": "list", "data": data}
+    if remote_error is not None:
+        result["remote_error"] = remote_error
+    return result
+
+
+@post("/providers/{provider:str}/credentials/validate", status_code=200)
+async def validate_credentials(request: Req, provider: str) -> ValidationResult:
+    """Form rules first (required, options, length, ``show_on``), then a cheap real call upstream."""
+    plugin = _plugin(request, provider)
+    body, _ = decode_body(await request.body(), ValidateCredentials)
+    base = _instance(request, plugin, body.instance).credentials if body.instance else {}
+    forms = plugin.schema.provider_credential_schema
+    check = check_credentials(forms.credential_form_schemas if forms else [], {**base, **body.credentials},
+                              owner=plugin.id)
+    return await _validate(request, plugin, check, None)
+
+
+@post("/providers/{provider:str}/models/credentials/validate", status_code=200)
+async def validate_model_credentials(request: Req, provider: str) -> ValidationResult:
+    """A customizable model: its form rules and the provider's, then the smallest real call to that model."""
+    plugin = _plugin(request, provider)
+    body, _ = decode_body(await request.body(), ValidateModelCredentials)
+    if body.model_type not in plugin.schema.supported_model_types:
+        return ValidationResult(valid=False, error=f"provider '{plugin.id}' does not serve {body.model_type} models")
+    base = _instance(request, plugin, body.instance).credentials if body.instance else {}
+    provider_forms = plugin.schema.provider_credential_schema
+    provider_check = check_credentials(provider_forms.credential_form_schemas if provider_forms else [],
+                                       {**base, **body.provider_credentials}, owner=plugin.id)
+    model_forms = plugin.schema.model_credential_schema
+    model_check = check_credentials(model_forms.credential_form_schemas if model_forms else [], body.credentials,
+                                    owner=plugin.id, model_type=body.model_type)
+    problem = _form_problem(model_check)
+    if problem:
+        return ValidationResult(valid=False, error=problem)
+    schema = plugin.predefined(body.model_type, body.model)
+    try:
+        schema = schema or plugin.provider_class().customizable_model_schema(body.model, body.model_type,
+                                                                             model_check.values)
+    except CredentialValueError as exc:
+        return ValidationResult(valid=False, error=str(exc))
+    target = ModelTarget(name=body.model, model_type=body.model_type, credentials=model_check.values,
+                         schema=schema)
+    return await _validate(request, plugin, provider_check, target)
+
+
+@get("/profile")
+async def profile(request: Req) -> dict[str, Any]:
+    """The effective profile with every secret masked."""
+    return profile_view(runtime(request).loaded)
+
+
+async def _validate(request: Req, plugin: ProviderPlugin, check: CredentialCheck,
+                    target: ModelTarget | None) -> ValidationResult:
+    problem = _form_problem(check)
+    if problem:
+        return ValidationResult(valid=False, error=problem)
+    router = runtime(request).loaded.profile.router
+    context = ProviderContext(name=plugin.id, schema=plugin.schema, credentials=check.values,
+                              credential_hint="the credentials given", timeout_s=min(router.timeout_s,
+                                                                                     VALIDATION_TIMEOUT_S),
+                              connect_timeout_s=router.connect_timeout_s)
+    provider: Provider = plugin.provider_class()(context)
+    secrets = [str(v) for k, v in check.values.items() if k in plugin.schema.secret_variables() and v]
+    if target is not None:
+        secrets += [str(v) for k, v in target.credentials.items() if k in plugin.schema.secret_variables() and v]
+    try:
+        await (provider.validate_model_credentials(target) if target else provider.validate_credentials())
+    except errors.ModelRuntimeError as exc:
+        return ValidationResult(valid=False, error=Redactor(secrets)(exc.message))
+    finally:
+        await provider.aclose()
+    return ValidationResult(valid=True)
+
+
+def _form_problem(check: CredentialCheck) -> str | None:
+    problems = [f"{p.variable}: {p.message}" for p in check.problems]
+    problems += [f"{v}: required and empty" for v in check.empty_required]
+    return "; ".join(problems) or None
+
+
+def _plugin(request: Req, provider: str) -> ProviderPlugin:
+    registry = runtime(request).loaded.registry
+    if provider not in registry:
+        raise errors.NotFoundError(f"provider '{provider}' does not exist. GET /v1/providers lists them.",
+                                   param="provider", code="provider_not_found")
+    return registry[provider]
+
+
+def _instance(request: Req, plugin: ProviderPlugin, name: str) -> InstanceSpec:
+    spec = runtime(request).loaded.instances.get(name)
+    if spec is None or spec.plugin.id != plugin.id:
+        raise errors.NotFoundError(f"provider '{plugin.id}' has no instance '{name}' in this profile",
+                                   param="instance", code="instance_not_found")
+    return spec
+
+
+def _model_type(value: str | None) -> ModelType | None:
+    if value is None:
+        return None
+    try:
+        return ModelType.parse(value)
+    except ValueError:
+        raise errors.InvalidRequestError(f"model_type '{value}' is not one of: {', '.join(ModelType)}",
+                                         param="model_type", code="invalid_value") from None
+
+
+def _custom_view(target: ModelTarget) -> dict[str, Any]:
+    return {"model": target.name, "model_type": str(target.model_type), "fetch_from": "customizable-model"}
