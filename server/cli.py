@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from core.profile import LoadedProfile, ProfileError, load_profile
+from core.errors import ModelRuntimeError
+from core.profile import InstanceSpec, LoadedProfile, ProfileError, load_profile
 from core.registry import Registry
+from core.runtime import Runtime
 from core.yamlfile import ConfigError
 
 from .asgi import PROFILE_ENV, default_profile
@@ -44,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     profile = commands.add_parser("profile", help="profile tools").add_subparsers(required=True, metavar="action")
     check = profile.add_parser("check", help="load a profile and report every mistake with file:line")
     check.add_argument("path", nargs="?", default=default)
+    check.add_argument("--online", action="store_true",
+                       help="also check each instance's credentials against its upstream (exit 1 if one fails)")
     check.set_defaults(run=_check)
 
     providers = commands.add_parser("providers", help="the provider catalogue")
@@ -76,7 +81,34 @@ def _serve(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     loaded = load_profile(args.path)
     print(_summary(loaded))
-    return 0
+    if not args.online:
+        return 0
+    rows = asyncio.run(_validate_online(loaded))
+    width = max(len(name) for name, _, _ in rows) if rows else 0
+    print("\nonline validation:")
+    for name, provider, outcome in rows:
+        print(f"  {name:{width}}  {provider:20}  {outcome}")
+    return 0 if all(o in ("ok", "not configured") for _, _, o in rows) else 1
+
+
+async def _validate_online(loaded: LoadedProfile) -> list[tuple[str, str, str]]:
+    """Each configured instance's credentials checked against its upstream, concurrently."""
+    runtime = Runtime(loaded)
+
+    async def one(spec: InstanceSpec) -> tuple[str, str, str]:
+        provider = runtime.providers.get(spec.name)
+        if provider is None:
+            return spec.name, spec.plugin.id, "not configured"
+        try:
+            await provider.validate_credentials()
+        except ModelRuntimeError as exc:
+            return spec.name, spec.plugin.id, f"FAILED: {exc.message}"
+        return spec.name, spec.plugin.id, "ok"
+
+    try:
+        return list(await asyncio.gather(*(one(s) for s in loaded.instances.values())))
+    finally:
+        await runtime.aclose()
 
 
 def _summary(loaded: LoadedProfile) -> str:

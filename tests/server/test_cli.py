@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import ROOT, GatewayProcess
 
 
@@ -29,6 +31,25 @@ def test_default_profile_is_found_from_any_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{ROOT / 'profiles' / 'default.yaml'}: ok")
     assert "route chat (llm) -> openai/gpt-4o-mini" in result.stdout
+
+
+def test_profile_check_online_validates_each_instance(tmp_path: Path, upstream: FakeOpenAI) -> None:
+    path = tmp_path / "online.yaml"
+    path.write_text(f"""
+providers:
+  - {{name: good, provider: openai, credentials: {{api_key: {UPSTREAM_KEY}, base_url: "{upstream.base_url}"}}}}
+  - {{name: wrong, provider: openai_compatible,
+     credentials: {{api_key: sk-nope-0000, base_url: "{upstream.base_url}"}}}}
+  - {{name: idle, provider: openai, credentials: {{api_key: ""}}}}
+""")
+    result = run("profile", "check", "--online", str(path))
+    assert result.returncode == 1, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.split("online validation:")[1].strip().splitlines()}
+    assert lines["good"].endswith("ok") and lines["idle"].endswith("not configured")
+    assert "FAILED: provider instance 'wrong' rejected the gateway's credentials" in lines["wrong"]
+    assert UPSTREAM_KEY not in result.stdout and "sk-nope-0000" not in result.stdout
+    path.write_text(path.read_text().replace("api_key: sk-nope-0000", f"api_key: {UPSTREAM_KEY}"))
+    assert run("profile", "check", "--online", str(path)).returncode == 0
 
 
 def test_profile_check_reports_file_line_key(tmp_path: Path) -> None:
