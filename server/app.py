@@ -15,7 +15,7 @@ from core.runtime import Runtime
 
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
-from .routes import catalogue, health, models, openai
+from .routes import catalogue, health, models, openai, tokens
 
 __all__ = ["create_app"]
 
@@ -43,7 +43,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
                         models.list_models, models.retrieve_model,
                         catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
                         catalogue.provider_models, catalogue.validate_credentials,
-                        catalogue.validate_model_credentials, catalogue.profile],
+                        catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens],
         guards=[require_key],
     )
     return Litestar(
