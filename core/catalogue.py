@@ -16,10 +16,11 @@ import msgspec
 from .model_types import Provider
 from .profile import InstanceSpec, LoadedProfile
 from .registry import ProviderPlugin
-from .schema import ModelSchema, ProviderSchema
+from .schema import ModelSchema, ModelType, ProviderSchema
 from .secrets import mask, mask_url
 
-__all__ = ["RemoteModels", "instance_view", "masked_credentials", "model_view", "profile_view", "provider_view"]
+__all__ = ["RemoteModels", "instance_view", "masked_credentials", "model_view", "profile_view", "provider_view",
+           "workspace_models", "workspace_providers"]
 
 REMOTE_TTL_S = 60.0
 
@@ -100,3 +101,60 @@ class RemoteModels:
         self._cache[provider.name] = (now + self.ttl_s, names)
         return names
 
+
+
+def workspace_providers(loaded: LoadedProfile) -> list[dict[str, Any]]:
+    """``GET /workspaces/current/model-providers`` as Chatchat answered it: one entry per provider key (group)."""
+    out = []
+    for group, specs in _groups(loaded).items():
+        view: dict[str, Any] = msgspec.to_builtins(specs[0].plugin.schema)
+        view.pop("extra", None)
+        view["provider"] = group
+        view["preferred_provider_type"] = "custom"
+        view["custom_configuration"] = {"status": _status(specs)}
+        view["system_configuration"] = {"enabled": False, "current_quota_type": None, "quota_configurations": []}
+        out.append(view)
+    return out
+
+
+def workspace_models(loaded: LoadedProfile, model_type: ModelType) -> list[dict[str, Any]]:
+    """``GET /workspaces/current/models/model-types/{model_type}``: each provider key with its models of that type
+    (deprecated ones left out, providers without any omitted), as Chatchat answered it."""
+    out = []
+    for group, specs in _groups(loaded).items():
+        models: dict[str, dict[str, Any]] = {}
+        for spec in specs:
+            for name, target in spec.models.get(model_type, {}).items():
+                schema = target.schema
+                if name in models or (schema is not None and schema.deprecated):
+                    continue
+                models[name] = {
+                    "model": name,
+                    "label": msgspec.to_builtins(schema.label) if schema and schema.label else {"en_US": name},
+                    "model_type": str(model_type),
+                    "features": (schema.features or None) if schema else None,
+                    "fetch_from": str(schema.fetch_from or "predefined-model") if schema else "customizable-model",
+                    "model_properties": schema.model_properties if schema else {},
+                    "deprecated": False,
+                    "status": "active" if spec.not_configured is None else "no-configure",
+                }
+        if models:
+            provider = specs[0].plugin.schema
+            out.append({"provider": group, "label": msgspec.to_builtins(provider.label),
+                        "icon_small": msgspec.to_builtins(provider.icon_small) if provider.icon_small else None,
+                        "icon_large": msgspec.to_builtins(provider.icon_large) if provider.icon_large else None,
+                        "status": "active" if any(m["status"] == "active" for m in models.values())
+                        else "no-configure",
+                        "models": list(models.values())})
+    return out
+
+
+def _groups(loaded: LoadedProfile) -> dict[str, list[InstanceSpec]]:
+    groups: dict[str, list[InstanceSpec]] = {}
+    for spec in loaded.instances.values():
+        groups.setdefault(spec.group, []).append(spec)
+    return groups
+
+
+def _status(specs: list[InstanceSpec]) -> str:
+    return "active" if any(s.not_configured is None for s in specs) else "no-configure"

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from .chatchat import from_chatchat, is_chatchat
 from .credentials import CredentialValueError, check_credentials
 from .model_types import ModelTarget
 from .registry import ProviderPlugin, Registry
@@ -68,6 +69,8 @@ class ProviderConfig(ConfigBase, frozen=True, kw_only=True):
 
     provider: str
     name: str | None = None
+    group: str | None = None
+    """Also answer under ``/{group}/v1/...`` (instances converted from one Chatchat provider share its key)."""
     credentials: dict[str, Any] = {}
     models: list[str | ModelEntry] = msgspec.field(default_factory=lambda: ["*"])
 
@@ -125,6 +128,8 @@ class InstanceSpec(msgspec.Struct, kw_only=True):
     """Why the instance cannot serve (``set OPENAI_API_KEY``), or None when it can."""
     credential_hint: str = ""
     """Where its credentials come from (environment variables or profile keys), for operator messages."""
+    group: str = ""
+    """The ``/{group}/v1/...`` prefix it answers under besides its own name; its name unless the profile says."""
 
     def target(self, model_type: ModelType, name: str) -> ModelTarget | None:
         """The enabled model of that type and name, or a pass-through target when any name is allowed."""
@@ -172,15 +177,18 @@ class ProfileError(ValueError):
 def load_profile(path: str | Path, env: Mapping[str, str] | None = None,
                  registry: Registry | None = None) -> LoadedProfile:
     """Read, substitute, convert and check a profile; raise :class:`ProfileError` on any mistake."""
+    registry = registry or Registry.discover()
     try:
         source = load_yaml(path, os.environ if env is None else env)
+        if is_chatchat(source.data):
+            source = from_chatchat(source, registry)
         data = source.data if source.data is not None else {}
         if not isinstance(data, dict):
             raise source.error((), "a profile is a mapping (server, providers, routes, ...)")
         profile = to_struct(source, _normalise_model_types(data), Profile)
     except ConfigError as exc:
         raise ProfileError([exc]) from None
-    return _Checker(source, profile, registry or Registry.discover()).run()
+    return _Checker(source, profile, registry).run()
 
 
 def _normalise_model_types(data: dict[str, Any]) -> dict[str, Any]:
@@ -237,12 +245,13 @@ class _Checker:
         models, any_model = self.models(at, plugin, config)
         return InstanceSpec(name=name, plugin=plugin, credentials=check.values, models=models,
                             any_model=any_model, not_configured=self.not_configured(at, check.empty_required),
+                            group=config.group or name,
                             credential_hint=self.hint((*at, "credentials"), plugin, config.credentials))
 
     def hint(self, at: Key, plugin: ProviderPlugin, credentials: dict[str, Any]) -> str:
         secret = plugin.schema.secret_variables()
         variables = [v for v in credentials if v in secret] or list(credentials)
-        names = sorted({n for v in variables for n in self.source.env_vars.get((*at, v), ())})
+        names = sorted({n for v in variables for n in self.source.env_of((*at, v))})
         return " / ".join(names) if names else f"{format_key(at)} in the profile"  # clients may see it: no file path
 
     def not_configured(self, at: Key, empty: list[str]) -> str | None:
@@ -251,7 +260,7 @@ class _Checker:
         hints = []
         for variable in empty:
             key = (*at, "credentials", variable)
-            names = self.source.env_vars.get(key)
+            names = self.source.env_of(key)
             hints.append(" or ".join(names) if names else f"{format_key(key)} in the profile")
         return "set " + ", ".join(hints)
 

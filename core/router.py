@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from .errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
+from .errors import InvalidRequestError, ModelNotFoundError, NotFoundError, ProviderNotConfiguredError
 from .model_types import ModelTarget
 from .profile import InstanceSpec, LoadedProfile, RouteSpec
 from .schema import ModelSchema, ModelType
@@ -63,6 +63,10 @@ class Router:
         self._configured = [s for s in loaded.instances.values() if s.not_configured is None]
         self._by_preference = self._configured + [s for s in loaded.instances.values() if s.not_configured]
         self.routes = {name: self._build(route) for name, route in loaded.routes.items()}
+        self.groups: dict[str, list[InstanceSpec]] = {}
+        for spec in self._by_preference:
+            for key in dict.fromkeys((spec.name, spec.group)):
+                self.groups.setdefault(key, []).append(spec)
         self._rng = rng or random.Random()
 
     def resolve(self, name: str, model_type: ModelType) -> list[Deployment]:
@@ -82,6 +86,38 @@ class Router:
             if found is not None:
                 return [Deployment(spec, found)]
         raise self._not_found(name, model_type)
+
+    def resolve_in(self, group: str, name: str, model_type: ModelType) -> list[Deployment]:
+        """``/{group}/v1/...``: ``name`` is a model of the instance (or Chatchat group) ``group``."""
+        specs = self.groups.get(group)
+        if specs is None:
+            raise NotFoundError(f"provider '{group}' is not configured on this gateway. GET /v1/providers lists "
+                                "the providers, GET /v1/profile the instances.", param="provider",
+                                code="provider_not_found")
+        for spec in specs:
+            found = spec.models.get(model_type, {}).get(name)
+            if found is not None:
+                return [Deployment(spec, found)]
+        for spec in specs:
+            target = spec.target(model_type, name) if name else None
+            if target is not None:
+                return [Deployment(spec, target)]
+        mismatch = next((t for s in specs for t, by_name in s.models.items() if name in by_name), None)
+        if mismatch is not None:
+            raise _mismatch(name, mismatch, model_type)
+        raise ModelNotFoundError(f"The model '{name}' does not exist at provider '{group}'. GET /{group}/v1/models "
+                                 "lists its models.", param="model")
+
+    def listed_in(self, group: str) -> Iterator[tuple[str, str]]:
+        """``(model name, owner)`` for the enabled models of the configured instances of ``group``."""
+        seen: set[str] = set()
+        for spec in self.groups.get(group, []):
+            if spec.not_configured is None:
+                for by_name in spec.models.values():
+                    for model in by_name:
+                        if model not in seen:
+                            seen.add(model)
+                            yield model, spec.plugin.id
 
     def listed(self) -> Iterator[tuple[str, str]]:
         """``(model id, owner)`` for every servable alias and every enabled model of a configured instance."""

@@ -42,13 +42,27 @@ class Location(msgspec.Struct, frozen=True):
 
 
 class YAMLSource:
-    """Parsed YAML data plus the line of every key and the environment variables behind every value."""
+    """Parsed YAML data plus the line of every key and the environment variables behind every value.
 
-    def __init__(self, file: str, data: Any, lines: dict[Key, int], env_vars: dict[Key, tuple[str, ...]]) -> None:
+    A source converted from another format (a Chatchat profile) keeps the original lines and names: ``origin``
+    maps keys of the converted data to the keys they came from, so mistakes are reported as the user wrote them.
+    """
+
+    def __init__(self, file: str, data: Any, lines: dict[Key, int], env_vars: dict[Key, tuple[str, ...]],
+                 origin: dict[Key, Key] | None = None) -> None:
         self.file, self.data, self.lines, self.env_vars = file, data, lines, env_vars
+        self.origin = origin or {}
+
+    def original(self, key: Key) -> Key:
+        """The key as written in the file (the same key unless the data was converted)."""
+        for end in range(len(key), -1, -1):
+            if key[:end] in self.origin:
+                return self.origin[key[:end]] + key[end:]
+        return key
 
     def line_of(self, key: Key) -> int | None:
         """The line of ``key`` or of its nearest enclosing key."""
+        key = self.original(key)
         while True:
             if key in self.lines:
                 return self.lines[key]
@@ -56,9 +70,13 @@ class YAMLSource:
                 return None
             key = key[:-1]
 
+    def env_of(self, key: Key) -> tuple[str, ...]:
+        """The environment variables substituted into the value at ``key``."""
+        return self.env_vars.get(self.original(key), ())
+
     def error(self, key: Key, message: str) -> ConfigError:
         """A :class:`ConfigError` located at ``key``."""
-        return ConfigError(self.file, self.line_of(key), format_key(key), message)
+        return ConfigError(self.file, self.line_of(key), format_key(self.original(key)), message)
 
 
 def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> YAMLSource:

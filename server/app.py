@@ -15,7 +15,7 @@ from core.runtime import Runtime
 
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
-from .routes import catalogue, health, models, openai, tokens
+from .routes import catalogue, health, models, openai, seed, tokens
 
 __all__ = ["create_app"]
 
@@ -46,8 +46,14 @@ def create_app(loaded: LoadedProfile) -> Litestar:
                         catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens],
         guards=[require_key],
     )
+    # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
+    provider_v1 = Router("/{provider:str}/v1", route_handlers=[
+        openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, seed.seed_models,
+    ], guards=[require_key])
+    workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
+                       guards=[require_key])
     return Litestar(
-        route_handlers=[v1, health.live, health.ready],
+        route_handlers=[v1, provider_v1, workspace, health.live, health.ready],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"runtime": runtime, "gateway_keys": keys}),

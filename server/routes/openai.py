@@ -1,6 +1,12 @@
-"""``/v1/chat/completions``, ``/v1/completions`` and ``/v1/embeddings``: decode, resolve, call, reply."""
+"""``/v1/chat/completions``, ``/v1/completions`` and ``/v1/embeddings``: decode, resolve, call, reply.
+
+The same handlers answer under ``/{provider}/v1/...`` (Chatchat's routes), where the path names the provider
+instance (or Chatchat group) and the body's ``model`` one of its models.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from litestar import Response, post
 from litestar.response import Stream
@@ -9,47 +15,90 @@ from core.errors import InvalidRequestError
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
+from core.router import Deployment
 from core.schema import ModelType
 
 from ..decode import decode_body
 from ._reply import Req, call, reply, runtime, with_rules
 
-__all__ = ["chat_completions", "completions", "embeddings"]
+__all__ = ["chat_completions", "completions", "embeddings", "seed_chat_completions", "seed_completions",
+           "seed_embeddings"]
+
+Resolve = Callable[[str, ModelType], list[Deployment]]
+
+
+async def _chat(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+    body, raw = decode_body(await request.body(), ChatCompletionRequest)
+    if not body.messages:
+        raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
+                                  code="empty_array")
+    deployment = resolve(body.model, ModelType.LLM)[0]
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    provider = runtime(request).provider(deployment)
+    return reply(await call(request, provider.llm().chat(target, body, raw)), target)
+
+
+async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+    body, raw = decode_body(await request.body(), CompletionRequest)
+    deployment = resolve(body.model, ModelType.LLM)[0]
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    provider = runtime(request).provider(deployment)
+    return reply(await call(request, provider.llm().complete(target, body, raw)), target)
+
+
+async def _embed(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+    body, raw = decode_body(await request.body(), EmbeddingRequest)
+    if body.input == "" or body.input == []:
+        raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
+    deployment = resolve(body.model, ModelType.TEXT_EMBEDDING)[0]
+    target = deployment.target
+    body, raw = with_rules(target, body, raw)
+    provider = runtime(request).provider(deployment)
+    return reply(await call(request, provider.text_embedding().embed(target, body, raw)), target)
+
+
+def _anywhere(request: Req) -> Resolve:
+    return runtime(request).router.resolve
+
+
+def _within(request: Req, provider: str) -> Resolve:
+    router = runtime(request).router
+    return lambda name, model_type: router.resolve_in(provider, name, model_type)
 
 
 @post("/chat/completions", status_code=200)
 async def chat_completions(request: Req) -> Response[bytes] | Stream:
     """Chat, streamed or not."""
-    body, raw = decode_body(await request.body(), ChatCompletionRequest)
-    if not body.messages:
-        raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
-                                  code="empty_array")
-    rt = runtime(request)
-    deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    return reply(await call(request, rt.provider(deployment).llm().chat(target, body, raw)), target)
+    return await _chat(request, _anywhere(request))
 
 
 @post("/completions", status_code=200)
 async def completions(request: Req) -> Response[bytes] | Stream:
     """Legacy text completions, streamed or not."""
-    body, raw = decode_body(await request.body(), CompletionRequest)
-    rt = runtime(request)
-    deployment = rt.router.resolve(body.model, ModelType.LLM)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    return reply(await call(request, rt.provider(deployment).llm().complete(target, body, raw)), target)
+    return await _complete(request, _anywhere(request))
 
 
 @post("/embeddings", status_code=200)
 async def embeddings(request: Req) -> Response[bytes] | Stream:
     """One vector per input, in order."""
-    body, raw = decode_body(await request.body(), EmbeddingRequest)
-    if body.input == "" or body.input == []:
-        raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
-    rt = runtime(request)
-    deployment = rt.router.resolve(body.model, ModelType.TEXT_EMBEDDING)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    return reply(await call(request, rt.provider(deployment).text_embedding().embed(target, body, raw)), target)
+    return await _embed(request, _anywhere(request))
+
+
+@post("/chat/completions", status_code=200, name="seed_chat_completions")
+async def seed_chat_completions(request: Req, provider: str) -> Response[bytes] | Stream:
+    """Chat with a model of ``provider``."""
+    return await _chat(request, _within(request, provider))
+
+
+@post("/completions", status_code=200, name="seed_completions")
+async def seed_completions(request: Req, provider: str) -> Response[bytes] | Stream:
+    """Legacy completions with a model of ``provider``."""
+    return await _complete(request, _within(request, provider))
+
+
+@post("/embeddings", status_code=200, name="seed_embeddings")
+async def seed_embeddings(request: Req, provider: str) -> Response[bytes] | Stream:
+    """Embeddings with a model of ``provider``."""
+    return await _embed(request, _within(request, provider))
