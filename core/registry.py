@@ -66,10 +66,11 @@ class Registry:
 
     @classmethod
     def discover(cls) -> Registry:
-        """Scan the ``providers`` package and the entry points."""
+        """Scan every ``providers/`` folder on ``sys.path`` and the ``model_runtime.providers`` entry points."""
         packages: list[tuple[str, Path]] = []
+        # `providers` is a namespace package: a `providers/` folder anywhere on sys.path adds its plug-ins.
         spec = importlib.util.find_spec("providers")
-        roots = [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+        roots = list(dict.fromkeys(Path(p).resolve() for p in (spec.submodule_search_locations or []))) if spec else []
         for root in roots:
             order = _position(root)
             found = sorted((d for d in root.iterdir() if (d / "provider.yaml").is_file()),
