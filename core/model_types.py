@@ -185,6 +185,13 @@ class Provider(abc.ABC):
     async def validate_credentials(self) -> None:
         """Check the credentials against the upstream; raise ``CredentialsValidateFailedError`` if rejected."""
 
+    @classmethod  # noqa: B027 - an optional hook: most providers have nothing to add
+    def check_credential_values(cls, credentials: Mapping[str, Any]) -> None:
+        """Reject values that pass their form but cannot work (a malformed URL); run at load and before validation.
+
+        Raises :class:`~core.credentials.CredentialValueError`.
+        """
+
     @classmethod
     def customizable_model_schema(cls, model: str, model_type: ModelType,
                                   credentials: Mapping[str, Any]) -> ModelSchema | None:

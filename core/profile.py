@@ -242,6 +242,11 @@ class _Checker:
                                   owner=plugin.id)
         for problem in check.problems:
             self.fail((*at, "credentials", problem.variable), problem.message)
+        if not check.problems:
+            try:
+                plugin.provider_class().check_credential_values(check.values)
+            except CredentialValueError as exc:
+                self.fail((*at, "credentials", exc.variable), exc.message)
         models, any_model = self.models(at, plugin, config)
         return InstanceSpec(name=name, plugin=plugin, credentials=check.values, models=models,
                             any_model=any_model, not_configured=self.not_configured(at, check.empty_required),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..schema import ModelType
 from .base import WireBase
 
 __all__ = ["ValidateCredentials", "ValidateModelCredentials", "ValidationResult"]
@@ -28,7 +27,8 @@ class ValidateModelCredentials(WireBase, kw_only=True):
     """
 
     model: str
-    model_type: ModelType
+    model_type: str
+    """``llm``, ``text-embedding``, ... or Chatchat's aliases (``text-generation``, ``embeddings``)."""
     credentials: dict[str, Any] = {}
     provider_credentials: dict[str, Any] = {}
     instance: str | None = None

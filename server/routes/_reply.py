@@ -12,18 +12,29 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from core.errors import ClientClosedRequest
+from core.errors import ClientClosedRequest, InvalidRequestError
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.parameters import apply_rules
 from core.pricing import cost, format_cost
 from core.runtime import Runtime
+from core.schema import ModelType
 
-__all__ = ["COST_HEADER", "CURRENCY_HEADER", "SSE_HEADERS", "Req", "call", "reply", "runtime", "with_rules"]
+__all__ = ["COST_HEADER", "CURRENCY_HEADER", "SSE_HEADERS", "Req", "call", "model_type_param", "reply", "runtime",
+           "with_rules"]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
+
+
+def model_type_param(value: str, param: str = "model_type") -> ModelType:
+    """A model type from a path, query or body: Dify's names or Chatchat's aliases; 400 otherwise."""
+    try:
+        return ModelType.parse(value)
+    except ValueError:
+        raise InvalidRequestError(f"'{value}' is not a model type: use one of {', '.join(ModelType)}",
+                                  param=param, code="invalid_value") from None
 
 
 def runtime(request: Req) -> Runtime:

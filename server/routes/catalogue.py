@@ -19,11 +19,11 @@ from core.model_types import ModelTarget, Provider, ProviderContext
 from core.openai.catalogue import ValidateCredentials, ValidateModelCredentials, ValidationResult
 from core.profile import InstanceSpec
 from core.registry import ProviderPlugin
-from core.schema import ConfigurateMethod, ModelType
+from core.schema import ConfigurateMethod
 from core.secrets import Redactor
 
 from ..decode import decode_body
-from ._reply import Req, runtime
+from ._reply import Req, model_type_param, runtime
 
 __all__ = ["get_provider", "list_providers", "profile", "provider_icon", "provider_models", "validate_credentials",
            "validate_model_credentials"]
@@ -72,7 +72,7 @@ async def provider_models(request: Req, provider: str, model_type: str | None = 
                           instance: str | None = None) -> dict[str, Any]:
     """Predefined models (of ``model_type``); with ``instance``, that instance's models, listed live too."""
     plugin = _plugin(request, provider)
-    wanted = _model_type(model_type)
+    wanted = model_type_param(model_type) if model_type is not None else None
     rt = runtime(request)
     data: list[dict[str, Any]] = []
     remote_error: str | None = None
@@ -104,10 +104,9 @@ async def validate_credentials(request: Req, provider: str) -> ValidationResult:
     """Form rules first (required, options, length, ``show_on``), then a cheap real call upstream."""
     plugin = _plugin(request, provider)
     body, _ = decode_body(await request.body(), ValidateCredentials)
-    base = _instance(request, plugin, body.instance).credentials if body.instance else {}
     forms = plugin.schema.provider_credential_schema
-    check = check_credentials(forms.credential_form_schemas if forms else [], {**base, **body.credentials},
-                              owner=plugin.id)
+    check = check_credentials(forms.credential_form_schemas if forms else [],
+                              _over_instance(request, plugin, body.instance, body.credentials), owner=plugin.id)
     return await _validate(request, plugin, check, None)
 
 
@@ -116,26 +115,26 @@ async def validate_model_credentials(request: Req, provider: str) -> ValidationR
     """A customizable model: its form rules and the provider's, then the smallest real call to that model."""
     plugin = _plugin(request, provider)
     body, _ = decode_body(await request.body(), ValidateModelCredentials)
-    if body.model_type not in plugin.schema.supported_model_types:
-        return ValidationResult(valid=False, error=f"provider '{plugin.id}' does not serve {body.model_type} models")
-    base = _instance(request, plugin, body.instance).credentials if body.instance else {}
+    model_type = model_type_param(body.model_type)
+    if model_type not in plugin.schema.supported_model_types:
+        return ValidationResult(valid=False, error=f"provider '{plugin.id}' does not serve {model_type} models")
     provider_forms = plugin.schema.provider_credential_schema
     provider_check = check_credentials(provider_forms.credential_form_schemas if provider_forms else [],
-                                       {**base, **body.provider_credentials}, owner=plugin.id)
+                                       _over_instance(request, plugin, body.instance, body.provider_credentials),
+                                       owner=plugin.id)
     model_forms = plugin.schema.model_credential_schema
     model_check = check_credentials(model_forms.credential_form_schemas if model_forms else [], body.credentials,
-                                    owner=plugin.id, model_type=body.model_type)
+                                    owner=plugin.id, model_type=model_type)
     problem = _form_problem(model_check)
     if problem:
         return ValidationResult(valid=False, error=problem)
-    schema = plugin.predefined(body.model_type, body.model)
+    schema = plugin.predefined(model_type, body.model)
     try:
-        schema = schema or plugin.provider_class().customizable_model_schema(body.model, body.model_type,
+        schema = schema or plugin.provider_class().customizable_model_schema(body.model, model_type,
                                                                              model_check.values)
     except CredentialValueError as exc:
         return ValidationResult(valid=False, error=str(exc))
-    target = ModelTarget(name=body.model, model_type=body.model_type, credentials=model_check.values,
-                         schema=schema)
+    target = ModelTarget(name=body.model, model_type=model_type, credentials=model_check.values, schema=schema)
     return await _validate(request, plugin, provider_check, target)
 
 
@@ -150,22 +149,47 @@ async def _validate(request: Req, plugin: ProviderPlugin, check: CredentialCheck
     problem = _form_problem(check)
     if problem:
         return ValidationResult(valid=False, error=problem)
+    cls = plugin.provider_class()
+    try:
+        cls.check_credential_values(check.values)
+    except CredentialValueError as exc:
+        return ValidationResult(valid=False, error=str(exc))
     router = runtime(request).loaded.profile.router
     context = ProviderContext(name=plugin.id, schema=plugin.schema, credentials=check.values,
-                              credential_hint="the credentials given", timeout_s=min(router.timeout_s,
-                                                                                     VALIDATION_TIMEOUT_S),
-                              connect_timeout_s=router.connect_timeout_s)
-    provider: Provider = plugin.provider_class()(context)
-    secrets = [str(v) for k, v in check.values.items() if k in plugin.schema.secret_variables() and v]
-    if target is not None:
-        secrets += [str(v) for k, v in target.credentials.items() if k in plugin.schema.secret_variables() and v]
+                              credential_hint="the credentials given",
+                              timeout_s=min(router.timeout_s, VALIDATION_TIMEOUT_S),
+                              connect_timeout_s=min(router.connect_timeout_s, VALIDATION_TIMEOUT_S))
+    provider: Provider = cls(context)
+    secret = plugin.schema.secret_variables()
+    redact = Redactor(str(v) for values in (check.values, target.credentials if target else {})
+                      for k, v in values.items() if k in secret and v)
     try:
         await (provider.validate_model_credentials(target) if target else provider.validate_credentials())
     except errors.ModelRuntimeError as exc:
-        return ValidationResult(valid=False, error=Redactor(secrets)(exc.message))
+        return ValidationResult(valid=False, error=redact(exc.message))
     finally:
         await provider.aclose()
     return ValidationResult(valid=True)
+
+
+def _over_instance(request: Req, plugin: ProviderPlugin, instance: str | None,
+                   given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` laid over the stored credentials of ``instance``.
+
+    Only secret inputs may be replaced: anything else (``base_url``) could send the instance's stored secret to a
+    server of the caller's choosing.
+    """
+    if instance is None:
+        return given
+    stored = _instance(request, plugin, instance).credentials
+    secret = plugin.schema.secret_variables()
+    moved = sorted(k for k, v in given.items() if k not in secret and v != stored.get(k))
+    if moved:
+        raise errors.InvalidRequestError(
+            f"With 'instance', only secret credentials may be replaced, not {', '.join(moved)}: the instance's "
+            "stored secrets never go to another server. Send all credentials without 'instance' instead.",
+            param="credentials", code="invalid_value")
+    return {**stored, **given}
 
 
 def _form_problem(check: CredentialCheck) -> str | None:
@@ -188,16 +212,6 @@ def _instance(request: Req, plugin: ProviderPlugin, name: str) -> InstanceSpec:
         raise errors.NotFoundError(f"provider '{plugin.id}' has no instance '{name}' in this profile",
                                    param="instance", code="instance_not_found")
     return spec
-
-
-def _model_type(value: str | None) -> ModelType | None:
-    if value is None:
-        return None
-    try:
-        return ModelType.parse(value)
-    except ValueError:
-        raise errors.InvalidRequestError(f"model_type '{value}' is not one of: {', '.join(ModelType)}",
-                                         param="model_type", code="invalid_value") from None
 
 
 def _custom_view(target: ModelTarget) -> dict[str, Any]:

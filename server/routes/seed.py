@@ -13,9 +13,8 @@ from litestar import get
 from core import errors
 from core.catalogue import workspace_models, workspace_providers
 from core.openai.models import Model, ModelList
-from core.schema import ModelType
 
-from ._reply import Req, runtime
+from ._reply import Req, model_type_param, runtime
 
 __all__ = ["model_providers", "models_by_type", "seed_models"]
 
@@ -40,9 +39,4 @@ async def model_providers(request: Req) -> dict[str, Any]:
 @get("/models/model-types/{model_type:str}")
 async def models_by_type(request: Req, model_type: str) -> dict[str, Any]:
     """Providers with their models of ``model_type`` (Chatchat's aliases such as ``text-generation`` accepted)."""
-    try:
-        wanted = ModelType.parse(model_type)
-    except ValueError:
-        raise errors.InvalidRequestError(f"model type '{model_type}' is not one of: {', '.join(ModelType)}",
-                                         param="model_type", code="invalid_value") from None
-    return {"object": "list", "data": workspace_models(runtime(request).loaded, wanted)}
+    return {"object": "list", "data": workspace_models(runtime(request).loaded, model_type_param(model_type))}

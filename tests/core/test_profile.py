@@ -96,6 +96,8 @@ providers:
     ("a: 1\na: 2\n", "p.yaml:2: a: duplicate key"),
     ("- 1\n", "p.yaml:1: a profile is a mapping (server, providers, routes, ...)"),
     ("state: postgres://x\n", "p.yaml:1: state: must be 'memory' or a redis:// URL"),
+    ("providers:\n  - provider: openai_compatible\n    credentials:\n      base_url: localhost:8000\n",
+     "p.yaml:4: providers[0].credentials.base_url: must be an http:// or https:// URL"),
 ])
 def test_mistakes_are_located(tmp_path: Path, text: str, expected: str) -> None:
     assert errors(tmp_path, text) == [expected]

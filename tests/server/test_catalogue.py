@@ -153,3 +153,31 @@ def test_customizable_model_rules_come_from_its_credentials(client: openai.OpenA
         client.chat.completions.create(model="custom/gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
                                        max_tokens=200)
     assert caught.value.param == "max_tokens" and "at most 100" in caught.value.message
+
+
+def test_stored_secrets_never_go_to_a_server_the_caller_names(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    for path, body in [
+        ("openai_compatible/credentials/validate", {"instance": "up", "credentials": {"base_url": "http://x/v1"}}),
+        ("openai_compatible/models/credentials/validate",
+         {"instance": "up", "model": "m", "model_type": "llm", "provider_credentials": {"base_url": "http://x/v1"}}),
+    ]:
+        response = httpx.post(f"{gateway.base_url}/providers/{path}", json=body, headers=AUTH, timeout=10)
+        assert response.status_code == 400 and response.json()["error"]["param"] == "credentials"
+        assert "base_url" in response.json()["error"]["message"]
+    # Replacing only the secret is fine: the caller's own key goes to the stored server.
+    replaced = validate(gateway, "openai_compatible/credentials/validate",
+                        {"instance": "up", "credentials": {"api_key": WRONG_UPSTREAM_KEY}})
+    assert replaced["valid"] is False and "rejected" in replaced["error"]
+    assert [r.headers["authorization"] for r in upstream.requests] == [f"Bearer {WRONG_UPSTREAM_KEY}"]
+
+
+@pytest.mark.parametrize(("credentials", "error"), [
+    ({"base_url": "http://[::1"}, "base_url: must be an http:// or https:// URL"),
+    ({"base_url": "ftp://host/v1"}, "base_url: must be an http:// or https:// URL"),
+    ({"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-ключ"}, "api_key: must be printable ASCII"),
+])
+def test_unusable_credential_values_are_invalid_not_errors(gateway: GatewayProcess, credentials: dict[str, str],
+                                                          error: str) -> None:
+    result = validate(gateway, "openai_compatible/credentials/validate", {"credentials": credentials})
+    assert result["valid"] is False and result["error"].startswith(error)
