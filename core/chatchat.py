@@ -14,9 +14,10 @@ in its ``provider.yaml``::
           openai_api_base: {variable: base_url, append: /v1}
 
 The conversion makes provider instances named after the Chatchat key, so ``/{key}/v1/...`` answers as before.
-A model entry wins over the provider credential for its model; when its provider-level credentials (an
-``endpoint_url`` of its own) differ from the provider credential, it gets an instance of its own (``key-2``, ...)
-in the same group. Every mistake is reported with the line and the key as written in the Chatchat file.
+The provider credential serves the provider's predefined models, as in Chatchat. A model entry wins over it for
+its model; when the entry's provider-level credentials (a key or ``endpoint_url`` of its own) differ, it gets an
+instance of its own (``key-2``, ...) in the same group, and the first instance no longer offers that model. Every
+mistake is reported with the line and the key as written in the Chatchat file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from .registry import ProviderPlugin, Registry
 from .validation import Key
-from .yamlfile import ConfigError, YAMLSource
+from .yamlfile import YAMLSource
 
 __all__ = ["from_chatchat", "is_chatchat"]
 
@@ -44,8 +45,8 @@ def is_chatchat(data: Any) -> bool:
 def from_chatchat(source: YAMLSource, registry: Registry) -> YAMLSource:
     """The profile equivalent of a Chatchat file, keeping the file's lines and key names for messages."""
     converter = _Converter(source, registry)
-    for name, body in source.data.items():
-        converter.provider(str(name), body)
+    for key, body in source.data.items():
+        converter.provider(key, body)
     return YAMLSource(source.file, {"providers": converter.instances}, source.lines, source.env_vars,
                       converter.origin)
 
@@ -56,21 +57,31 @@ class _Converter:
         self.instances: list[dict[str, Any]] = []
         self.origin: dict[Key, Key] = {}
 
-    def provider(self, name: str, body: Any) -> None:
-        at: Key = (name,)
-        plugin = self._plugin(name)
+    def provider(self, written: Any, body: Any) -> None:
+        name = str(written)
+        at: Key = (written,)
+        plugin = self._plugin(name, at)
         if not isinstance(body, dict):
             raise self.source.error(at, "expected provider_credential and/or model_credential")
+        entries = body.get("model_credential") or []
+        if not isinstance(entries, list):
+            raise self.source.error((*at, "model_credential"), "expected a list of {model, model_type, "
+                                                              "model_credentials}")
         aliases = _aliases(plugin)
         provider_vars = _provider_variables(plugin)
         base = self._credentials(body.get("provider_credential"), (*at, "provider_credential"), aliases)
         groups: list[tuple[dict[str, tuple[Any, Key]], list[_Model]]] = []
-        if base or not body.get("model_credential"):
+        if base or not entries:
             groups.append((base, []))
-        for j, entry in enumerate(body.get("model_credential") or []):
+        seen: set[tuple[str, str]] = set()
+        for j, entry in enumerate(entries):
             key: Key = (*at, "model_credential", j)
             if not isinstance(entry, dict) or "model_credentials" not in entry:
                 continue  # Chatchat skips entries without credentials too
+            identity = (str(entry.get("model")), str(entry.get("model_type")))
+            if identity in seen:
+                raise self.source.error((*key, "model"), f"model '{identity[0]}' ({identity[1]}) is listed twice")
+            seen.add(identity)
             given = self._credentials(entry["model_credentials"], (*key, "model_credentials"), aliases)
             own = {k: v for k, v in given.items() if k in provider_vars}
             effective = {**base, **own}
@@ -80,17 +91,20 @@ class _Converter:
                 groups.append(group)
             model = {k: v for k, v in entry.items() if k != "model_credentials"}
             group[1].append((model, key, {k: v for k, v in given.items() if k not in provider_vars}))
+        # The provider credential serves the predefined models, except those a model entry gives other credentials.
+        elsewhere = {str(m.get("model")) for _, models in groups[1:] for m, *_ in models}
+        predefined = sorted({m.model for ms in plugin.models.values() for m in ms} - elsewhere) if base else []
         for g, (credentials, models) in enumerate(groups):
-            self._instance(name, g, plugin, at, credentials, models, predefined=bool(base) and g == 0)
+            self._instance(name, g, at, plugin, credentials, models, predefined if g == 0 else [])
 
-    def _instance(self, name: str, g: int, plugin: ProviderPlugin, at: Key,
-                  credentials: dict[str, tuple[Any, Key]], models: list[_Model], predefined: bool) -> None:
+    def _instance(self, name: str, g: int, at: Key, plugin: ProviderPlugin,
+                  credentials: dict[str, tuple[Any, Key]], models: list[_Model], predefined: list[str]) -> None:
         i = len(self.instances)
         new: Key = ("providers", i)
         self.origin[new] = at
         for variable, (_, original) in credentials.items():
             self.origin[(*new, "credentials", variable)] = original
-        entries: list[Any] = ["*"] if predefined else []
+        entries: list[Any] = list(predefined)
         for model, original, model_credentials in models:
             at_model: Key = (*new, "models", len(entries))
             self.origin[at_model] = original
@@ -101,13 +115,12 @@ class _Converter:
         self.instances.append({"name": name if g == 0 else f"{name}-{g + 1}", "group": name,
                                "provider": plugin.id, "credentials": _values(credentials), "models": entries})
 
-    def _plugin(self, name: str) -> ProviderPlugin:
+    def _plugin(self, name: str, at: Key) -> ProviderPlugin:
         for plugin in self.registry.plugins.values():
             if name in (plugin.id, _chatchat(plugin).get("provider")):
                 return plugin
         known = ", ".join(sorted(p.id for p in self.registry.plugins.values()))
-        raise ConfigError(self.source.file, self.source.line_of((name,)), name,
-                          f"unknown provider '{name}' (known: {known})")
+        raise self.source.error(at, f"unknown provider '{name}' (known: {known})")
 
     def _credentials(self, given: Any, at: Key, aliases: dict[str, Any]) -> dict[str, tuple[Any, Key]]:
         if given is None:

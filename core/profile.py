@@ -42,6 +42,8 @@ __all__ = [
     "load_profile",
 ]
 
+RESERVED_NAMES = frozenset({"v1", "workspaces", "schema", "health", "metrics"})
+"""Names an instance cannot take: ``/{name}/v1/...`` must not collide with the gateway's own routes."""
 _INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 
@@ -237,6 +239,10 @@ class _Checker:
         name = config.name or config.provider
         if not _INSTANCE_NAME.match(name):
             self.fail((*at, "name"), "must be letters, digits, '_', '.' or '-' (it is used in model ids)")
+        for prefix in dict.fromkeys((name, config.group or name)):
+            if prefix in RESERVED_NAMES:
+                self.fail((*at, "name" if prefix == name else "group"),
+                          f"'{prefix}' is reserved: /{prefix}/v1/... would clash with the gateway's own routes")
         forms = plugin.schema.provider_credential_schema
         check = check_credentials(forms.credential_form_schemas if forms else [], config.credentials,
                                   owner=plugin.id)

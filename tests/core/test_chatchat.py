@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.profile import LoadedProfile, ProfileError, load_profile
+from core.router import Router
 from core.schema import ModelType
 
 CHATCHAT = """\
@@ -81,3 +82,34 @@ def test_missing_variable_names_the_chatchat_key(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r":6: openai\.model_credential\[0\]\.model_credentials\.openai_api_key: "
                                            "environment variable OPENAI_KEY is not set"):
         load(tmp_path, CHATCHAT, env={})
+
+
+def test_a_model_entry_with_its_own_key_wins_for_that_model(tmp_path: Path) -> None:
+    loaded = load(tmp_path, """\
+openai:
+  provider_credential: {openai_api_key: sk-shared-0000000000000000}
+  model_credential:
+    - {model: gpt-4o-mini, model_type: llm, model_credentials: {openai_api_key: sk-own-1111111111111111}}
+""")
+    router = Router(loaded)
+    for deployment in [router.resolve_in("openai", "gpt-4o-mini", ModelType.LLM)[0],
+                       router.resolve("gpt-4o-mini", ModelType.LLM)[0]]:
+        assert deployment.instance.name == "openai-2"
+        assert deployment.instance.credentials["api_key"] == "sk-own-1111111111111111"
+    assert router.resolve_in("openai", "gpt-4o", ModelType.LLM)[0].instance.name == "openai"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("openai:\n  model_credential: {model: a}\n",
+     ":2: openai.model_credential: expected a list"),
+    ("openai_api_compatible:\n  model_credential:\n"
+     "    - {model: a, model_type: llm, model_credentials: {endpoint_url: 'http://h/v1'}}\n"
+     "    - {model: a, model_type: llm, model_credentials: {endpoint_url: 'http://h/v1'}}\n",
+     ":4: openai_api_compatible.model_credential[1].model: model 'a' (llm) is listed twice"),
+    ("openai: {provider_credential: {openai_api_key: k}}\n5: {provider_credential: {}}\n",
+     ":2: [5]: unknown provider '5'"),
+])
+def test_malformed_chatchat_files(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        load(tmp_path, text)
+    assert message in str(caught.value), str(caught.value)

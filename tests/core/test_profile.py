@@ -98,6 +98,9 @@ providers:
     ("state: postgres://x\n", "p.yaml:1: state: must be 'memory' or a redis:// URL"),
     ("providers:\n  - provider: openai_compatible\n    credentials:\n      base_url: localhost:8000\n",
      "p.yaml:4: providers[0].credentials.base_url: must be an http:// or https:// URL"),
+    ("providers:\n  - provider: openai_compatible\n    name: workspaces\n    credentials: {base_url: 'http://h'}\n",
+     "p.yaml:3: providers[0].name: 'workspaces' is reserved: /workspaces/v1/... would clash with the gateway's "
+     "own routes"),
 ])
 def test_mistakes_are_located(tmp_path: Path, text: str, expected: str) -> None:
     assert errors(tmp_path, text) == [expected]
