@@ -106,9 +106,9 @@ def _problem(rule: ParameterRule, value: Any) -> str | None:
         if kind is ParameterType.INT and not (isinstance(value, int) or value.is_integer()):
             return f"expected an integer, got {value}"
         if rule.min is not None and value < rule.min:
-            return f"must be at least {rule.min:g}, got {value:g}"
+            return f"must be at least {rule.min:g}, got {_number(value)}"
         if rule.max is not None and value > rule.max:
-            return f"must be at most {rule.max:g}, got {value:g}"
+            return f"must be at most {rule.max:g}, got {_number(value)}"
     elif kind is ParameterType.BOOLEAN and not isinstance(value, bool):
         return f"expected a boolean, got {_json_type(value)}"
     elif kind is ParameterType.STRING and not isinstance(value, str):
@@ -119,6 +119,11 @@ def _problem(rule: ParameterRule, value: Any) -> str | None:
     if rule.options and isinstance(value, str) and value not in rule.options:
         return f"must be one of {', '.join(rule.options)}, got '{value}'"
     return None
+
+
+def _number(value: float) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= 24 else text[:20] + "..."  # an integer of 400 digits is not worth echoing
 
 
 def _json_type(value: Any) -> str:

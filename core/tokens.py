@@ -276,16 +276,19 @@ def _add_tools(tally: _Tally, tools: Sequence[Tool], function_start: int) -> Non
             tally.text(msgspec.json.encode(tool).decode())
             continue
         tally.text(f"{function.name}:{(function.description or '').removesuffix('.')}")
-        properties = (function.parameters or {}).get("properties") or {}
+        properties = (function.parameters or {}).get("properties")
+        if not isinstance(properties, dict):  # a malformed schema is the upstream's to reject, not a crash here
+            properties = {}
         if properties:
             tally.tokens += _PROPERTIES_START
         for key, schema in properties.items():
             tally.tokens += _PROPERTY
             if not isinstance(schema, dict):
                 continue
-            if "enum" in schema:
+            enum = schema.get("enum")
+            if isinstance(enum, list):
                 tally.tokens += _ENUM_START
-                for value in schema["enum"] or []:
+                for value in enum:
                     tally.tokens += _ENUM_VALUE
                     tally.text(str(value))
             description = str(schema.get("description", "")).removesuffix(".")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from core.model_types import ModelTarget
 from providers.openai_compatible import OpenAICompatibleProvider
 
@@ -22,4 +24,4 @@ class OpenAIProvider(OpenAICompatibleProvider):
 
     async def validate_model_credentials(self, target: ModelTarget) -> None:
         """``GET models/{model}``: proves key and model access without spending a token."""
-        await self._validated(self.get_json(f"models/{target.name}"))
+        await self._validated(self.get_json(f"models/{quote(target.name, safe='')}"))

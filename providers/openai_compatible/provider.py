@@ -13,7 +13,7 @@ import httpx
 import msgspec
 
 from core import errors
-from core.credentials import positive_int
+from core.credentials import CredentialValueError, positive_int
 from core.model_types import (
     EventStream,
     JSONReply,
@@ -92,6 +92,21 @@ class OpenAICompatibleProvider(Provider):
             timeout=httpx.Timeout(context.timeout_s, connect=context.connect_timeout_s),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30),
         )
+
+    @classmethod
+    def check_credential_values(cls, credentials: Mapping[str, Any]) -> None:
+        """``base_url`` must be an http(s) URL and ``api_key`` fit in an HTTP header."""
+        base_url = credentials.get("base_url")
+        if base_url:
+            try:
+                url = httpx.URL(str(base_url))
+            except (httpx.InvalidURL, ValueError):
+                url = None
+            if url is None or url.scheme not in ("http", "https") or not url.host:
+                raise CredentialValueError("base_url", "must be an http:// or https:// URL")
+        api_key = credentials.get("api_key")
+        if api_key and not (str(api_key).isascii() and str(api_key).isprintable()):
+            raise CredentialValueError("api_key", "must be printable ASCII (it is sent in an HTTP header)")
 
     @classmethod
     def customizable_model_schema(cls, model: str, model_type: ModelType,
@@ -173,10 +188,10 @@ class OpenAICompatibleProvider(Provider):
         """``GET`` a JSON resource."""
         with map_errors(self.context):
             response = await self.client.send(self.client.build_request("GET", path), stream=True)
-        if response.status_code >= 400:
+            if response.status_code < 400:
+                return await self._read_json(response)
             content = await _read(response)
-            raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
-        return await self._read_json(response)
+        raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
 
     async def post(self, path: str, body: dict[str, Any], stream: bool) -> JSONReply | EventStream:
         """Send one request that may stream; errors before the first byte are raised, not streamed."""

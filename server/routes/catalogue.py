@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 from litestar import Response, get, post
 
 from core import errors
@@ -58,7 +59,7 @@ async def provider_icon(request: Req, provider: str, size: str, lang: str = "en_
     icon = plugin.schema.icon_small if size == "small" else plugin.schema.icon_large
     if icon is None:
         raise errors.NotFoundError(f"provider '{provider}' has no {size} icon")
-    name = str(getattr(icon, lang, None) or icon.en_US)
+    name = str(msgspec.structs.asdict(icon).get(lang) or icon.en_US)
     folder = (plugin.directory / "icons").resolve()
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file() or path.suffix not in ICON_TYPES:

@@ -38,6 +38,7 @@ async def retrieve_model(request: Req, model_id: str) -> Model:
         model.deprecated = schema.deprecated or None
         if schema.pricing is not None:
             price = schema.pricing
-            model.pricing = ModelPricing(input=str(price.input), output=str(price.output) if price.output else None,
-                                         unit=str(price.unit), currency=price.currency)
+            output = str(price.output) if price.output is not None else None
+            model.pricing = ModelPricing(input=str(price.input), output=output, unit=str(price.unit),
+                                         currency=price.currency)
     return model

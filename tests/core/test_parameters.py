@@ -60,6 +60,7 @@ def test_template_name_is_renamed_and_required_defaults_filled() -> None:
     ({"effort": "max"}, "effort", "must be one of low, high, got 'max'"),
     ({"logprobs": "yes"}, "logprobs", "expected a boolean"),
     ({"top_k": None}, "top_k", "Missing required parameter"),
+    ({"max_tokens": -10**400}, "max_completion_tokens", "must be at least 1, got -1000000000000000000..."),
 ])
 def test_bad_values_are_400_naming_the_parameter(raw: dict[str, Any], param: str, message: str) -> None:
     request = {"top_k": 1, **raw}

@@ -43,3 +43,12 @@ def test_bad_requests(gateway: GatewayProcess) -> None:
     for body in bodies:
         response = count(gateway, body)
         assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_odd_tool_schemas_are_counted_not_crashed_on(gateway: GatewayProcess) -> None:
+    for parameters in [{"properties": [1, 2]}, {"properties": "abc"}, {"properties": {"x": {"enum": 5}}},
+                       {"properties": {"x": "string"}}]:
+        body = {"model": "chat", "messages": MESSAGES,
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": parameters}}]}
+        response = count(gateway, body)
+        assert response.status_code == 200 and response.json()["estimated"] is True, parameters
