@@ -13,6 +13,7 @@ from tests.gateway import GatewayProcess, free_port
 GATEWAY_KEY = "mr-test-gateway-key-0123456789"
 UPSTREAM_KEY = "sk-fake-upstream-key-canary-7f3a9c"
 WRONG_UPSTREAM_KEY = "sk-wrong-upstream-key-canary-d41c8e"
+URL_PASSWORD = "url-password-canary-5be0"
 
 PROFILE = """
 server:
@@ -41,7 +42,7 @@ providers:
     credentials: {api_key: "${UNSET_TEST_OPENAI_KEY:-}"}
   - name: down
     provider: openai_compatible
-    credentials: {base_url: "http://127.0.0.1:${DOWN_PORT}/v1"}
+    credentials: {base_url: "http://probe:${URL_PASSWORD}@127.0.0.1:${DOWN_PORT}/v1"}
 routes:
   - model: chat
     model_type: llm                # `up` passes any name through, so the type is declared
@@ -63,7 +64,8 @@ def upstream() -> Iterator[FakeOpenAI]:
 def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
     """The real gateway process serving ``PROFILE`` in front of the fake."""
     env = {"GATEWAY_KEY": GATEWAY_KEY, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY,
-           "WRONG_KEY": WRONG_UPSTREAM_KEY, "DOWN_PORT": str(free_port())}
+           "WRONG_KEY": WRONG_UPSTREAM_KEY, "DOWN_PORT": str(free_port()),
+           "URL_PASSWORD": URL_PASSWORD}
     with GatewayProcess(PROFILE, env) as gw:
         yield gw
 

@@ -9,12 +9,12 @@ import openai
 import pytest
 
 from core.registry import Registry
-from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY
+from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, URL_PASSWORD, WRONG_UPSTREAM_KEY
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
-CANARIES = (UPSTREAM_KEY, WRONG_UPSTREAM_KEY, GATEWAY_KEY)
+CANARIES = (UPSTREAM_KEY, WRONG_UPSTREAM_KEY, GATEWAY_KEY, URL_PASSWORD)
 
 
 def get(gateway: GatewayProcess, path: str, **params: str) -> httpx.Response:
@@ -128,6 +128,8 @@ def test_profile_is_masked(gateway: GatewayProcess) -> None:
     up = next(p for p in profile["providers"] if p["name"] == "up")
     assert up["credentials"]["api_key"].startswith("sk-...") and up["credentials"]["base_url"].startswith("http")
     assert profile["routes"][0]["model"] == "chat"
+    down = next(p for p in profile["providers"] if p["name"] == "down")
+    assert down["credentials"]["base_url"].startswith("http://****@127.0.0.1:")
 
 
 def test_model_details_and_cost(gateway: GatewayProcess, client: openai.OpenAI) -> None:

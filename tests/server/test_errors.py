@@ -8,11 +8,11 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY
+from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY, URL_PASSWORD, WRONG_UPSTREAM_KEY
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 
-SECRETS = (GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY)
+SECRETS = (GATEWAY_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY, URL_PASSWORD)
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
 MESSAGES = [{"role": "user", "content": "hi"}]
 
