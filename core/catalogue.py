@@ -7,23 +7,18 @@ they appear; nothing here returns a secret.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-from .model_types import Provider
 from .profile import InstanceSpec, LoadedProfile
 from .registry import ProviderPlugin
 from .schema import ModelSchema, ModelType, ProviderSchema
 from .secrets import mask, mask_url
 
-__all__ = ["RemoteModels", "instance_view", "masked_credentials", "model_view", "profile_view", "provider_view",
+__all__ = ["instance_view", "masked_credentials", "model_view", "profile_view", "provider_view",
            "workspace_models", "workspace_providers"]
-
-REMOTE_TTL_S = 60.0
-
 
 def masked_credentials(schema: ProviderSchema, credentials: Mapping[str, Any]) -> dict[str, Any]:
     """Credentials for display: secret inputs as ``sk-...abcd``, passwords in URLs as ``****``."""
@@ -82,25 +77,6 @@ def profile_view(loaded: LoadedProfile) -> dict[str, Any]:
             if isinstance(model, dict) and "credentials" in model:
                 model["credentials"] = masked_credentials(schema, model["credentials"])
     return view
-
-
-class RemoteModels:
-    """Model lists fetched from upstreams (``fetch-from-remote``), kept for a minute per instance."""
-
-    def __init__(self, ttl_s: float = REMOTE_TTL_S) -> None:
-        self.ttl_s = ttl_s
-        self._cache: dict[str, tuple[float, list[str]]] = {}
-
-    async def get(self, provider: Provider) -> list[str]:
-        """The instance's listed model names, from the cache while fresh."""
-        now = time.monotonic()
-        cached = self._cache.get(provider.name)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        names = await provider.remote_models()
-        self._cache[provider.name] = (now + self.ttl_s, names)
-        return names
-
 
 
 def workspace_providers(loaded: LoadedProfile) -> list[dict[str, Any]]:

@@ -6,16 +6,17 @@ object, and calls to it answer 503 naming what to set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from typing import Protocol
 
-from .catalogue import RemoteModels
-from .errors import ProviderNotConfiguredError
+from .errors import ModelRuntimeError, ProviderNotConfiguredError, UpstreamTimeoutError
 from .model_types import Provider, ProviderContext
 from .profile import LoadedProfile
 from .router import Deployment, Router
 
-__all__ = ["Runtime"]
+__all__ = ["RemoteModels", "Runtime"]
 
 log = logging.getLogger("model_runtime")
 
@@ -53,3 +54,45 @@ class Runtime:
         """Close every provider's connections."""
         for provider in self.providers.values():
             await provider.aclose()
+
+
+class ListsModels(Protocol):
+    """What :class:`RemoteModels` needs of a provider."""
+
+    name: str
+
+    async def remote_models(self) -> list[str]:
+        """The upstream's model names."""
+        ...
+
+
+class RemoteModels:
+    """Model lists fetched from upstreams (``fetch-from-remote``): kept a minute per instance, a failure ten
+    seconds (so a dead upstream is not asked on every request), one fetch at a time per instance, each bounded."""
+
+    def __init__(self, ttl_s: float = 60.0, failure_ttl_s: float = 10.0, timeout_s: float = 15.0) -> None:
+        self.ttl_s, self.failure_ttl_s, self.timeout_s = ttl_s, failure_ttl_s, timeout_s
+        self._cache: dict[str, tuple[float, list[str] | ModelRuntimeError]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, provider: ListsModels) -> list[str]:
+        """The instance's listed model names; raises the (cached) error of a failed listing."""
+        async with self._locks.setdefault(provider.name, asyncio.Lock()):
+            cached = self._cache.get(provider.name)
+            if cached is None or cached[0] <= time.monotonic():
+                cached = await self._fetch(provider)
+                self._cache[provider.name] = cached
+        if isinstance(cached[1], ModelRuntimeError):
+            raise cached[1]
+        return cached[1]
+
+    async def _fetch(self, provider: ListsModels) -> tuple[float, list[str] | ModelRuntimeError]:
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return time.monotonic() + self.ttl_s, await provider.remote_models()
+        except TimeoutError:
+            error: ModelRuntimeError = UpstreamTimeoutError(
+                f"provider instance '{provider.name}' did not list its models within {self.timeout_s:g}s")
+        except ModelRuntimeError as exc:
+            error = exc
+        return time.monotonic() + self.failure_ttl_s, error

@@ -20,6 +20,8 @@ from .asgi import PROFILE_ENV, default_profile
 
 __all__ = ["main"]
 
+ONLINE_TIMEOUT_S = 30.0
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run a sub-command; returns the exit status."""
@@ -100,7 +102,10 @@ async def _validate_online(loaded: LoadedProfile) -> list[tuple[str, str, str]]:
         if provider is None:
             return spec.name, spec.plugin.id, "not configured"
         try:
-            await provider.validate_credentials()
+            async with asyncio.timeout(ONLINE_TIMEOUT_S):
+                await provider.validate_credentials()
+        except TimeoutError:
+            return spec.name, spec.plugin.id, f"FAILED: no answer within {ONLINE_TIMEOUT_S:g}s"
         except ModelRuntimeError as exc:
             return spec.name, spec.plugin.id, f"FAILED: {exc.message}"
         return spec.name, spec.plugin.id, "ok"
