@@ -49,6 +49,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
     provider_v1 = Router("/{provider:str}/v1", route_handlers=[
         openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, seed.seed_models,
+        seed.seed_retrieve_model,
     ], guards=[require_key])
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
                        guards=[require_key])

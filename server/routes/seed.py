@@ -16,7 +16,7 @@ from core.openai.models import Model, ModelList
 
 from ._reply import Req, model_type_param, runtime
 
-__all__ = ["model_providers", "models_by_type", "seed_models"]
+__all__ = ["model_providers", "models_by_type", "seed_models", "seed_retrieve_model"]
 
 
 @get("/models", name="seed_models")
@@ -28,6 +28,18 @@ async def seed_models(request: Req, provider: str) -> ModelList:
                                    code="provider_not_found")
     return ModelList(data=[Model(id=name, object="model", created=rt.created, owned_by=owner)
                            for name, owner in rt.router.listed_in(provider)])
+
+
+@get("/models/{model_id:path}", name="seed_retrieve_model")
+async def seed_retrieve_model(request: Req, provider: str, model_id: str) -> Model:
+    """One model of ``provider``, by the name its routes take."""
+    name = model_id.lstrip("/")
+    rt = runtime(request)
+    owner = dict(rt.router.listed_in(provider)).get(name) if provider in rt.router.groups else None
+    if owner is None:
+        raise errors.ModelNotFoundError(f"The model '{name}' does not exist at provider '{provider}'. "
+                                        f"GET /{provider}/v1/models lists its models.", param="model")
+    return Model(id=name, object="model", created=rt.created, owned_by=owner)
 
 
 @get("/model-providers")

@@ -110,6 +110,19 @@ def test_missing_or_wrong_gateway_key_is_401(gateway: GatewayProcess, headers: d
         assert error_of(response)["type"] == "authentication_error"
 
 
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/v1/providers"), ("GET", "/v1/providers/openai"), ("GET", "/v1/providers/openai/models"),
+    ("POST", "/v1/providers/openai/credentials/validate"), ("POST", "/v1/providers/openai/models/credentials/validate"),
+    ("GET", "/v1/profile"), ("POST", "/v1/tokens/count"), ("GET", "/up/v1/models"), ("POST", "/up/v1/chat/completions"),
+    ("GET", "/workspaces/current/model-providers"), ("GET", "/workspaces/current/models/model-types/llm"),
+])
+def test_every_route_but_icons_needs_the_key(gateway: GatewayProcess, method: str, path: str) -> None:
+    response = httpx.request(method, f"{gateway.url}{path}", json={}, timeout=10)
+    assert response.status_code == 401 and error_of(response)["code"] == "missing_api_key"
+    icon = httpx.get(f"{gateway.url}/v1/providers/openai/icon/small", timeout=10)
+    assert icon.status_code == 200
+
+
 def test_gateway_key_in_x_api_key_header(gateway: GatewayProcess) -> None:
     assert httpx.get(f"{gateway.base_url}/models", headers={"x-api-key": GATEWAY_KEY}).status_code == 200
 

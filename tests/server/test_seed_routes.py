@@ -58,6 +58,11 @@ def test_chat_through_the_provider_path(seed_gateway: GatewayProcess, upstream: 
         vectors = client.embeddings.create(model="bge-m3", input=["a", "b"])
         assert len(vectors.data) == 2
         assert sorted(m.id for m in client.models.list()) == ["bge-m3", "llama-local"]
+        assert client.models.retrieve("bge-m3").owned_by == "openai_compatible"
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("gpt-4o")  # an openai model, not one of this provider's
+        completion = client.completions.create(model="llama-local", prompt="say")
+        assert completion.choices[0].text
 
 
 def test_errors_are_openai_errors(seed_gateway: GatewayProcess) -> None:
