@@ -76,8 +76,11 @@ def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str
     out: dict[str, Any] | None = None
     for rule in rules:
         value = raw.get(rule.name)
-        alias = rule.use_template
-        if value is None and alias and alias != rule.name and raw.get(alias) is not None:
+        alias = rule.use_template if rule.use_template != rule.name else None
+        if alias and raw.get(alias) is not None:
+            if value is not None:
+                raise InvalidRequestError(f"Send either '{rule.name}' or '{alias}', not both: this model takes "
+                                          f"'{rule.name}'.", param=alias, code="invalid_value")
             out = out if out is not None else dict(raw)
             value = out.pop(alias)
             out[rule.name] = value
@@ -97,28 +100,37 @@ def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str
 
 
 def _problem(rule: ParameterRule, value: Any) -> str | None:
-    kind = rule.type
-    if kind is ParameterType.STRING and isinstance(value, dict) and isinstance(value.get("type"), str):
-        value = value["type"]  # OpenAI spells response_format as {"type": ...}; the rule lists the types
-    if kind in (ParameterType.FLOAT, ParameterType.INT):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"expected a number, got {_json_type(value)}"
-        if kind is ParameterType.INT and not (isinstance(value, int) or value.is_integer()):
-            return f"expected an integer, got {value}"
-        if rule.min is not None and value < rule.min:
-            return f"must be at least {rule.min:g}, got {_number(value)}"
-        if rule.max is not None and value > rule.max:
-            return f"must be at most {rule.max:g}, got {_number(value)}"
-    elif kind is ParameterType.BOOLEAN and not isinstance(value, bool):
-        return f"expected a boolean, got {_json_type(value)}"
-    elif kind is ParameterType.STRING and not isinstance(value, str):
-        return f"expected a string, got {_json_type(value)}"
-    elif kind is ParameterType.TAG and not (isinstance(value, str) or (
-            isinstance(value, list) and all(isinstance(v, str) for v in value))):
-        return "expected a string or a list of strings"
-    if rule.options and isinstance(value, str) and value not in rule.options:
-        return f"must be one of {', '.join(rule.options)}, got '{value}'"
-    return None
+    match rule.type:
+        case ParameterType.FLOAT | ParameterType.INT:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"expected a number, got {_json_type(value)}"
+            if rule.type is ParameterType.INT and not (isinstance(value, int) or value.is_integer()):
+                return f"expected an integer, got {value}"
+            if rule.min is not None and value < rule.min:
+                return f"must be at least {rule.min:g}, got {_number(value)}"
+            if rule.max is not None and value > rule.max:
+                return f"must be at most {rule.max:g}, got {_number(value)}"
+            return None
+        case ParameterType.BOOLEAN:
+            return None if isinstance(value, bool) else f"expected a boolean, got {_json_type(value)}"
+        case ParameterType.STRING:
+            if isinstance(value, dict) and isinstance(value.get("type"), str):
+                value = value["type"]  # OpenAI spells response_format as {"type": ...}; the rule lists the types
+            if not isinstance(value, str):
+                return f"expected a string, got {_json_type(value)}"
+            return _option_problem(rule, [value])
+        case ParameterType.TAG:
+            values = [value] if isinstance(value, str) else value
+            if not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+                return "expected a string or a list of strings"
+            return _option_problem(rule, values)
+        case _:  # TEXT: free text (a JSON schema, a prompt); anything JSON goes
+            return None
+
+
+def _option_problem(rule: ParameterRule, values: list[str]) -> str | None:
+    wrong = next((v for v in values if rule.options and v not in rule.options), None)
+    return None if wrong is None else f"must be one of {', '.join(rule.options)}, got '{wrong}'"
 
 
 def _number(value: float) -> str:

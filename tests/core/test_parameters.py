@@ -19,6 +19,7 @@ RULES = [resolve_rule(r) for r in [
     ParameterRule(name="effort", type=ParameterType.STRING, options=["low", "high"], required=True, default="low"),
     ParameterRule(name="top_k", type=ParameterType.INT, required=True),
     ParameterRule(name="logprobs", type=ParameterType.BOOLEAN),
+    ParameterRule(name="modalities", type=ParameterType.TAG, options=["text", "audio"]),
 ]]
 
 
@@ -59,7 +60,9 @@ def test_template_name_is_renamed_and_required_defaults_filled() -> None:
     ({"stop": [1]}, "stop", "expected a string or a list of strings"),
     ({"effort": "max"}, "effort", "must be one of low, high, got 'max'"),
     ({"logprobs": "yes"}, "logprobs", "expected a boolean"),
+    ({"modalities": ["text", "video"]}, "modalities", "must be one of text, audio, got 'video'"),
     ({"top_k": None}, "top_k", "Missing required parameter"),
+    ({"max_tokens": 5, "max_completion_tokens": 6}, "max_tokens", "Send either 'max_completion_tokens' or"),
     ({"max_tokens": -10**400}, "max_completion_tokens", "must be at least 1, got -1000000000000000000..."),
 ])
 def test_bad_values_are_400_naming_the_parameter(raw: dict[str, Any], param: str, message: str) -> None:
