@@ -14,10 +14,10 @@ import msgspec
 from litestar import Response, get, post
 
 from core import errors
+from core.api import ValidateCredentials, ValidateModelCredentials, ValidationResult
 from core.catalogue import model_view, profile_view, provider_view
 from core.credentials import CredentialCheck, CredentialValueError, check_credentials
 from core.model_types import ModelTarget, Provider, ProviderContext
-from core.openai.catalogue import ValidateCredentials, ValidateModelCredentials, ValidationResult
 from core.profile import InstanceSpec
 from core.registry import ProviderPlugin
 from core.schema import ConfigurateMethod

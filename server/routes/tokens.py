@@ -11,7 +11,7 @@ import asyncio
 from litestar import post
 
 from core import errors
-from core.openai.tokens import TokenCountRequest, TokenCountResponse
+from core.api import TokenCountRequest, TokenCountResponse
 from core.router import Deployment
 from core.schema import ModelType
 from core.tokens import count_chat, count_text

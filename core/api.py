@@ -1,12 +1,17 @@
-"""Request bodies of the catalogue's validation endpoints."""
+"""Request and response objects of the gateway's own endpoints (the catalogue and token counting).
+
+OpenAI's objects live in :mod:`core.openai`; these are ours, shared by the server and its clients (the console).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from .base import WireBase
+from .openai.base import WireBase
+from .openai.chat import ChatMessage, Tool
 
-__all__ = ["ValidateCredentials", "ValidateModelCredentials", "ValidationResult"]
+__all__ = ["TokenCountRequest", "TokenCountResponse", "ValidateCredentials", "ValidateModelCredentials",
+           "ValidationResult"]
 
 
 class ValidateCredentials(WireBase, kw_only=True):
@@ -39,3 +44,23 @@ class ValidationResult(WireBase, kw_only=True):
 
     valid: bool
     error: str | None = None
+
+
+class TokenCountRequest(WireBase, kw_only=True):
+    """Either ``messages`` (with ``tools``) as for chat, or ``input`` as for embeddings and completions."""
+
+    model: str
+    messages: list[ChatMessage] | None = None
+    tools: list[Tool] | None = None
+    input: str | list[str | int | list[int]] | None = None
+
+
+class TokenCountResponse(WireBase, kw_only=True):
+    """The count; ``estimated`` when the model's tokenizer is unknown or parts cannot be counted exactly."""
+
+    object: Literal["tokens.count"] = "tokens.count"
+    model: str
+    tokens: int
+    encoding: str | None
+    estimated: bool
+    context_size: int | None = None
