@@ -14,6 +14,7 @@ import msgspec
 
 from core import errors
 from core.credentials import CredentialValueError, positive_int
+from core.http import Upstream
 from core.model_types import (
     EventStream,
     JSONReply,
@@ -35,6 +36,7 @@ from .stream import SSEPassthrough
 __all__ = ["OpenAICompatibleProvider"]
 
 USER_AGENT = "model-runtime/0.1"
+_JSON = {"content-type": "application/json"}
 _encode = msgspec.json.Encoder().encode
 
 
@@ -86,12 +88,9 @@ class OpenAICompatibleProvider(Provider):
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
         base_url = str(context.credentials.get("base_url") or self.default_base_url or "")
-        self.client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/") + "/",
-            headers=self.auth_headers(),
-            timeout=httpx.Timeout(context.timeout_s, connect=context.connect_timeout_s),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30),
-        )
+        self.upstream = Upstream(base_url.rstrip("/") + "/", self.auth_headers(), timeout_s=context.timeout_s,
+                                 connect_timeout_s=context.connect_timeout_s)
+        self.client = self.upstream.client
 
     @classmethod
     def check_credential_values(cls, credentials: Mapping[str, Any]) -> None:
@@ -187,7 +186,7 @@ class OpenAICompatibleProvider(Provider):
     async def get_json(self, path: str) -> JSONReply:
         """``GET`` a JSON resource."""
         with map_errors(self.context):
-            response = await self.client.send(self.client.build_request("GET", path), stream=True)
+            response = await self.upstream.send(self.upstream.request("GET", path))
             if response.status_code < 400:
                 return await self._read_json(response)
             content = await _read(response)
@@ -210,10 +209,9 @@ class OpenAICompatibleProvider(Provider):
 
     async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
         """The upstream response with its headers read, or the mapped error if its status is an error."""
-        request = self.client.build_request("POST", path, content=_encode(body),
-                                            headers={"content-type": "application/json"})
+        request = self.upstream.request("POST", path, _encode(body), _JSON)
         with map_errors(self.context):
-            response = await self.client.send(request, stream=True)
+            response = await self.upstream.send(request)
             if response.status_code < 400:
                 return response
             content = await _read(response)
@@ -232,7 +230,7 @@ class OpenAICompatibleProvider(Provider):
                 code="upstream_invalid_response") from None
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        await self.upstream.aclose()
 
 
 def _with_model(raw: RawBody, target: ModelTarget) -> dict[str, Any]:
