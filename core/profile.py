@@ -98,11 +98,18 @@ class RouteConfig(ConfigBase, frozen=True, kw_only=True):
 
 
 class RouterConfig(ConfigBase, frozen=True, kw_only=True):
-    """Timeouts and retry policy for upstream calls."""
+    """Timeouts, retries and cooldowns of upstream calls (see :mod:`core.reliability`)."""
 
     timeout_s: Positive = 600.0
     connect_timeout_s: Positive = 10.0
     retries: Annotated[int, msgspec.Meta(ge=0)] = 2
+    """Attempts after the first, across a route's deployments and fallbacks; only before the first byte."""
+    backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 0.1
+    """The first wait before trying a deployment again; doubles each round, with full jitter."""
+    max_backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
+    """The longest wait between attempts; a longer Retry-After ends the retries instead."""
+    cooldown_after: Annotated[int, msgspec.Meta(ge=1)] = 3
+    """Failures within ``cooldown_s`` that put a deployment in cooldown."""
     cooldown_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
 
 

@@ -51,6 +51,8 @@ class _Route(msgspec.Struct, frozen=True):
     deployments: list[Deployment]
     """Deployments on configured instances only."""
     weights: list[float]
+    fallbacks: list[Deployment]
+    """Tried in order after the deployments (configured instances only)."""
     unavailable: str
     """Why nothing can serve the route when ``deployments`` is empty."""
 
@@ -70,7 +72,8 @@ class Router:
         self._rng = rng or random.Random()
 
     def resolve(self, name: str, model_type: ModelType) -> list[Deployment]:
-        """Deployments for ``name`` in the order to try them; raise a 404, 400 or 503 if there are none."""
+        """Deployments for ``name`` in the order to try them (a route's fallbacks last); raise a 404, 400 or 503 if
+        there are none."""
         route = self.routes.get(name)
         if route is not None:
             return self._pick(name, route, model_type)
@@ -122,7 +125,7 @@ class Router:
     def listed(self) -> Iterator[tuple[str, str]]:
         """``(model id, owner)`` for every servable alias and every enabled model of a configured instance."""
         for alias, route in self.routes.items():
-            if route.deployments:
+            if route.deployments or route.fallbacks:
                 yield alias, ROUTE_OWNER
         for spec in self._configured:
             for by_name in spec.models.values():
@@ -137,7 +140,7 @@ class Router:
         """
         route = self.routes.get(name)
         if route is not None:
-            return Found(ROUTE_OWNER, route.model_type) if route.deployments else None
+            return Found(ROUTE_OWNER, route.model_type) if route.deployments or route.fallbacks else None
         instance_name, slash, model = name.partition("/")
         candidates = [s for s in self._configured if s.name == instance_name] if slash else self._configured
         for spec in candidates:
@@ -151,25 +154,29 @@ class Router:
 
     def _build(self, route: RouteSpec) -> _Route:
         usable = [t for t in route.deployments if self.instances[t.instance].not_configured is None]
+        fallbacks = [Deployment(self.instances[t.instance], t.target) for t in route.fallbacks
+                     if self.instances[t.instance].not_configured is None]
         first = self.instances[route.deployments[0].instance]
         return _Route(
             model_type=route.model_type,
             deployments=[Deployment(self.instances[t.instance], t.target) for t in usable],
             weights=[t.weight for t in usable],
-            unavailable="" if usable else f"none of the provider instances of route '{route.model}' is configured "
-                                          f"on this gateway: the operator should {first.not_configured} "
-                                          f"(instance '{first.name}')",
+            fallbacks=fallbacks,
+            unavailable="" if usable or fallbacks else
+            f"none of the provider instances of route '{route.model}' is configured on this gateway: the operator "
+            f"should {first.not_configured} (instance '{first.name}')",
         )
 
     def _pick(self, name: str, route: _Route, model_type: ModelType) -> list[Deployment]:
         if route.model_type != model_type:
             raise _mismatch(name, route.model_type, model_type)
-        if not route.deployments:
+        if not route.deployments and not route.fallbacks:
             raise ProviderNotConfiguredError(route.unavailable)
-        if len(route.deployments) == 1:
-            return route.deployments
+        if len(route.deployments) <= 1:
+            return [*route.deployments, *route.fallbacks]
         first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
-        return [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
+        return [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:],
+                *route.fallbacks]
 
     def _not_found(self, name: str, model_type: ModelType,
                    spec: InstanceSpec | None = None) -> InvalidRequestError | ModelNotFoundError:

@@ -14,6 +14,7 @@ from typing import Protocol
 from .errors import ModelRuntimeError, ProviderNotConfiguredError, UpstreamTimeoutError
 from .model_types import Provider, ProviderContext
 from .profile import LoadedProfile
+from .reliability import Cooldowns
 from .router import Deployment, Router
 
 __all__ = ["RemoteModels", "Runtime"]
@@ -29,6 +30,7 @@ class Runtime:
         self.router = Router(loaded)
         self.providers: dict[str, Provider] = {}
         self.remote_models = RemoteModels()
+        self.cooldowns = Cooldowns(loaded.profile.router.cooldown_after, loaded.profile.router.cooldown_s)
         self.created = int(time.time())
         """When this runtime was built: the ``created`` of the models it lists."""
         router = loaded.profile.router

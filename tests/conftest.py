@@ -49,7 +49,7 @@ routes:
     deployments: [{target: up/gpt-4o-mini}]
   - model: embed
     deployments: [{target: openai/text-embedding-3-small}]
-router: {timeout_s: 1.5, connect_timeout_s: 1}
+router: {timeout_s: 1.5, connect_timeout_s: 1, retries: 0}   # retries: tests/server/test_reliability.py
 """
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import msgspec
@@ -16,11 +16,25 @@ from core.errors import ClientClosedRequest, InvalidRequestError
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.parameters import apply_rules
 from core.pricing import cost, format_cost
+from core.reliability import attempt
+from core.router import Deployment
 from core.runtime import Runtime
 from core.schema import ModelType
 
-__all__ = ["COST_HEADER", "CURRENCY_HEADER", "SSE_HEADERS", "Req", "call", "model_type_param", "reply", "runtime",
-           "with_rules"]
+__all__ = [
+    "ATTEMPTS_HEADER",
+    "COST_HEADER",
+    "CURRENCY_HEADER",
+    "DEPLOYMENT_HEADER",
+    "SSE_HEADERS",
+    "Req",
+    "answer",
+    "call",
+    "model_type_param",
+    "reply",
+    "runtime",
+    "with_rules",
+]
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
@@ -79,18 +93,34 @@ COST_HEADER = "x-model-runtime-cost"
 CURRENCY_HEADER = "x-model-runtime-cost-currency"
 
 
-def reply(result: JSONReply | EventStream, target: ModelTarget) -> Response[bytes] | Stream:
+DEPLOYMENT_HEADER = "x-model-runtime-deployment"
+ATTEMPTS_HEADER = "x-model-runtime-attempts"
+
+
+async def answer(request: Req, deployments: list[Deployment],
+                 make: Callable[[Deployment], Awaitable[JSONReply | EventStream]]) -> Response[bytes] | Stream:
+    """Try ``deployments`` (retries, fallbacks, cooldowns: :mod:`core.reliability`) and reply with the first
+    answer, saying which deployment gave it and after how many attempts."""
+    rt = runtime(request)
+    outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns))
+    return reply(outcome.value, outcome.deployment.target, {DEPLOYMENT_HEADER: outcome.deployment.id,
+                                                             ATTEMPTS_HEADER: str(outcome.attempts)})
+
+
+def reply(result: JSONReply | EventStream, target: ModelTarget,
+          headers: dict[str, str] | None = None) -> Response[bytes] | Stream:
     """A JSON body as is (with its cost when the model has a price), or an event stream written to the client
     event by event as it arrives (headers go before the usage is known, so a stream carries no cost header).
 
     The stream is closed after the response either way, so a client that leaves mid-stream frees the upstream
     connection at once rather than when the abandoned iterator is collected.
     """
+    headers = dict(headers or {})
     if isinstance(result, JSONReply):
         pricing = target.schema.pricing if target.schema else None
-        headers = None
         if pricing is not None and result.usage is not None:
-            headers = {COST_HEADER: format_cost(cost(pricing, result.usage)), CURRENCY_HEADER: pricing.currency}
+            headers[COST_HEADER] = format_cost(cost(pricing, result.usage))
+            headers[CURRENCY_HEADER] = pricing.currency
         return Response(result.body, media_type="application/json", headers=headers)
-    return Stream(result.__aiter__(), media_type="text/event-stream", headers=SSE_HEADERS,
+    return Stream(result.__aiter__(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
                   background=BackgroundTask(result.aclose))

@@ -19,11 +19,14 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready")
 async def ready(request: Req) -> dict[str, Any]:
-    """Readiness, with each provider instance's state (``not_configured`` says what to set)."""
+    """Readiness, with each provider instance's state (``not_configured`` says what to set) and the deployments
+    resting after repeated failures (seconds left)."""
+    rt = runtime(request)
     providers: dict[str, dict[str, str]] = {}
-    for spec in runtime(request).loaded.instances.values():
+    for spec in rt.loaded.instances.values():
         state = {"provider": spec.plugin.id, "status": "ok" if spec.not_configured is None else "not_configured"}
         if spec.not_configured is not None:
             state["reason"] = spec.not_configured
         providers[spec.name] = state
-    return {"status": "ready", "providers": providers}
+    cooling = {deployment: round(left, 1) for deployment, left in rt.cooldowns.cooling().items()}
+    return {"status": "ready", "providers": providers, "cooldowns": cooling}

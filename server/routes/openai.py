@@ -12,6 +12,7 @@ from litestar import Response, post
 from litestar.response import Stream
 
 from core.errors import InvalidRequestError
+from core.model_types import EventStream, JSONReply
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
@@ -19,7 +20,7 @@ from core.router import Deployment
 from core.schema import ModelType
 
 from ..decode import decode_body
-from ._reply import Req, call, reply, runtime, with_rules
+from ._reply import Req, answer, runtime, with_rules
 
 __all__ = ["chat_completions", "completions", "embeddings", "seed_chat_completions", "seed_completions",
            "seed_embeddings"]
@@ -32,31 +33,37 @@ async def _chat(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
     if not body.messages:
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
                                   code="empty_array")
-    deployment = resolve(body.model, ModelType.LLM)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    provider = runtime(request).provider(deployment)
-    return reply(await call(request, provider.llm().chat(target, body, raw)), target)
+    rt = runtime(request)
+
+    async def chat(deployment: Deployment) -> JSONReply | EventStream:
+        checked, checked_raw = with_rules(deployment.target, body, raw)
+        return await rt.provider(deployment).llm().chat(deployment.target, checked, checked_raw)
+
+    return await answer(request, resolve(body.model, ModelType.LLM), chat)
 
 
 async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), CompletionRequest)
-    deployment = resolve(body.model, ModelType.LLM)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    provider = runtime(request).provider(deployment)
-    return reply(await call(request, provider.llm().complete(target, body, raw)), target)
+    rt = runtime(request)
+
+    async def complete(deployment: Deployment) -> JSONReply | EventStream:
+        checked, checked_raw = with_rules(deployment.target, body, raw)
+        return await rt.provider(deployment).llm().complete(deployment.target, checked, checked_raw)
+
+    return await answer(request, resolve(body.model, ModelType.LLM), complete)
 
 
 async def _embed(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), EmbeddingRequest)
     if body.input == "" or body.input == []:
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
-    deployment = resolve(body.model, ModelType.TEXT_EMBEDDING)[0]
-    target = deployment.target
-    body, raw = with_rules(target, body, raw)
-    provider = runtime(request).provider(deployment)
-    return reply(await call(request, provider.text_embedding().embed(target, body, raw)), target)
+    rt = runtime(request)
+
+    async def embed(deployment: Deployment) -> JSONReply | EventStream:
+        checked, checked_raw = with_rules(deployment.target, body, raw)
+        return await rt.provider(deployment).text_embedding().embed(deployment.target, checked, checked_raw)
+
+    return await answer(request, resolve(body.model, ModelType.TEXT_EMBEDDING), embed)
 
 
 def _anywhere(request: Req) -> Resolve:

@@ -1,0 +1,106 @@
+"""Retries, fallbacks and cooldowns through a real gateway in front of the fault-injecting fake upstream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import GatewayProcess
+
+PROFILE = """
+providers:
+  - {name: a, provider: openai_compatible, credentials: {base_url: "${FAKE_URL}", api_key: "${FAKE_KEY}"}}
+  - {name: b, provider: openai_compatible, credentials: {base_url: "${FAKE_URL}", api_key: "${FAKE_KEY}"}}
+  - {name: bad, provider: openai_compatible, credentials: {base_url: "${FAKE_URL}", api_key: sk-wrong-0000}}
+routes:
+  - {model: resilient, model_type: llm, deployments: [{target: a/fault-status-500}], fallbacks: [b/gpt-4o-mini]}
+  - {model: doomed, model_type: llm, deployments: [{target: a/fault-status-502}, {target: b/fault-status-502}]}
+  - {model: badcreds, model_type: llm, deployments: [{target: bad/gpt-4o-mini}], fallbacks: [b/gpt-4o-mini]}
+  - {model: clientfault, model_type: llm, deployments: [{target: a/fault-status-400}], fallbacks: [b/gpt-4o-mini]}
+  - {model: cutting, model_type: llm, deployments: [{target: a/fault-cut-2}], fallbacks: [b/gpt-4o-mini]}
+  - {model: slow, model_type: llm, deployments: [{target: a/fault-stall-3}], fallbacks: [b/gpt-4o-mini]}
+  - {model: limited, model_type: llm, deployments: [{target: a/fault-status-429}]}
+router: {timeout_s: 1.0, connect_timeout_s: 1, retries: 2, backoff_s: 0.01, max_backoff_s: 0.05,
+         cooldown_after: 3, cooldown_s: 1.5}
+"""
+USER: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    with GatewayProcess(PROFILE, {"FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}) as gw:
+        yield gw
+
+
+@pytest.fixture
+def client(gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0) as sdk:
+        yield sdk
+
+
+def models_sent(upstream: FakeOpenAI) -> list[str]:
+    return [r.json()["model"] for r in upstream.requests]
+
+
+@pytest.mark.parametrize(("route", "first"), [("resilient", "fault-status-500"), ("badcreds", "gpt-4o-mini"),
+                                              ("cutting", "fault-cut-2"), ("slow", "fault-stall-3")])
+def test_the_fallback_answers_when_the_primary_fails(client: openai.OpenAI, upstream: FakeOpenAI, route: str,
+                                                     first: str) -> None:
+    upstream.clear()
+    raw = client.chat.completions.with_raw_response.create(model=route, messages=USER)
+    assert raw.parse().choices[0].message.content == "echo: hello there"
+    assert raw.headers["x-model-runtime-deployment"] == "b/gpt-4o-mini"
+    assert raw.headers["x-model-runtime-attempts"] == "2"
+    assert models_sent(upstream) == [first, "gpt-4o-mini"]
+
+
+def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="clientfault", messages=USER)
+    assert models_sent(upstream) == ["fault-status-400"]
+
+
+def test_no_retry_after_the_first_byte(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    with pytest.raises(openai.APIError) as caught:
+        list(client.chat.completions.create(model="cutting", messages=USER, stream=True))
+    assert caught.value.code == "upstream_stream_interrupted"
+    assert models_sent(upstream) == ["fault-cut-2"]  # the stream had started: no fallback
+
+
+def test_a_long_retry_after_ends_the_retries(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="limited", messages=USER)
+    assert caught.value.response.headers["retry-after"] == "1"
+    assert models_sent(upstream) == ["fault-status-429"]
+
+
+def test_retries_are_bounded_then_deployments_cool_down(gateway: GatewayProcess, client: openai.OpenAI,
+                                                        upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="doomed", messages=USER)
+    assert caught.value.status_code == 502 and len(upstream.requests) == 3  # retries: 2
+    for _ in range(2):  # a and b each reach three failures within the window
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(model="doomed", messages=USER)
+    cooling = httpx.get(f"{gateway.url}/health/ready", timeout=5).json()["cooldowns"]
+    assert set(cooling) == {"a/fault-status-502", "b/fault-status-502"}
+    upstream.clear()
+    with pytest.raises(openai.InternalServerError) as resting:
+        client.chat.completions.create(model="doomed", messages=USER)
+    assert resting.value.status_code == 503 and resting.value.code == "deployments_cooling_down"
+    assert 1 <= int(resting.value.response.headers["retry-after"]) <= 2
+    assert upstream.requests == []  # nobody was bothered
+    time.sleep(1.6)  # the cooldown ends: the deployments are tried again
+    with pytest.raises(openai.InternalServerError) as again:
+        client.chat.completions.create(model="doomed", messages=USER)
+    assert again.value.status_code == 502 and len(upstream.requests) == 3
