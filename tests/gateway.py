@@ -75,6 +75,15 @@ class GatewayProcess:
         """Everything the gateway printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def terminate(self) -> None:
+        """Send SIGTERM and return at once (the gateway drains in-flight requests, then exits)."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status once the process ended."""
+        return self._process.wait(timeout=timeout) if self._process is not None else None
+
     def stop(self) -> None:
         """SIGTERM, then wait (kill if it hangs)."""
         if self._process is not None and self._process.poll() is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -104,3 +105,18 @@ def test_retries_are_bounded_then_deployments_cool_down(gateway: GatewayProcess,
     with pytest.raises(openai.InternalServerError) as again:
         client.chat.completions.create(model="doomed", messages=USER)
     assert again.value.status_code == 502 and len(upstream.requests) == 3
+
+
+def test_sigterm_lets_a_running_stream_finish(upstream: FakeOpenAI) -> None:
+    with GatewayProcess(PROFILE, {"FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}) as gateway, \
+            openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0) as sdk:
+        stream = sdk.chat.completions.create(model="a/fault-slow-stream-0.02", messages=USER, stream=True)
+        chunks = iter(stream)
+        first = next(chunks)
+        gateway.terminate()  # SIGTERM while the stream runs: new connections are refused, this one finishes
+        rest = list(chunks)
+        text = "".join(c.choices[0].delta.content or "" for c in [first, *rest] if c.choices)
+        assert len(text.split()) == 50 and rest[-1].choices[0].finish_reason == "stop"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{gateway.url}/health/live", timeout=2)
+        assert gateway.wait(timeout=10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
