@@ -39,14 +39,17 @@ class Upstream:
         self._urls: dict[str, httpx.URL] = {}
 
     def request(self, method: str, path: str, content: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> httpx.Request:
-        """A request to ``path`` (relative to the base URL) with the instance's headers and timeouts."""
+                headers: Mapping[str, str] | None = None, timeout_s: float | None = None) -> httpx.Request:
+        """A request to ``path`` (relative to the base URL) with the instance's headers and timeouts (``timeout_s``
+        replaces the read timeout: a deployment's own)."""
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = self.client.base_url.join(path)
         extra = [(k.encode(), v.encode()) for k, v in headers.items()] if headers else []
+        timeout = self._timeout if timeout_s is None else {**self._timeout, "read": timeout_s, "write": timeout_s,
+                                                             "pool": timeout_s}
         return httpx.Request(method, url, headers=self._headers + extra, content=content,
-                             extensions={"timeout": self._timeout})
+                             extensions={"timeout": timeout})
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send; the response body is read (or closed) by the caller."""

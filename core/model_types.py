@@ -55,6 +55,10 @@ class ModelTarget(msgspec.Struct, frozen=True, kw_only=True):
     """Model-level credentials of a customizable model (e.g. Xinference's ``model_uid``)."""
     schema: ModelSchema | None = None
     """The catalogue entry (parameter rules, pricing, context size) when the model is predefined."""
+    timeout_s: float | None = None
+    """A route deployment's own upstream timeout, replacing the router's."""
+    params: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    """A route deployment's parameter overrides: they replace what the client sent."""
 
 
 class JSONReply(msgspec.Struct, frozen=True):

@@ -78,10 +78,13 @@ class ProviderConfig(ConfigBase, frozen=True, kw_only=True):
 
 
 class DeploymentConfig(ConfigBase, frozen=True, kw_only=True):
-    """One target of a route: ``<instance>/<model>`` with a relative weight."""
+    """One target of a route: ``<instance>/<model>`` with a relative weight, and optionally its own upstream
+    timeout and parameter overrides (``params: {temperature: 0.2}`` replaces what the client sent)."""
 
     target: str
     weight: Positive = 1.0
+    timeout_s: Positive | None = None
+    params: dict[str, Any] = {}
 
 
 class RouteConfig(ConfigBase, frozen=True, kw_only=True):
@@ -346,17 +349,17 @@ class _Checker:
         return routes
 
     def route(self, at: Key, route: RouteConfig, instances: dict[str, InstanceSpec]) -> RouteSpec | None:
-        entries = [((*at, "deployments", j, "target"), d.target, d.weight) for j, d in enumerate(route.deployments)]
-        entries += [((*at, "fallbacks", j), f, 1.0) for j, f in enumerate(route.fallbacks)]
-        found: list[tuple[Key, InstanceSpec, str, float, set[ModelType]]] = []
-        for key, target, weight in entries:
+        entries = [((*at, "deployments", j, "target"), d.target, d) for j, d in enumerate(route.deployments)]
+        entries += [((*at, "fallbacks", j), f, DeploymentConfig(target=f)) for j, f in enumerate(route.fallbacks)]
+        found: list[tuple[Key, InstanceSpec, str, DeploymentConfig, set[ModelType]]] = []
+        for key, target, deployment in entries:
             problem = _target_problem(target, instances)
             if problem:
                 self.fail(key, problem)
                 continue
             instance_name, _, model = target.partition("/")
             spec = instances[instance_name]
-            found.append((key, spec, model, weight, {t for t, by in spec.models.items() if model in by}))
+            found.append((key, spec, model, deployment, {t for t, by in spec.models.items() if model in by}))
         model_type = route.model_type
         if model_type is None:
             known = sorted({t for *_, types in found for t in types})
@@ -370,14 +373,17 @@ class _Checker:
                 return None
             model_type = known[0]
         targets: list[RouteTarget] = []
-        for key, spec, model, weight, types in found:
+        for key, spec, model, deployment, types in found:
             resolved = spec.target(model_type, model) if not types or model_type in types else None
             if resolved is None:
                 self.fail(key, f"'{spec.name}/{model}' is a {' and '.join(sorted(types))} model, route "
                                f"'{route.model}' serves {model_type}" if types else
                                f"provider instance '{spec.name}' does not serve {model_type} models")
                 continue
-            targets.append(RouteTarget(instance=spec.name, target=resolved, weight=weight))
+            if deployment.timeout_s is not None or deployment.params:
+                resolved = msgspec.structs.replace(resolved, timeout_s=deployment.timeout_s,
+                                                   params=dict(deployment.params))
+            targets.append(RouteTarget(instance=spec.name, target=resolved, weight=deployment.weight))
         if len(targets) < len(entries):
             return None  # the mistakes are reported; the profile will not load
         return RouteSpec(model=route.model, model_type=model_type, deployments=targets[: len(route.deployments)],

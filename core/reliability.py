@@ -38,6 +38,7 @@ __all__ = ["Cooldowns", "Outcome", "attempt"]
 log = logging.getLogger("model_runtime")
 T = TypeVar("T")
 
+_RNG = random.Random()
 RETRYABLE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.RateLimitError, errors.UpstreamError, errors.UpstreamUnavailableError, errors.UpstreamTimeoutError)
 ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
@@ -97,7 +98,7 @@ class Outcome(Generic[T]):
 async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
                   cooldowns: Cooldowns, rng: random.Random | None = None) -> Outcome[T]:
     """Call ``deployments`` in order until one answers; raise the last failure when none does."""
-    rng = rng or random.Random()
+    rng = rng or _RNG
     candidates = deployments
     if len(deployments) > 1:  # a single explicit deployment is always tried: its own error says more than ours
         candidates = [d for d in deployments if not cooldowns.remaining(d.id)]

@@ -141,15 +141,15 @@ class OpenAICompatibleProvider(Provider):
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST chat/completions``."""
-        return await self.post("chat/completions", _with_model(raw, target), bool(request.stream))
+        return await self.post("chat/completions", _with_model(raw, target), bool(request.stream), target.timeout_s)
 
     async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST completions``."""
-        return await self.post("completions", _with_model(raw, target), bool(request.stream))
+        return await self.post("completions", _with_model(raw, target), bool(request.stream), target.timeout_s)
 
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
-        return await self.post_json("embeddings", _with_model(raw, target))
+        return await self.post_json("embeddings", _with_model(raw, target), target.timeout_s)
 
     async def validate_credentials(self) -> None:
         """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
@@ -192,9 +192,10 @@ class OpenAICompatibleProvider(Provider):
             content = await _read(response)
         raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
 
-    async def post(self, path: str, body: dict[str, Any], stream: bool) -> JSONReply | EventStream:
+    async def post(self, path: str, body: dict[str, Any], stream: bool,
+                   timeout_s: float | None = None) -> JSONReply | EventStream:
         """Send one request that may stream; errors before the first byte are raised, not streamed."""
-        response = await self._send(path, body)
+        response = await self._send(path, body, timeout_s)
         if stream and _is_event_stream(response):
             return SSEPassthrough(response, self.context)
         reply = await self._read_json(response)
@@ -203,13 +204,13 @@ class OpenAICompatibleProvider(Provider):
                                        code="upstream_invalid_response")
         return reply
 
-    async def post_json(self, path: str, body: dict[str, Any]) -> JSONReply:
+    async def post_json(self, path: str, body: dict[str, Any], timeout_s: float | None = None) -> JSONReply:
         """Send one request answered with a JSON body."""
-        return await self._read_json(await self._send(path, body))
+        return await self._read_json(await self._send(path, body, timeout_s))
 
-    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _send(self, path: str, body: dict[str, Any], timeout_s: float | None = None) -> httpx.Response:
         """The upstream response with its headers read, or the mapped error if its status is an error."""
-        request = self.upstream.request("POST", path, _encode(body), _JSON)
+        request = self.upstream.request("POST", path, _encode(body), _JSON, timeout_s)
         with map_errors(self.context):
             response = await self.upstream.send(request)
             if response.status_code < 400:

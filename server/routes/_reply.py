@@ -58,11 +58,14 @@ def runtime(request: Req) -> Runtime:
 
 
 def with_rules(target: ModelTarget, body: S, raw: RawBody) -> tuple[S, RawBody]:
-    """The request after the model's parameter rules (see :mod:`core.parameters`), typed and raw."""
-    if target.schema is None or not target.schema.parameter_rules:
-        return body, raw
-    checked = apply_rules(target.schema.parameter_rules, raw)
-    return (body, raw) if checked is raw else (msgspec.convert(checked, type(body)), checked)
+    """The request after the deployment's parameter overrides and the model's parameter rules (see
+    :mod:`core.parameters`), typed and raw."""
+    original = raw
+    if target.params:
+        raw = {**raw, **target.params}
+    if target.schema is not None and target.schema.parameter_rules:
+        raw = apply_rules(target.schema.parameter_rules, raw)
+    return (body, raw) if raw is original else (msgspec.convert(raw, type(body)), raw)
 
 
 async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:

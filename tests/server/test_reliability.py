@@ -27,6 +27,11 @@ routes:
   - {model: cutting, model_type: llm, deployments: [{target: a/fault-cut-2}], fallbacks: [b/gpt-4o-mini]}
   - {model: slow, model_type: llm, deployments: [{target: a/fault-stall-3}], fallbacks: [b/gpt-4o-mini]}
   - {model: limited, model_type: llm, deployments: [{target: a/fault-status-429}]}
+  - model: impatient
+    model_type: llm
+    deployments: [{target: a/fault-stall-0.8, timeout_s: 0.3}]   # the router would wait 1.0 s
+    fallbacks: [b/gpt-4o-mini]
+  - {model: tuned, model_type: llm, deployments: [{target: b/gpt-4o-mini, params: {temperature: 0.2, seed: 42}}]}
 router: {timeout_s: 1.0, connect_timeout_s: 1, retries: 2, backoff_s: 0.01, max_backoff_s: 0.05,
          cooldown_after: 3, cooldown_s: 1.5}
 """
@@ -59,6 +64,17 @@ def test_the_fallback_answers_when_the_primary_fails(client: openai.OpenAI, upst
     assert raw.headers["x-model-runtime-deployment"] == "b/gpt-4o-mini"
     assert raw.headers["x-model-runtime-attempts"] == "2"
     assert models_sent(upstream) == [first, "gpt-4o-mini"]
+
+
+def test_a_deployments_own_timeout_and_parameter_overrides(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    raw = client.chat.completions.with_raw_response.create(model="impatient", messages=USER)
+    assert raw.headers["x-model-runtime-deployment"] == "b/gpt-4o-mini"
+    assert models_sent(upstream) == ["fault-stall-0.8", "gpt-4o-mini"]
+    upstream.clear()
+    client.chat.completions.create(model="tuned", messages=USER, temperature=1.5)
+    sent = upstream.requests[-1].json()
+    assert (sent["temperature"], sent["seed"], sent["model"]) == (0.2, 42, "gpt-4o-mini")
 
 
 def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
