@@ -97,6 +97,8 @@ class RouteConfig(ConfigBase, frozen=True, kw_only=True):
     model: str
     deployments: Annotated[list[DeploymentConfig], msgspec.Meta(min_length=1)]
     fallbacks: list[str] = []
+    context_fallbacks: list[str] = []
+    """Tried only when a deployment says the request is too long (``context_length_exceeded``)."""
     model_type: ModelType | None = None
 
 
@@ -166,6 +168,7 @@ class RouteSpec(msgspec.Struct, frozen=True, kw_only=True):
     model_type: ModelType
     deployments: list[RouteTarget]
     fallbacks: list[RouteTarget]
+    context_fallbacks: list[RouteTarget] = []
 
 
 class LoadedProfile(msgspec.Struct, kw_only=True):
@@ -351,6 +354,8 @@ class _Checker:
     def route(self, at: Key, route: RouteConfig, instances: dict[str, InstanceSpec]) -> RouteSpec | None:
         entries = [((*at, "deployments", j, "target"), d.target, d) for j, d in enumerate(route.deployments)]
         entries += [((*at, "fallbacks", j), f, DeploymentConfig(target=f)) for j, f in enumerate(route.fallbacks)]
+        entries += [((*at, "context_fallbacks", j), f, DeploymentConfig(target=f))
+                    for j, f in enumerate(route.context_fallbacks)]
         found: list[tuple[Key, InstanceSpec, str, DeploymentConfig, set[ModelType]]] = []
         for key, target, deployment in entries:
             problem = _target_problem(target, instances)
@@ -387,7 +392,8 @@ class _Checker:
         if len(targets) < len(entries):
             return None  # the mistakes are reported; the profile will not load
         return RouteSpec(model=route.model, model_type=model_type, deployments=targets[: len(route.deployments)],
-                         fallbacks=targets[len(route.deployments):])
+                         fallbacks=targets[len(route.deployments):len(route.deployments) + len(route.fallbacks)],
+                         context_fallbacks=targets[len(route.deployments) + len(route.fallbacks):])
 
 
 def _target_problem(target: str, instances: dict[str, InstanceSpec]) -> str | None:

@@ -39,6 +39,7 @@ log = logging.getLogger("model_runtime")
 T = TypeVar("T")
 
 _RNG = random.Random()
+REQUEST_TOO_LONG: tuple[type[errors.ModelRuntimeError], ...] = (errors.InvalidRequestError,)
 RETRYABLE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.RateLimitError, errors.UpstreamError, errors.UpstreamUnavailableError, errors.UpstreamTimeoutError)
 ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
@@ -96,9 +97,32 @@ class Outcome(Generic[T]):
 
 
 async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
-                  cooldowns: Cooldowns, rng: random.Random | None = None) -> Outcome[T]:
-    """Call ``deployments`` in order until one answers; raise the last failure when none does."""
-    rng = rng or _RNG
+                  cooldowns: Cooldowns, rng: random.Random | None = None,
+                  context_fallbacks: list[Deployment] | None = None) -> Outcome[T]:
+    """Call ``deployments`` in order until one answers; raise the last failure when none does.
+
+    A request too long for a deployment (``context_length_exceeded``) goes to ``context_fallbacks`` in order,
+    once each, and nowhere else; any other mistake of the request (a content filter included) is final.
+    """
+    try:
+        return await _attempt(deployments, call, config, cooldowns, rng or _RNG)
+    except errors.InvalidRequestError as exc:
+        if exc.code != "context_length_exceeded" or not context_fallbacks:
+            raise
+        log.info("request too long for its deployments: trying the context fallbacks")
+        last: errors.ModelRuntimeError = exc
+        for tried, deployment in enumerate(context_fallbacks, start=1):
+            try:
+                value = await call(deployment)
+            except (*RETRYABLE, *ELSEWHERE, *REQUEST_TOO_LONG) as failure:
+                last = failure
+                continue
+            return Outcome(value, deployment, tried + 1)
+        raise last from None
+
+
+async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
+                   cooldowns: Cooldowns, rng: random.Random) -> Outcome[T]:
     candidates = deployments
     if len(deployments) > 1:  # a single explicit deployment is always tried: its own error says more than ours
         candidates = [d for d in deployments if not cooldowns.remaining(d.id)]

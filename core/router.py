@@ -53,6 +53,8 @@ class _Route(msgspec.Struct, frozen=True):
     weights: list[float]
     fallbacks: list[Deployment]
     """Tried in order after the deployments (configured instances only)."""
+    context_fallbacks: list[Deployment]
+    """Tried when a deployment finds the request too long."""
     unavailable: str
     """Why nothing can serve the route when ``deployments`` is empty."""
 
@@ -89,6 +91,11 @@ class Router:
             if found is not None:
                 return [Deployment(spec, found)]
         raise self._not_found(name, model_type)
+
+    def context_fallbacks(self, name: str) -> list[Deployment]:
+        """Where a request for ``name`` goes when it is too long for its deployments (routes only)."""
+        route = self.routes.get(name)
+        return route.context_fallbacks if route is not None else []
 
     def resolve_in(self, group: str, name: str, model_type: ModelType) -> list[Deployment]:
         """``/{group}/v1/...``: ``name`` is a model of the instance (or Chatchat group) ``group``."""
@@ -154,14 +161,16 @@ class Router:
 
     def _build(self, route: RouteSpec) -> _Route:
         usable = [t for t in route.deployments if self.instances[t.instance].not_configured is None]
-        fallbacks = [Deployment(self.instances[t.instance], t.target) for t in route.fallbacks
-                     if self.instances[t.instance].not_configured is None]
+        fallbacks, context = ([Deployment(self.instances[t.instance], t.target) for t in targets
+                               if self.instances[t.instance].not_configured is None]
+                              for targets in (route.fallbacks, route.context_fallbacks))
         first = self.instances[route.deployments[0].instance]
         return _Route(
             model_type=route.model_type,
             deployments=[Deployment(self.instances[t.instance], t.target) for t in usable],
             weights=[t.weight for t in usable],
             fallbacks=fallbacks,
+            context_fallbacks=context,
             unavailable="" if usable or fallbacks else
             f"none of the provider instances of route '{route.model}' is configured on this gateway: the operator "
             f"should {first.not_configured} (instance '{first.name}')",

@@ -101,11 +101,13 @@ ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
 
 async def answer(request: Req, deployments: list[Deployment],
-                 make: Callable[[Deployment], Awaitable[JSONReply | EventStream]]) -> Response[bytes] | Stream:
+                 make: Callable[[Deployment], Awaitable[JSONReply | EventStream]],
+                 context_fallbacks: list[Deployment] | None = None) -> Response[bytes] | Stream:
     """Try ``deployments`` (retries, fallbacks, cooldowns: :mod:`core.reliability`) and reply with the first
     answer, saying which deployment gave it and after how many attempts."""
     rt = runtime(request)
-    outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns))
+    outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns,
+                                          context_fallbacks=context_fallbacks))
     return reply(outcome.value, outcome.deployment.target, {DEPLOYMENT_HEADER: outcome.deployment.id,
                                                              ATTEMPTS_HEADER: str(outcome.attempts)})
 

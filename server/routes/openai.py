@@ -39,7 +39,7 @@ async def _chat(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
         return await rt.provider(deployment).llm().chat(deployment.target, checked, checked_raw)
 
-    return await answer(request, resolve(body.model, ModelType.LLM), chat)
+    return await answer(request, resolve(body.model, ModelType.LLM), chat, rt.router.context_fallbacks(body.model))
 
 
 async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
@@ -50,7 +50,8 @@ async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
         return await rt.provider(deployment).llm().complete(deployment.target, checked, checked_raw)
 
-    return await answer(request, resolve(body.model, ModelType.LLM), complete)
+    return await answer(request, resolve(body.model, ModelType.LLM), complete,
+                        rt.router.context_fallbacks(body.model))
 
 
 async def _embed(request: Req, resolve: Resolve) -> Response[bytes] | Stream:

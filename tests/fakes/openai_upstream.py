@@ -13,6 +13,7 @@ Faults are chosen by the request's `model`, so they pass through any gateway unc
 * `fault-cut-<n>`: streaming, send n events then drop the connection without the terminating chunk;
   non-streaming, send 200 headers and half of the JSON body, then drop the connection.
 * `fault-garbage`: 200 `text/html` non-JSON body; streaming, an SSE event whose data is not JSON.
+* `fault-context`: 400 `context_length_exceeded`, as OpenAI answers a prompt longer than the model's window.
 * `fault-slow-stream-<seconds>`: a 50-word reply whose stream events are `seconds` apart.
 
 Every request is recorded (in order, faulted ones included) in `FakeOpenAI.requests`, and every stream
@@ -235,6 +236,8 @@ class FakeOpenAI:
             raise wire.fault_status(_status(fault.value, model), model)
         if model == "gpt-unknown" or model.startswith("unknown"):
             raise wire.model_not_found(model)
+        if model == "fault-context":
+            raise wire.context_length_exceeded(8192, 9000 + len(msgspec.json.encode(body)) // 4)
         if (
             fault is not None
             and fault.kind == "stall"

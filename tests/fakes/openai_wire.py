@@ -83,6 +83,12 @@ def model_not_found(model: str) -> APIError:
     return APIError(404, message, code="model_not_found")
 
 
+def context_length_exceeded(limit: int, used: int) -> APIError:
+    message = (f"This model's maximum context length is {limit} tokens. However, your messages resulted in {used} "
+               "tokens. Please reduce the length of the messages.")
+    return APIError(400, message, param="messages", code="context_length_exceeded")
+
+
 def missing_parameter(name: str) -> APIError:
     message = f"Missing required parameter: '{name}'."
     return APIError(400, message, param=name, code="missing_required_parameter")

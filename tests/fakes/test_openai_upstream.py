@@ -633,3 +633,11 @@ def test_lifecycle_and_clear() -> None:
         port = other.port
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/v1/models")
+
+
+def test_fault_context_is_openais_context_length_error(fake: FakeOpenAI) -> None:
+    with openai.OpenAI(base_url=fake.base_url, api_key=fake.api_key, max_retries=0) as sdk, \
+            pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="fault-context", messages=[{"role": "user", "content": "long"}])
+    assert caught.value.code == "context_length_exceeded" and caught.value.param == "messages"
+    assert "maximum context length is 8192 tokens" in caught.value.message

@@ -31,6 +31,11 @@ routes:
     model_type: llm
     deployments: [{target: a/fault-stall-0.8, timeout_s: 0.3}]   # the router would wait 1.0 s
     fallbacks: [b/gpt-4o-mini]
+  - model: roomy
+    model_type: llm
+    deployments: [{target: a/fault-context}]
+    fallbacks: [b/fault-status-500]                                 # not for a request that is too long
+    context_fallbacks: [b/gpt-4o-mini]
   - {model: tuned, model_type: llm, deployments: [{target: b/gpt-4o-mini, params: {temperature: 0.2, seed: 42}}]}
 router: {timeout_s: 1.0, connect_timeout_s: 1, retries: 2, backoff_s: 0.01, max_backoff_s: 0.05,
          cooldown_after: 3, cooldown_s: 1.5}
@@ -75,6 +80,17 @@ def test_a_deployments_own_timeout_and_parameter_overrides(client: openai.OpenAI
     client.chat.completions.create(model="tuned", messages=USER, temperature=1.5)
     sent = upstream.requests[-1].json()
     assert (sent["temperature"], sent["seed"], sent["model"]) == (0.2, 42, "gpt-4o-mini")
+
+
+def test_a_request_too_long_goes_to_the_context_fallback(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    raw = client.chat.completions.with_raw_response.create(model="roomy", messages=USER)
+    assert raw.headers["x-model-runtime-deployment"] == "b/gpt-4o-mini"
+    assert models_sent(upstream) == ["fault-context", "gpt-4o-mini"]
+    upstream.clear()
+    with pytest.raises(openai.BadRequestError) as caught:  # a direct call has no context fallback
+        client.chat.completions.create(model="a/fault-context", messages=USER)
+    assert caught.value.code == "context_length_exceeded" and models_sent(upstream) == ["fault-context"]
 
 
 def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
