@@ -56,6 +56,8 @@ class ServerConfig(ConfigBase, frozen=True, kw_only=True):
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
     api_keys: list[str] = []
     max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
+    watch_profile: bool = True
+    """Reload the profile when its file changes (``SIGHUP`` reloads it either way)."""
 
 
 class ModelEntry(ConfigBase, frozen=True, kw_only=True):

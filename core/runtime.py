@@ -33,6 +33,8 @@ class Runtime:
         self.cooldowns = Cooldowns(loaded.profile.router.cooldown_after, loaded.profile.router.cooldown_s)
         self.created = int(time.time())
         """When this runtime was built: the ``created`` of the models it lists."""
+        self.in_flight = 0
+        """Calls being served (streams until they end); a replaced runtime closes when it reaches 0."""
         router = loaded.profile.router
         for spec in loaded.instances.values():
             if spec.not_configured is not None:
@@ -51,6 +53,13 @@ class Runtime:
                 f"provider instance '{deployment.instance.name}' is not configured on this gateway: the operator "
                 f"should {deployment.instance.not_configured}")
         return provider
+
+    async def retire(self, grace_s: float) -> None:
+        """Close once the calls it serves have finished, or after ``grace_s`` (a reloaded profile replaced it)."""
+        deadline = time.monotonic() + grace_s
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Close every provider's connections."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from core.runtime import Runtime
 
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
+from .reload import Reloader
 from .routes import catalogue, health, models, openai, seed, tokens
 
 __all__ = ["create_app"]
@@ -24,18 +26,25 @@ VERSION = "0.1.0"
 
 
 def create_app(loaded: LoadedProfile) -> Litestar:
-    """Build the app; providers and their connection pools live from start-up to shutdown."""
+    """Build the app; providers and their connection pools live from start-up to shutdown, or until a reloaded
+    profile replaces them (:mod:`server.reload`)."""
     keys = GatewayKeys(loaded.profile.server.api_keys)
-    runtime = Runtime(loaded)
+    state = State({"runtime": Runtime(loaded), "gateway_keys": keys})
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if keys.open:
             log.warning("no gateway keys configured (server.api_keys): anyone who reaches this port can use it")
+        reloader = Reloader(state, loaded.file)
+        reloader.on_sighup()
+        watcher = asyncio.ensure_future(reloader.watch()) if loaded.profile.server.watch_profile else None
         try:
             yield
         finally:
-            await runtime.aclose()
+            if watcher is not None:
+                watcher.cancel()
+            await reloader.aclose()
+            await state.runtime.aclose()
 
     v1 = Router(
         "/v1",
@@ -57,7 +66,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
         route_handlers=[v1, provider_v1, workspace, health.live, health.ready],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
-        state=State({"runtime": runtime, "gateway_keys": keys}),
+        state=state,
         request_max_body_size=loaded.profile.server.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Model Runtime", version=VERSION, path="/schema"),
         logging_config=None,

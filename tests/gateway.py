@@ -75,10 +75,14 @@ class GatewayProcess:
         """Everything the gateway printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def signal(self, signum: int) -> None:
+        """Send a signal to the gateway process."""
+        if self._process is not None:
+            self._process.send_signal(signum)
+
     def terminate(self) -> None:
         """Send SIGTERM and return at once (the gateway drains in-flight requests, then exits)."""
-        if self._process is not None:
-            self._process.send_signal(signal.SIGTERM)
+        self.signal(signal.SIGTERM)
 
     def wait(self, timeout: float) -> int | None:
         """The exit status once the process ended."""

@@ -100,20 +100,31 @@ DEPLOYMENT_HEADER = "x-model-runtime-deployment"
 ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
 
-async def answer(request: Req, deployments: list[Deployment],
+async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
                  make: Callable[[Deployment], Awaitable[JSONReply | EventStream]],
                  context_fallbacks: list[Deployment] | None = None) -> Response[bytes] | Stream:
     """Try ``deployments`` (retries, fallbacks, cooldowns: :mod:`core.reliability`) and reply with the first
-    answer, saying which deployment gave it and after how many attempts."""
-    rt = runtime(request)
-    outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns,
-                                          context_fallbacks=context_fallbacks))
-    return reply(outcome.value, outcome.deployment.target, {DEPLOYMENT_HEADER: outcome.deployment.id,
-                                                             ATTEMPTS_HEADER: str(outcome.attempts)})
+    answer, saying which deployment gave it and after how many attempts.
+
+    ``rt`` counts the call as in flight until its answer is out (a stream: until it ends), so a runtime replaced by
+    a profile reload closes its connections only once nothing uses them.
+    """
+    rt.in_flight += 1
+    try:
+        outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns,
+                                              context_fallbacks=context_fallbacks))
+    except BaseException:
+        rt.in_flight -= 1
+        raise
+    headers = {DEPLOYMENT_HEADER: outcome.deployment.id, ATTEMPTS_HEADER: str(outcome.attempts)}
+    if isinstance(outcome.value, JSONReply):
+        rt.in_flight -= 1
+        return reply(outcome.value, outcome.deployment.target, headers)
+    return reply(outcome.value, outcome.deployment.target, headers, done=rt)
 
 
-def reply(result: JSONReply | EventStream, target: ModelTarget,
-          headers: dict[str, str] | None = None) -> Response[bytes] | Stream:
+def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[str, str] | None = None,
+          done: Runtime | None = None) -> Response[bytes] | Stream:
     """A JSON body as is (with its cost when the model has a price), or an event stream written to the client
     event by event as it arrives (headers go before the usage is known, so a stream carries no cost header).
 
@@ -128,4 +139,12 @@ def reply(result: JSONReply | EventStream, target: ModelTarget,
             headers[CURRENCY_HEADER] = pricing.currency
         return Response(result.body, media_type="application/json", headers=headers)
     return Stream(result.__aiter__(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
-                  background=BackgroundTask(result.aclose))
+                  background=BackgroundTask(_close, result, done))
+
+
+async def _close(stream: EventStream, runtime: Runtime | None) -> None:
+    try:
+        await stream.aclose()
+    finally:
+        if runtime is not None:
+            runtime.in_flight -= 1

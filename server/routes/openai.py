@@ -6,8 +6,6 @@ instance (or Chatchat group) and the body's ``model`` one of its models.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from litestar import Response, post
 from litestar.response import Stream
 
@@ -17,6 +15,7 @@ from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
 from core.router import Deployment
+from core.runtime import Runtime
 from core.schema import ModelType
 
 from ..decode import decode_body
@@ -25,10 +24,9 @@ from ._reply import Req, answer, runtime, with_rules
 __all__ = ["chat_completions", "completions", "embeddings", "seed_chat_completions", "seed_completions",
            "seed_embeddings"]
 
-Resolve = Callable[[str, ModelType], list[Deployment]]
 
 
-async def _chat(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+async def _chat(request: Req, provider: str | None) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), ChatCompletionRequest)
     if not body.messages:
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
@@ -39,10 +37,11 @@ async def _chat(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
         return await rt.provider(deployment).llm().chat(deployment.target, checked, checked_raw)
 
-    return await answer(request, resolve(body.model, ModelType.LLM), chat, rt.router.context_fallbacks(body.model))
+    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.LLM), chat,
+                        rt.router.context_fallbacks(body.model))
 
 
-async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+async def _complete(request: Req, provider: str | None) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), CompletionRequest)
     rt = runtime(request)
 
@@ -50,11 +49,11 @@ async def _complete(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
         return await rt.provider(deployment).llm().complete(deployment.target, checked, checked_raw)
 
-    return await answer(request, resolve(body.model, ModelType.LLM), complete,
+    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.LLM), complete,
                         rt.router.context_fallbacks(body.model))
 
 
-async def _embed(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
+async def _embed(request: Req, provider: str | None) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), EmbeddingRequest)
     if body.input == "" or body.input == []:
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
@@ -64,49 +63,47 @@ async def _embed(request: Req, resolve: Resolve) -> Response[bytes] | Stream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
         return await rt.provider(deployment).text_embedding().embed(deployment.target, checked, checked_raw)
 
-    return await answer(request, resolve(body.model, ModelType.TEXT_EMBEDDING), embed)
+    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.TEXT_EMBEDDING), embed)
 
 
-def _anywhere(request: Req) -> Resolve:
-    return runtime(request).router.resolve
-
-
-def _within(request: Req, provider: str) -> Resolve:
-    router = runtime(request).router
-    return lambda name, model_type: router.resolve_in(provider, name, model_type)
+def _resolve(rt: Runtime, provider: str | None, model: str, model_type: ModelType) -> list[Deployment]:
+    """Anywhere (``/v1``), or among the models of ``provider`` (``/{provider}/v1``)."""
+    if provider is None:
+        return rt.router.resolve(model, model_type)
+    return rt.router.resolve_in(provider, model, model_type)
 
 
 @post("/chat/completions", status_code=200)
 async def chat_completions(request: Req) -> Response[bytes] | Stream:
     """Chat, streamed or not."""
-    return await _chat(request, _anywhere(request))
+    return await _chat(request, None)
 
 
 @post("/completions", status_code=200)
 async def completions(request: Req) -> Response[bytes] | Stream:
     """Legacy text completions, streamed or not."""
-    return await _complete(request, _anywhere(request))
+    return await _complete(request, None)
 
 
 @post("/embeddings", status_code=200)
 async def embeddings(request: Req) -> Response[bytes] | Stream:
     """One vector per input, in order."""
-    return await _embed(request, _anywhere(request))
+    return await _embed(request, None)
 
 
 @post("/chat/completions", status_code=200, name="seed_chat_completions")
 async def seed_chat_completions(request: Req, provider: str) -> Response[bytes] | Stream:
     """Chat with a model of ``provider``."""
-    return await _chat(request, _within(request, provider))
+    return await _chat(request, provider)
 
 
 @post("/completions", status_code=200, name="seed_completions")
 async def seed_completions(request: Req, provider: str) -> Response[bytes] | Stream:
     """Legacy completions with a model of ``provider``."""
-    return await _complete(request, _within(request, provider))
+    return await _complete(request, provider)
 
 
 @post("/embeddings", status_code=200, name="seed_embeddings")
 async def seed_embeddings(request: Req, provider: str) -> Response[bytes] | Stream:
     """Embeddings with a model of ``provider``."""
-    return await _embed(request, _within(request, provider))
+    return await _embed(request, provider)

@@ -580,18 +580,20 @@ def test_fault_garbage(client: openai.OpenAI, fake: FakeOpenAI) -> None:
     assert response.headers["content-type"].startswith("text/html") and response.status_code == 200
 
 
-def test_fault_stall_times_out(client: openai.OpenAI) -> None:
+def test_fault_stall_times_out(client: openai.OpenAI, fake: FakeOpenAI) -> None:
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model="fault-stall-5", messages=MESSAGES)
     assert time.monotonic() - started < 2.0
+    assert fake.wait_for_disconnect(timeout=5.0)  # the fake saw the client give up while it stalled
     quick = client.chat.completions.create(model="fault-stall-0.1", messages=MESSAGES)
     assert (quick.model, quick.choices[0].message.content) == ("fault-stall-0.1", REPLY)
 
 
-async def test_fault_stall_async(aclient: openai.AsyncOpenAI) -> None:
+async def test_fault_stall_async(aclient: openai.AsyncOpenAI, fake: FakeOpenAI) -> None:
     with pytest.raises(openai.APITimeoutError):
         await aclient.embeddings.create(model="fault-stall-5", input="x", timeout=0.2)
+    assert await asyncio.to_thread(fake.wait_for_disconnect, 5.0)
 
 
 def test_slow_stream_client_disconnect_is_observed(client: openai.OpenAI, fake: FakeOpenAI) -> None:

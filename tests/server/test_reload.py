@@ -1,0 +1,96 @@
+"""Hot reload: a changed profile takes over without dropping a request; a broken one is refused."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import GatewayProcess
+
+PROFILE = """
+server: {watch_profile: %s}
+providers:
+  - {name: up, provider: openai_compatible, credentials: {base_url: "${FAKE_URL}", api_key: "${FAKE_KEY}"}}
+routes:
+  - {model: chat, model_type: llm, deployments: [{target: up/gpt-4o-mini}]}
+"""
+EXTRA_ROUTE = "  - {model: %s, model_type: llm, deployments: [{target: up/gpt-4o}]}\n"
+USER: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "still here?"}]
+
+
+def start(upstream: FakeOpenAI, watch: bool) -> GatewayProcess:
+    return GatewayProcess(PROFILE % str(watch).lower(), {"FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY})
+
+
+@pytest.fixture
+def watched(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    with start(upstream, watch=True) as gateway:
+        yield gateway
+
+
+def models(gateway: GatewayProcess) -> list[str]:
+    return [m["id"] for m in httpx.get(f"{gateway.base_url}/models", timeout=5).json()["data"]]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_changed_file_is_picked_up_and_a_broken_one_refused(watched: GatewayProcess) -> None:
+    original = watched.profile_path.read_text()
+    watched.profile_path.write_text(original + EXTRA_ROUTE % "fresh")
+    assert eventually(lambda: "fresh" in models(watched))
+    watched.profile_path.write_text(original + "  - {model: broken, deployments: [{target: nowhere/x}]}\n")
+    assert eventually(lambda: "not reloaded" in watched.log())
+    assert f"{watched.profile_path}:7: routes[1].deployments[0].target" in watched.log()
+    assert "fresh" in models(watched)  # the last good profile keeps serving
+
+
+def test_sighup_reloads(upstream: FakeOpenAI) -> None:
+    with start(upstream, watch=False) as gateway:
+        gateway.profile_path.write_text(gateway.profile_path.read_text() + EXTRA_ROUTE % "hup")
+        time.sleep(1.5)
+        assert "hup" not in models(gateway)  # not watched
+        gateway.signal(signal.SIGHUP)
+        assert eventually(lambda: "hup" in models(gateway))
+
+
+def test_reloads_under_load_lose_no_request(watched: GatewayProcess) -> None:
+    original = watched.profile_path.read_text()
+
+    def one(_: int) -> int:
+        with openai.OpenAI(base_url=watched.base_url, api_key="x", max_retries=0) as sdk:
+            raw = sdk.chat.completions.with_raw_response.create(model="chat", messages=USER)
+            return raw.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        results = pool.map(one, range(400))
+        for i in range(6):  # rewrite the profile while requests flow
+            time.sleep(0.3)
+            watched.profile_path.write_text(original + EXTRA_ROUTE % f"round{i}")
+        statuses = list(results)
+    assert statuses == [200] * 400
+    assert watched.log().count("reloaded:") >= 2
+
+
+def test_a_stream_running_across_a_reload_finishes(watched: GatewayProcess) -> None:
+    with openai.OpenAI(base_url=watched.base_url, api_key="x", max_retries=0) as sdk:
+        stream = iter(sdk.chat.completions.create(model="up/fault-slow-stream-0.03", messages=USER, stream=True))
+        next(stream)
+        watched.profile_path.write_text(watched.profile_path.read_text() + EXTRA_ROUTE % "later")
+        assert eventually(lambda: "later" in models(watched))
+        rest = list(stream)
+    assert rest[-1].choices[0].finish_reason == "stop"
