@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -70,20 +71,23 @@ def test_sighup_reloads(upstream: FakeOpenAI) -> None:
 
 def test_reloads_under_load_lose_no_request(watched: GatewayProcess) -> None:
     original = watched.profile_path.read_text()
+    sdk = openai.OpenAI(base_url=watched.base_url, api_key="x", max_retries=0)  # thread-safe, one pool
+    done = threading.Event()
 
-    def one(_: int) -> int:
-        with openai.OpenAI(base_url=watched.base_url, api_key="x", max_retries=0) as sdk:
-            raw = sdk.chat.completions.with_raw_response.create(model="chat", messages=USER)
-            return raw.status_code
+    def keep_asking(_: int) -> list[int]:
+        statuses = []
+        while not done.is_set():
+            statuses.append(sdk.chat.completions.with_raw_response.create(model="chat", messages=USER).status_code)
+        return statuses
 
-    with ThreadPoolExecutor(8) as pool:
-        results = pool.map(one, range(400))
-        for i in range(6):  # rewrite the profile while requests flow
-            time.sleep(0.3)
+    with sdk, ThreadPoolExecutor(8) as pool:
+        running = [pool.submit(keep_asking, i) for i in range(8)]
+        for i in range(4):  # rewrite the profile while requests flow, waiting for each reload
             watched.profile_path.write_text(original + EXTRA_ROUTE % f"round{i}")
-        statuses = list(results)
-    assert statuses == [200] * 400
-    assert watched.log().count("reloaded:") >= 2
+            assert eventually(lambda n=i + 1: watched.log().count("reloaded:") == n)
+        done.set()
+        statuses = [status for future in running for status in future.result()]
+    assert len(statuses) > 100 and set(statuses) == {200}
 
 
 def test_a_stream_running_across_a_reload_finishes(watched: GatewayProcess) -> None:
