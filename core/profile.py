@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -102,6 +102,9 @@ class RouteConfig(ConfigBase, frozen=True, kw_only=True):
     context_fallbacks: list[str] = []
     """Tried only when a deployment says the request is too long (``context_length_exceeded``)."""
     model_type: ModelType | None = None
+    strategy: Literal["weighted", "least-busy", "fastest"] = "weighted"
+    """Which deployment goes first: by weight at random, the one with the fewest calls waiting on it, or the one
+    answering fastest lately (each worker keeps its own counts)."""
 
 
 class RouterConfig(ConfigBase, frozen=True, kw_only=True):
@@ -168,6 +171,7 @@ class RouteSpec(msgspec.Struct, frozen=True, kw_only=True):
 
     model: str
     model_type: ModelType
+    strategy: str = "weighted"
     deployments: list[RouteTarget]
     fallbacks: list[RouteTarget]
     context_fallbacks: list[RouteTarget] = []
@@ -393,7 +397,8 @@ class _Checker:
             targets.append(RouteTarget(instance=spec.name, target=resolved, weight=deployment.weight))
         if len(targets) < len(entries):
             return None  # the mistakes are reported; the profile will not load
-        return RouteSpec(model=route.model, model_type=model_type, deployments=targets[: len(route.deployments)],
+        return RouteSpec(model=route.model, model_type=model_type, strategy=route.strategy,
+                         deployments=targets[: len(route.deployments)],
                          fallbacks=targets[len(route.deployments):len(route.deployments) + len(route.fallbacks)],
                          context_fallbacks=targets[len(route.deployments) + len(route.fallbacks):])
 

@@ -31,7 +31,7 @@ from typing import Generic, TypeVar
 
 from . import errors
 from .profile import RouterConfig
-from .router import Deployment
+from .router import Deployment, DeploymentStats
 
 __all__ = ["Cooldowns", "Outcome", "attempt"]
 
@@ -98,14 +98,15 @@ class Outcome(Generic[T]):
 
 async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
                   cooldowns: Cooldowns, rng: random.Random | None = None,
-                  context_fallbacks: list[Deployment] | None = None) -> Outcome[T]:
+                  context_fallbacks: list[Deployment] | None = None,
+                  stats: DeploymentStats | None = None) -> Outcome[T]:
     """Call ``deployments`` in order until one answers; raise the last failure when none does.
 
     A request too long for a deployment (``context_length_exceeded``) goes to ``context_fallbacks`` in order,
     once each, and nowhere else; any other mistake of the request (a content filter included) is final.
     """
     try:
-        return await _attempt(deployments, call, config, cooldowns, rng or _RNG)
+        return await _attempt(deployments, call, config, cooldowns, rng or _RNG, stats)
     except errors.InvalidRequestError as exc:
         if exc.code != "context_length_exceeded" or not context_fallbacks:
             raise
@@ -122,7 +123,7 @@ async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Aw
 
 
 async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
-                   cooldowns: Cooldowns, rng: random.Random) -> Outcome[T]:
+                   cooldowns: Cooldowns, rng: random.Random, stats: DeploymentStats | None) -> Outcome[T]:
     candidates = deployments
     if len(deployments) > 1:  # a single explicit deployment is always tried: its own error says more than ours
         candidates = [d for d in deployments if not cooldowns.remaining(d.id)]
@@ -143,15 +144,26 @@ async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], A
             if wait is None:
                 break
             await asyncio.sleep(wait)
+        started = time.monotonic()
+        if stats is not None:
+            stats.began(deployment.id)
         try:
             value = await call(deployment)
         except (*RETRYABLE, *ELSEWHERE) as exc:
+            if stats is not None:
+                stats.ended(deployment.id, None)
             last = exc
             cooldowns.failed(deployment.id)
             if not isinstance(exc, RETRYABLE):
                 given_up.add(deployment.id)
             log.warning("attempt %d at %s failed: %s %s", attempts + 1, deployment.id, exc.status, exc.code)
             continue
+        except BaseException:
+            if stats is not None:
+                stats.ended(deployment.id, None)
+            raise
+        if stats is not None:
+            stats.ended(deployment.id, time.monotonic() - started)
         cooldowns.succeeded(deployment.id)
         return Outcome(value, deployment, attempts + 1)
     if last is None:  # unreachable: the loop runs at least once and only stops early after a failure

@@ -21,7 +21,7 @@ from .model_types import ModelTarget
 from .profile import InstanceSpec, LoadedProfile, RouteSpec
 from .schema import ModelSchema, ModelType
 
-__all__ = ["Deployment", "Found", "Router"]
+__all__ = ["Deployment", "DeploymentStats", "Found", "Router"]
 
 ROUTE_OWNER = "model-runtime"
 
@@ -46,8 +46,31 @@ class Found(msgspec.Struct, frozen=True):
     schema: ModelSchema | None = None
 
 
+class DeploymentStats:
+    """Per deployment: calls waiting on the upstream now, and how fast it answered lately (an exponential moving
+    average of the seconds to the answer or the first byte). Kept per worker process."""
+
+    def __init__(self, smoothing: float = 0.3) -> None:
+        self.smoothing = smoothing
+        self.waiting: dict[str, int] = {}
+        self.latency_s: dict[str, float] = {}
+
+    def began(self, deployment: str) -> None:
+        """A call to ``deployment`` started."""
+        self.waiting[deployment] = self.waiting.get(deployment, 0) + 1
+
+    def ended(self, deployment: str, seconds: float | None) -> None:
+        """It ended; ``seconds`` to the answer when it succeeded."""
+        self.waiting[deployment] = max(0, self.waiting.get(deployment, 1) - 1)
+        if seconds is not None:
+            previous = self.latency_s.get(deployment)
+            self.latency_s[deployment] = seconds if previous is None else (
+                previous + self.smoothing * (seconds - previous))
+
+
 class _Route(msgspec.Struct, frozen=True):
     model_type: ModelType
+    strategy: str
     deployments: list[Deployment]
     """Deployments on configured instances only."""
     weights: list[float]
@@ -62,8 +85,10 @@ class _Route(msgspec.Struct, frozen=True):
 class Router:
     """Resolves model names against a loaded profile; built once per profile, immutable afterwards."""
 
-    def __init__(self, loaded: LoadedProfile, rng: random.Random | None = None) -> None:
+    def __init__(self, loaded: LoadedProfile, rng: random.Random | None = None,
+                 stats: DeploymentStats | None = None) -> None:
         self.instances = loaded.instances
+        self.stats = stats or DeploymentStats()
         self._configured = [s for s in loaded.instances.values() if s.not_configured is None]
         self._by_preference = self._configured + [s for s in loaded.instances.values() if s.not_configured]
         self.routes = {name: self._build(route) for name, route in loaded.routes.items()}
@@ -167,6 +192,7 @@ class Router:
         first = self.instances[route.deployments[0].instance]
         return _Route(
             model_type=route.model_type,
+            strategy=route.strategy,
             deployments=[Deployment(self.instances[t.instance], t.target) for t in usable],
             weights=[t.weight for t in usable],
             fallbacks=fallbacks,
@@ -183,9 +209,14 @@ class Router:
             raise ProviderNotConfiguredError(route.unavailable)
         if len(route.deployments) <= 1:
             return [*route.deployments, *route.fallbacks]
-        first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
-        return [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:],
-                *route.fallbacks]
+        if route.strategy == "least-busy":
+            ordered = sorted(route.deployments, key=lambda d: (self.stats.waiting.get(d.id, 0), self._rng.random()))
+        elif route.strategy == "fastest":  # never measured goes first, so every deployment gets measured
+            ordered = sorted(route.deployments, key=lambda d: (self.stats.latency_s.get(d.id, 0.0), self._rng.random()))
+        else:
+            first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
+            ordered = [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
+        return [*ordered, *route.fallbacks]
 
     def _not_found(self, name: str, model_type: ModelType,
                    spec: InstanceSpec | None = None) -> InvalidRequestError | ModelNotFoundError:

@@ -15,7 +15,7 @@ from .errors import ModelRuntimeError, ProviderNotConfiguredError, UpstreamTimeo
 from .model_types import Provider, ProviderContext
 from .profile import LoadedProfile
 from .reliability import Cooldowns
-from .router import Deployment, Router
+from .router import Deployment, DeploymentStats, Router
 
 __all__ = ["RemoteModels", "Runtime"]
 
@@ -27,7 +27,8 @@ class Runtime:
 
     def __init__(self, loaded: LoadedProfile) -> None:
         self.loaded = loaded
-        self.router = Router(loaded)
+        self.stats = DeploymentStats()
+        self.router = Router(loaded, stats=self.stats)
         self.providers: dict[str, Provider] = {}
         self.remote_models = RemoteModels()
         self.cooldowns = Cooldowns(loaded.profile.router.cooldown_after, loaded.profile.router.cooldown_s)

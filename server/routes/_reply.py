@@ -112,7 +112,7 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
     rt.in_flight += 1
     try:
         outcome = await call(request, attempt(deployments, make, rt.loaded.profile.router, rt.cooldowns,
-                                              context_fallbacks=context_fallbacks))
+                                              context_fallbacks=context_fallbacks, stats=rt.stats))
     except BaseException:
         rt.in_flight -= 1
         raise

@@ -122,3 +122,22 @@ def test_listed_and_owner_agree(router: Router) -> None:
     assert router.find("vectors") == Found("model-runtime", ModelType.TEXT_EMBEDDING)
     for name in ["dormant/gpt-4o-mini", "gpt-4.1", "a/gpt-4o", "local/", "nope", "nowhere/x"]:
         assert router.find(name) is None, name
+
+
+def test_least_busy_and_fastest_strategies(tmp_path: Path) -> None:
+    text = PROFILE + """\
+  - {model: calm, strategy: least-busy, deployments: [{target: a/gpt-4o-mini}, {target: b/gpt-4o-mini}]}
+  - {model: quick, strategy: fastest, deployments: [{target: a/gpt-4o-mini}, {target: b/gpt-4o}]}
+"""
+    router = load(tmp_path, text)
+    router.stats.began("a/gpt-4o-mini")
+    assert all(router.resolve("calm", ModelType.LLM)[0].id == "b/gpt-4o-mini" for _ in range(20))
+    router.stats.ended("a/gpt-4o-mini", 0.5)
+    router.stats.began("b/gpt-4o-mini")
+    assert router.resolve("calm", ModelType.LLM)[0].id == "a/gpt-4o-mini"
+    assert router.resolve("quick", ModelType.LLM)[0].id == "b/gpt-4o"  # never measured: tried first
+    router.stats.ended("b/gpt-4o", 2.0)
+    assert router.resolve("quick", ModelType.LLM)[0].id == "a/gpt-4o-mini"  # 0.5 s beats 2.0 s
+    for _ in range(10):
+        router.stats.ended("a/gpt-4o-mini", 4.0)  # it slowed down
+    assert router.resolve("quick", ModelType.LLM)[0].id == "b/gpt-4o"
