@@ -111,7 +111,13 @@ class RouterConfig(ConfigBase, frozen=True, kw_only=True):
     """Timeouts, retries and cooldowns of upstream calls (see :mod:`core.reliability`)."""
 
     timeout_s: Positive = 600.0
+    """The longest silence from an upstream: before the first byte and between any two reads."""
     connect_timeout_s: Positive = 10.0
+    first_byte_timeout_s: Positive | None = None
+    """The longest wait for an attempt's answer to begin (a whole answer when not streamed); a timed-out attempt
+    is retried elsewhere. None: ``timeout_s``."""
+    stream_timeout_s: Positive | None = None
+    """The longest a stream may run; it then ends with an error event. None: no limit."""
     retries: Annotated[int, msgspec.Meta(ge=0)] = 2
     """Attempts after the first, across a route's deployments and fallbacks; only before the first byte."""
     backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 0.1

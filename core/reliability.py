@@ -148,7 +148,7 @@ async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], A
         if stats is not None:
             stats.began(deployment.id)
         try:
-            value = await call(deployment)
+            value = await _first_byte(call(deployment), config, deployment)
         except (*RETRYABLE, *ELSEWHERE) as exc:
             if stats is not None:
                 stats.ended(deployment.id, None)
@@ -169,6 +169,19 @@ async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], A
     if last is None:  # unreachable: the loop runs at least once and only stops early after a failure
         raise errors.InternalError("no deployment was tried")
     raise last
+
+
+async def _first_byte(answer: Awaitable[T], config: RouterConfig, deployment: Deployment) -> T:
+    """``answer`` within ``first_byte_timeout_s`` (when set; the read timeout covers the rest)."""
+    limit = config.first_byte_timeout_s
+    if limit is None:
+        return await answer
+    try:
+        async with asyncio.timeout(limit):
+            return await answer
+    except TimeoutError:
+        raise errors.UpstreamTimeoutError(f"'{deployment.id}' did not begin to answer within {limit:g}s",
+                                          code="first_byte_timeout") from None
 
 
 def _backoff(config: RouterConfig, round_: int, last: errors.ModelRuntimeError | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,7 +12,7 @@ from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from core.errors import ClientClosedRequest, InvalidRequestError
+from core.errors import ClientClosedRequest, InvalidRequestError, UpstreamTimeoutError
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.parameters import apply_rules
 from core.pricing import cost, format_cost
@@ -20,6 +20,7 @@ from core.reliability import attempt
 from core.router import Deployment
 from core.runtime import Runtime
 from core.schema import ModelType
+from core.sse import error_event
 
 __all__ = [
     "ATTEMPTS_HEADER",
@@ -120,7 +121,9 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
     if isinstance(outcome.value, JSONReply):
         rt.in_flight -= 1
         return reply(outcome.value, outcome.deployment.target, headers)
-    return reply(outcome.value, outcome.deployment.target, headers, done=rt)
+    limit = rt.loaded.profile.router.stream_timeout_s
+    stream = outcome.value if limit is None else _Bounded(outcome.value, limit)
+    return reply(stream, outcome.deployment.target, headers, done=rt)
 
 
 def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[str, str] | None = None,
@@ -140,6 +143,32 @@ def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[st
         return Response(result.body, media_type="application/json", headers=headers)
     return Stream(result.__aiter__(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
                   background=BackgroundTask(_close, result, done))
+
+
+class _Bounded:
+    """An event stream cut short, with an error event, once it has run ``limit_s`` (``router.stream_timeout_s``)."""
+
+    def __init__(self, stream: EventStream, limit_s: float) -> None:
+        self._stream, self._limit_s = stream, limit_s
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        deadline = asyncio.get_running_loop().time() + self._limit_s
+        events = self._stream.__aiter__()
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(events)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                await self._stream.aclose()
+                yield error_event(UpstreamTimeoutError(f"the stream ran longer than {self._limit_s:g}s",
+                                                       code="stream_timeout"))
+                return
+            yield event
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 async def _close(stream: EventStream, runtime: Runtime | None) -> None:

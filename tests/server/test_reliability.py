@@ -37,8 +37,9 @@ routes:
     fallbacks: [b/fault-status-500]                                 # not for a request that is too long
     context_fallbacks: [b/gpt-4o-mini]
   - {model: tuned, model_type: llm, deployments: [{target: b/gpt-4o-mini, params: {temperature: 0.2, seed: 42}}]}
+  - {model: hesitant, model_type: llm, deployments: [{target: a/fault-stall-0.8}], fallbacks: [b/gpt-4o-mini]}
 router: {timeout_s: 1.0, connect_timeout_s: 1, retries: 2, backoff_s: 0.01, max_backoff_s: 0.05,
-         cooldown_after: 3, cooldown_s: 1.5}
+         cooldown_after: 3, cooldown_s: 1.5, first_byte_timeout_s: 0.5, stream_timeout_s: 2.0}
 """
 USER: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
 
@@ -91,6 +92,21 @@ def test_a_request_too_long_goes_to_the_context_fallback(client: openai.OpenAI, 
     with pytest.raises(openai.BadRequestError) as caught:  # a direct call has no context fallback
         client.chat.completions.create(model="a/fault-context", messages=USER)
     assert caught.value.code == "context_length_exceeded" and models_sent(upstream) == ["fault-context"]
+
+
+def test_first_byte_and_stream_timeouts(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    started = time.monotonic()
+    raw = client.chat.completions.with_raw_response.create(model="hesitant", messages=USER)
+    assert raw.headers["x-model-runtime-deployment"] == "b/gpt-4o-mini"
+    assert time.monotonic() - started < 0.8  # gave up on the first at 0.5 s, before its 0.8 s answer
+    received: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client.chat.completions.create(model="a/fault-slow-stream-0.1", messages=USER, stream=True):
+            received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert caught.value.code == "stream_timeout" and 1.9 < time.monotonic() - started < 3
+    assert 10 < len(received) < 30  # 5 s of events cut at 2 s
 
 
 def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
