@@ -124,6 +124,8 @@ class RouterConfig(ConfigBase, frozen=True, kw_only=True):
     """The first wait before trying a deployment again; doubles each round, with full jitter."""
     max_backoff_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0
     """The longest wait between attempts; a longer Retry-After ends the retries instead."""
+    retry_budget_s: Positive | None = None
+    """No new attempt starts this long after the first began. None: only ``retries`` bounds them."""
     cooldown_after: Annotated[int, msgspec.Meta(ge=1)] = 3
     """Failures within ``cooldown_s`` that put a deployment in cooldown."""
     cooldown_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0

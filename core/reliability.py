@@ -134,9 +134,11 @@ async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], A
                 code="deployments_cooling_down", retry_after=soonest)
     given_up: set[str] = set()
     last: errors.ModelRuntimeError | None = None
+    began = time.monotonic()
     for attempts in range(config.retries + 1):
         live = [d for d in candidates if d.id not in given_up]
-        if not live:
+        if not live or (attempts and config.retry_budget_s is not None
+                        and time.monotonic() - began >= config.retry_budget_s):
             break
         deployment = live[attempts % len(live)]
         if attempts >= len(live):  # round again: this deployment failed already, give it a moment

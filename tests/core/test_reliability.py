@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
+import pytest
+
 from core import errors
-from core.profile import RouterConfig
-from core.reliability import Cooldowns, _backoff
+from core.model_types import ModelTarget
+from core.profile import InstanceSpec, RouterConfig
+from core.registry import Registry
+from core.reliability import Cooldowns, _backoff, attempt
+from core.router import Deployment
+from core.schema import ModelType
 
 
 class Clock:
@@ -46,3 +53,19 @@ def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
     assert max(_backoff(config, 5, None, rng) or 0 for _ in range(200)) <= 0.5
     assert _backoff(config, 1, errors.RateLimitError("slow down", retry_after=0.3), rng) == 0.3
     assert _backoff(config, 1, errors.RateLimitError("slow down", retry_after=5), rng) is None
+
+
+async def test_the_retry_budget_stops_new_attempts() -> None:
+    calls: list[str] = []
+
+    async def failing(deployment: Deployment) -> str:
+        calls.append(deployment.id)
+        await asyncio.sleep(0.05)
+        raise errors.UpstreamError("down")
+
+    spec = InstanceSpec(name="a", plugin=Registry.discover()["openai"], credentials={}, models={}, any_model=True)
+    only = Deployment(spec, ModelTarget(name="m", model_type=ModelType.LLM))
+    config = RouterConfig(retries=10, backoff_s=0, retry_budget_s=0.12)
+    with pytest.raises(errors.UpstreamError):
+        await attempt([only], failing, config, Cooldowns(after=100, period_s=1))
+    assert 2 <= len(calls) <= 4  # not the 11 that retries alone would allow

@@ -27,6 +27,7 @@ routes:
   - {model: cutting, model_type: llm, deployments: [{target: a/fault-cut-2}], fallbacks: [b/gpt-4o-mini]}
   - {model: slow, model_type: llm, deployments: [{target: a/fault-stall-3}], fallbacks: [b/gpt-4o-mini]}
   - {model: limited, model_type: llm, deployments: [{target: a/fault-status-429}]}
+  - {model: ratelimited, model_type: llm, deployments: [{target: a/fault-status-429}], fallbacks: [b/gpt-4o-mini]}
   - model: impatient
     model_type: llm
     deployments: [{target: a/fault-stall-0.8, timeout_s: 0.3}]   # the router would wait 1.0 s
@@ -61,7 +62,8 @@ def models_sent(upstream: FakeOpenAI) -> list[str]:
 
 
 @pytest.mark.parametrize(("route", "first"), [("resilient", "fault-status-500"), ("badcreds", "gpt-4o-mini"),
-                                              ("cutting", "fault-cut-2"), ("slow", "fault-stall-3")])
+                                              ("cutting", "fault-cut-2"), ("slow", "fault-stall-3"),
+                                              ("ratelimited", "fault-status-429")])
 def test_the_fallback_answers_when_the_primary_fails(client: openai.OpenAI, upstream: FakeOpenAI, route: str,
                                                      first: str) -> None:
     upstream.clear()
