@@ -39,7 +39,7 @@ log = logging.getLogger("model_runtime")
 T = TypeVar("T")
 
 _RNG = random.Random()
-REQUEST_TOO_LONG: tuple[type[errors.ModelRuntimeError], ...] = (errors.InvalidRequestError,)
+FAILURE_PENALTY_S = 5.0
 RETRYABLE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.RateLimitError, errors.UpstreamError, errors.UpstreamUnavailableError, errors.UpstreamTimeoutError)
 ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
@@ -64,7 +64,7 @@ class Cooldowns:
         if len(recent) >= self.after and self.period_s > 0:
             self._until[deployment] = now + self.period_s
             recent.clear()
-            log.warning("deployment %s is cooling down for %gs after %d failures", deployment, self.period_s,
+            log.warning("deployment %r is cooling down for %gs after %d failures", deployment, self.period_s,
                         self.after)
 
     def succeeded(self, deployment: str) -> None:
@@ -102,88 +102,116 @@ async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Aw
                   stats: DeploymentStats | None = None) -> Outcome[T]:
     """Call ``deployments`` in order until one answers; raise the last failure when none does.
 
-    A request too long for a deployment (``context_length_exceeded``) goes to ``context_fallbacks`` in order,
-    once each, and nowhere else; any other mistake of the request (a content filter included) is final.
+    Every candidate is tried once, then up to ``retries`` more attempts go round those that may still answer,
+    with backoff, all within ``retry_budget_s``. A request too long for a deployment (``context_length_exceeded``)
+    goes to ``context_fallbacks`` in order, once each; any other mistake of the request (content filters
+    included) is final. Cooldowns and statistics are kept only where there is a choice (several candidates), so
+    names a client makes up never accumulate state.
     """
+    tracked = len(deployments) > 1
+    run: _Run[T] = _Run(call, config, cooldowns if tracked else None, stats if tracked else None, rng or _RNG)
     try:
-        return await _attempt(deployments, call, config, cooldowns, rng or _RNG, stats)
+        return await run.through(run.usable(deployments))
     except errors.InvalidRequestError as exc:
         if exc.code != "context_length_exceeded" or not context_fallbacks:
             raise
         log.info("request too long for its deployments: trying the context fallbacks")
-        last: errors.ModelRuntimeError = exc
-        for tried, deployment in enumerate(context_fallbacks, start=1):
-            try:
-                value = await call(deployment)
-            except (*RETRYABLE, *ELSEWHERE, *REQUEST_TOO_LONG) as failure:
-                last = failure
-                continue
-            return Outcome(value, deployment, tried + 1)
-        raise last from None
+        return await run.through(context_fallbacks, retries=0)
 
 
-async def _attempt(deployments: list[Deployment], call: Callable[[Deployment], Awaitable[T]], config: RouterConfig,
-                   cooldowns: Cooldowns, rng: random.Random, stats: DeploymentStats | None) -> Outcome[T]:
-    candidates = deployments
-    if len(deployments) > 1:  # a single explicit deployment is always tried: its own error says more than ours
-        candidates = [d for d in deployments if not cooldowns.remaining(d.id)]
+class _Run(Generic[T]):
+    """One request's attempts: their count, the time they may take, the deployments given up on."""
+
+    def __init__(self, call: Callable[[Deployment], Awaitable[T]], config: RouterConfig, cooldowns: Cooldowns | None,
+                 stats: DeploymentStats | None, rng: random.Random) -> None:
+        self.call, self.config, self.cooldowns, self.stats, self.rng = call, config, cooldowns, stats, rng
+        self.attempts = 0
+        self.deadline = None if config.retry_budget_s is None else time.monotonic() + config.retry_budget_s
+
+    def usable(self, deployments: list[Deployment]) -> list[Deployment]:
+        if self.cooldowns is None:
+            return deployments
+        candidates = [d for d in deployments if not self.cooldowns.remaining(d.id)]
         if not candidates:
-            soonest = math.ceil(min(cooldowns.remaining(d.id) for d in deployments))
+            soonest = math.ceil(min(self.cooldowns.remaining(d.id) for d in deployments))
             raise errors.UpstreamUnavailableError(
                 f"every deployment of this model failed repeatedly and is cooling down; try again in {soonest}s",
                 code="deployments_cooling_down", retry_after=soonest)
-    given_up: set[str] = set()
-    last: errors.ModelRuntimeError | None = None
-    began = time.monotonic()
-    for attempts in range(config.retries + 1):
-        live = [d for d in candidates if d.id not in given_up]
-        if not live or (attempts and config.retry_budget_s is not None
-                        and time.monotonic() - began >= config.retry_budget_s):
-            break
-        deployment = live[attempts % len(live)]
-        if attempts >= len(live):  # round again: this deployment failed already, give it a moment
-            wait = _backoff(config, attempts // len(live), last, rng)
-            if wait is None:
+        return candidates
+
+    async def through(self, candidates: list[Deployment], retries: int | None = None) -> Outcome[T]:
+        retries = self.config.retries if retries is None else retries
+        last: errors.ModelRuntimeError | None = None
+        again: list[Deployment] = []  # may answer if asked again (a retryable failure)
+        for deployment in candidates:
+            if self._out_of_time():
+                break
+            try:
+                return await self._one(deployment)
+            except (*RETRYABLE, *ELSEWHERE) as exc:
+                last = exc
+                if not isinstance(exc, ELSEWHERE):
+                    again.append(deployment)
+        for round_ in range(1, retries + 1):
+            if not again or self._out_of_time():
+                break
+            deployment = again[(round_ - 1) % len(again)]
+            wait = _backoff(self.config, (round_ - 1) // len(again) + 1, last, self.rng)
+            if wait is None or (self.deadline is not None and time.monotonic() + wait >= self.deadline):
                 break
             await asyncio.sleep(wait)
+            try:
+                return await self._one(deployment)
+            except (*RETRYABLE, *ELSEWHERE) as exc:
+                last = exc
+                if isinstance(exc, ELSEWHERE):
+                    again.remove(deployment)
+        if last is None:
+            raise errors.UpstreamTimeoutError("no deployment could be tried within router.retry_budget_s",
+                                              code="retry_budget_exhausted")
+        raise last
+
+    def _out_of_time(self) -> bool:
+        return self.attempts > 0 and self.deadline is not None and time.monotonic() >= self.deadline
+
+    async def _one(self, deployment: Deployment) -> Outcome[T]:
+        self.attempts += 1
         started = time.monotonic()
-        if stats is not None:
-            stats.began(deployment.id)
+        if self.stats is not None:
+            self.stats.began(deployment.id)
         try:
-            value = await _first_byte(call(deployment), config, deployment)
+            value = await self._in_time(self.call(deployment), deployment)
         except (*RETRYABLE, *ELSEWHERE) as exc:
-            if stats is not None:
-                stats.ended(deployment.id, None)
-            last = exc
-            cooldowns.failed(deployment.id)
-            if not isinstance(exc, RETRYABLE):
-                given_up.add(deployment.id)
-            log.warning("attempt %d at %s failed: %s %s", attempts + 1, deployment.id, exc.status, exc.code)
-            continue
-        except BaseException:
-            if stats is not None:
-                stats.ended(deployment.id, None)
+            if self.stats is not None:  # a failure counts as a slow answer, so `fastest` moves away from it
+                self.stats.ended(deployment.id, time.monotonic() - started + FAILURE_PENALTY_S)
+            if self.cooldowns is not None:
+                self.cooldowns.failed(deployment.id)
+            log.warning("attempt %d at %r failed: %s %s", self.attempts, deployment.id, exc.status, exc.code)
             raise
-        if stats is not None:
-            stats.ended(deployment.id, time.monotonic() - started)
-        cooldowns.succeeded(deployment.id)
-        return Outcome(value, deployment, attempts + 1)
-    if last is None:  # unreachable: the loop runs at least once and only stops early after a failure
-        raise errors.InternalError("no deployment was tried")
-    raise last
+        except BaseException:
+            if self.stats is not None:
+                self.stats.ended(deployment.id, None)
+            raise
+        if self.stats is not None:
+            self.stats.ended(deployment.id, time.monotonic() - started)
+        if self.cooldowns is not None:
+            self.cooldowns.succeeded(deployment.id)
+        return Outcome(value, deployment, self.attempts)
 
-
-async def _first_byte(answer: Awaitable[T], config: RouterConfig, deployment: Deployment) -> T:
-    """``answer`` within ``first_byte_timeout_s`` (when set; the read timeout covers the rest)."""
-    limit = config.first_byte_timeout_s
-    if limit is None:
-        return await answer
-    try:
-        async with asyncio.timeout(limit):
+    async def _in_time(self, answer: Awaitable[T], deployment: Deployment) -> T:
+        """``answer`` within ``first_byte_timeout_s`` and what is left of ``retry_budget_s`` (when set)."""
+        limits = [limit for limit in (self.config.first_byte_timeout_s,
+                                      None if self.deadline is None else self.deadline - time.monotonic())
+                  if limit is not None]
+        if not limits:
             return await answer
-    except TimeoutError:
-        raise errors.UpstreamTimeoutError(f"'{deployment.id}' did not begin to answer within {limit:g}s",
-                                          code="first_byte_timeout") from None
+        limit = max(0.0, min(limits))
+        try:
+            async with asyncio.timeout(limit):
+                return await answer
+        except TimeoutError:
+            raise errors.UpstreamTimeoutError(f"{deployment.id!r} did not begin to answer within {limit:.3g}s",
+                                              code="first_byte_timeout") from None
 
 
 def _backoff(config: RouterConfig, round_: int, last: errors.ModelRuntimeError | None,

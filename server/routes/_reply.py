@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response
@@ -117,17 +118,19 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
     except BaseException:
         rt.in_flight -= 1
         raise
-    headers = {DEPLOYMENT_HEADER: outcome.deployment.id, ATTEMPTS_HEADER: str(outcome.attempts)}
+    # The id holds a model name the client chose: quoted, it is a valid header whatever its characters.
+    headers = {DEPLOYMENT_HEADER: quote(outcome.deployment.id, safe="/:@.-_~+"),
+               ATTEMPTS_HEADER: str(outcome.attempts)}
     if isinstance(outcome.value, JSONReply):
         rt.in_flight -= 1
         return reply(outcome.value, outcome.deployment.target, headers)
     limit = rt.loaded.profile.router.stream_timeout_s
     stream = outcome.value if limit is None else _Bounded(outcome.value, limit)
-    return reply(stream, outcome.deployment.target, headers, done=rt)
+    return reply(stream, outcome.deployment.target, headers, done=_Release(rt))
 
 
 def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[str, str] | None = None,
-          done: Runtime | None = None) -> Response[bytes] | Stream:
+          done: Callable[[], None] | None = None) -> Response[bytes] | Stream:
     """A JSON body as is (with its cost when the model has a price), or an event stream written to the client
     event by event as it arrives (headers go before the usage is known, so a stream carries no cost header).
 
@@ -141,7 +144,7 @@ def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[st
             headers[COST_HEADER] = format_cost(cost(pricing, result.usage))
             headers[CURRENCY_HEADER] = pricing.currency
         return Response(result.body, media_type="application/json", headers=headers)
-    return Stream(result.__aiter__(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
+    return Stream(_events(result, done), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
                   background=BackgroundTask(_close, result, done))
 
 
@@ -171,9 +174,30 @@ class _Bounded:
         await self._stream.aclose()
 
 
-async def _close(stream: EventStream, runtime: Runtime | None) -> None:
+class _Release:
+    """Ends a stream's in-flight count exactly once, whichever of its two ends (iteration, background) comes."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime: Runtime | None = runtime
+
+    def __call__(self) -> None:
+        if self._runtime is not None:
+            self._runtime.in_flight -= 1
+            self._runtime = None
+
+
+async def _events(stream: EventStream, done: Callable[[], None] | None) -> AsyncIterator[bytes]:
+    try:
+        async for event in stream:
+            yield event
+    finally:
+        if done is not None:
+            done()
+
+
+async def _close(stream: EventStream, done: Callable[[], None] | None) -> None:
     try:
         await stream.aclose()
     finally:
-        if runtime is not None:
-            runtime.in_flight -= 1
+        if done is not None:
+            done()

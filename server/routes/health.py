@@ -29,4 +29,4 @@ async def ready(request: Req) -> dict[str, Any]:
             state["reason"] = spec.not_configured
         providers[spec.name] = state
     cooling = {deployment: round(left, 1) for deployment, left in rt.cooldowns.cooling().items()}
-    return {"status": "ready", "providers": providers, "cooldowns": cooling}
+    return {"status": "ready", "providers": providers, "cooldowns": cooling, "in_flight": rt.in_flight}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+import msgspec
 import pytest
 
 from core import errors
@@ -65,7 +66,26 @@ async def test_the_retry_budget_stops_new_attempts() -> None:
 
     spec = InstanceSpec(name="a", plugin=Registry.discover()["openai"], credentials={}, models={}, any_model=True)
     only = Deployment(spec, ModelTarget(name="m", model_type=ModelType.LLM))
-    config = RouterConfig(retries=10, backoff_s=0, retry_budget_s=0.12)
-    with pytest.raises(errors.UpstreamError):
+    config = RouterConfig(retries=10, backoff_s=0, retry_budget_s=0.3)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(errors.ModelRuntimeError):
         await attempt([only], failing, config, Cooldowns(after=100, period_s=1))
-    assert 2 <= len(calls) <= 4  # not the 11 that retries alone would allow
+    assert asyncio.get_running_loop().time() - started < 0.6  # the budget, not 11 attempts of 0.05 s plus waits
+    assert 2 <= len(calls) <= 7
+
+
+async def test_every_candidate_once_then_retries_without_skipping() -> None:
+    calls: list[str] = []
+
+    async def call(deployment: Deployment) -> str:
+        calls.append(deployment.id)
+        if deployment.id == "a/m":
+            raise errors.ProviderAuthenticationError("rejected")  # another deployment, never this one again
+        raise errors.UpstreamError("down")
+
+    spec = InstanceSpec(name="x", plugin=Registry.discover()["openai"], credentials={}, models={}, any_model=True)
+    a, b, c = (Deployment(msgspec.structs.replace(spec, name=n), ModelTarget(name="m", model_type=ModelType.LLM))
+               for n in "abc")
+    with pytest.raises(errors.UpstreamError):
+        await attempt([a, b, c], call, RouterConfig(retries=3, backoff_s=0), Cooldowns(after=100, period_s=1))
+    assert calls == ["a/m", "b/m", "c/m", "b/m", "c/m", "b/m"]

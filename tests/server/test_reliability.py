@@ -111,6 +111,29 @@ def test_first_byte_and_stream_timeouts(client: openai.OpenAI, upstream: FakeOpe
     assert 10 < len(received) < 30  # 5 s of events cut at 2 s
 
 
+def test_any_model_name_makes_a_valid_header_and_calls_are_counted_out(gateway: GatewayProcess,
+                                                                       client: openai.OpenAI) -> None:
+    for name, header in [("a/通义千问", "a/%E9%80%9A%E4%B9%89%E5%8D%83%E9%97%AE"),
+                         ("a/x\r\nx-injected: 1", "a/x%0D%0Ax-injected:%201")]:
+        raw = client.chat.completions.with_raw_response.create(model=name, messages=USER)
+        assert raw.headers["x-model-runtime-deployment"] == header and "x-injected" not in raw.headers
+        chunks = list(client.chat.completions.create(model=name, messages=USER, stream=True))
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    stream = client.chat.completions.create(model="a/fault-slow-stream-0.05", messages=USER, stream=True)
+    next(iter(stream))
+    stream.close()  # the client leaves mid-stream
+    assert eventually_zero_in_flight(gateway)
+
+
+def eventually_zero_in_flight(gateway: GatewayProcess) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if httpx.get(f"{gateway.url}/health/ready", timeout=5).json()["in_flight"] == 0:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     upstream.clear()
     with pytest.raises(openai.BadRequestError):
@@ -139,7 +162,7 @@ def test_retries_are_bounded_then_deployments_cool_down(gateway: GatewayProcess,
     upstream.clear()
     with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model="doomed", messages=USER)
-    assert caught.value.status_code == 502 and len(upstream.requests) == 3  # retries: 2
+    assert caught.value.status_code == 502 and len(upstream.requests) == 4  # each once, then retries: 2
     for _ in range(2):  # a and b each reach three failures within the window
         with pytest.raises(openai.APIStatusError):
             client.chat.completions.create(model="doomed", messages=USER)
@@ -154,7 +177,7 @@ def test_retries_are_bounded_then_deployments_cool_down(gateway: GatewayProcess,
     time.sleep(1.6)  # the cooldown ends: the deployments are tried again
     with pytest.raises(openai.InternalServerError) as again:
         client.chat.completions.create(model="doomed", messages=USER)
-    assert again.value.status_code == 502 and len(upstream.requests) == 3
+    assert again.value.status_code == 502 and len(upstream.requests) == 4
 
 
 def test_sigterm_lets_a_running_stream_finish(upstream: FakeOpenAI) -> None:
