@@ -10,6 +10,7 @@ exceptions, so provider error maps stay as they are.
 
 from __future__ import annotations
 
+import base64
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 
@@ -18,6 +19,7 @@ import httpx
 
 __all__ = ["AiohttpTransport", "Upstream"]
 
+_URL_CACHE = 64
 _NOT_FORWARDED = frozenset({b"content-length", b"transfer-encoding"})  # aiohttp frames the body itself
 
 
@@ -34,7 +36,12 @@ class Upstream:
         self.transport = AiohttpTransport()
         self.client = httpx.AsyncClient(base_url=base_url, headers=dict(headers), transport=self.transport,
                                         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
-        self._headers = [(k.encode(), v.encode()) for k, v in self.client.headers.items()]
+        fixed = httpx.Headers(self.client.headers)
+        url = httpx.URL(base_url)
+        if url.username and "authorization" not in fixed:  # user:password@ in the base URL is Basic auth
+            basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+            fixed["authorization"] = f"Basic {basic}"
+        self._headers = fixed.raw
         self._timeout = {"connect": connect_timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
         self._urls: dict[str, httpx.URL] = {}
 
@@ -44,7 +51,9 @@ class Upstream:
         replaces the read timeout: a deployment's own)."""
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = self.client.base_url.join(path)
+            url = self.client.base_url.join(path)
+            if len(self._urls) < _URL_CACHE:  # the hot paths are a handful; others are joined each time
+                self._urls[path] = url
         extra = [(k.encode(), v.encode()) for k, v in headers.items()] if headers else []
         timeout = self._timeout if timeout_s is None else {**self._timeout, "read": timeout_s, "write": timeout_s,
                                                              "pool": timeout_s}
@@ -70,10 +79,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_s = keepalive_s
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, as aiohttp requires.
-        if self._session is None or self._session.closed:
+        if self._closed:
+            raise httpx.LocalProtocolError("this upstream client is closed")  # a retired runtime's stray caller
+        if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=self._keepalive_s, ttl_dns_cache=300)
             # trust_env=False: aiohttp would read ~/.netrc in a thread on every request; proxies are looked up
             # once per host instead (see _proxy).
@@ -90,7 +102,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             response = await self._open().request(
                 request.method, str(url), headers=headers, data=await request.aread() or None,
                 allow_redirects=False, compress=None, proxy=self._proxy(url),
-                timeout=aiohttp.ClientTimeout(sock_connect=timeout.get("connect"), sock_read=timeout.get("read")))
+                timeout=aiohttp.ClientTimeout(connect=timeout.get("connect"), sock_connect=timeout.get("connect"),
+                                              sock_read=timeout.get("read")))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _as_httpx(exc, request) from exc
         except ValueError as exc:  # a request aiohttp refuses to send
@@ -107,6 +120,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._proxies[key]
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 

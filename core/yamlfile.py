@@ -86,6 +86,9 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> YAMLSou
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(file, None, "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        bad_line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(file, bad_line, "", "not valid UTF-8") from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

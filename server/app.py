@@ -43,6 +43,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
         finally:
             if watcher is not None:
                 watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             await reloader.aclose()
             await state.runtime.aclose()
 

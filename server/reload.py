@@ -39,6 +39,7 @@ class Reloader:
         self._seen = self._stamp()
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[object]] = set()
+        self._retired: list[Runtime] = []
 
     def _stamp(self) -> tuple[int, int, int] | None:
         try:
@@ -53,8 +54,10 @@ class Reloader:
             await asyncio.sleep(self.poll_s)
             stamp = self._stamp()
             if stamp is not None and stamp != self._seen:
-                self._seen = stamp
-                await self.reload()
+                try:
+                    await self.reload()
+                except Exception:  # the watcher must outlive any one bad reload
+                    log.exception("profile %s: reload failed; the previous profile keeps serving", self.path)
 
     def on_sighup(self) -> None:
         """Install ``SIGHUP`` → reload, where the platform allows it."""
@@ -65,6 +68,7 @@ class Reloader:
     async def reload(self) -> bool:
         """Load the file again; swap it in if it is valid. Returns whether it was."""
         async with self._lock:
+            self._seen = self._stamp()  # what this reload reads; the watcher will not read it again
             try:
                 loaded = await asyncio.to_thread(load_profile, self.path)
             except (ProfileError, ConfigError) as exc:
@@ -80,6 +84,7 @@ class Reloader:
                             self.path)
             log.info("profile %s reloaded: %d provider instances, %d routes", self.path, len(loaded.instances),
                      len(loaded.routes))
+            self._retired.append(old)
             self._spawn(old.retire(RETIRE_GRACE_S))
             return True
 
@@ -89,7 +94,10 @@ class Reloader:
         task.add_done_callback(self._retiring.discard)
 
     async def aclose(self) -> None:
-        """Finish retiring replaced runtimes."""
+        """At shutdown: stop waiting for replaced runtimes and close their connections now."""
         for task in list(self._retiring):
             task.cancel()
         await asyncio.gather(*self._retiring, return_exceptions=True)
+        for runtime in self._retired:
+            await runtime.aclose()
+        self._retired.clear()

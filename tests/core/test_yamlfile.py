@@ -58,3 +58,10 @@ def test_yaml_booleans_get_a_hint(tmp_path: Path) -> None:
     source = load_yaml(path)
     with pytest.raises(ConfigError, match=r"forms\[0\].variable: expected str, got bool .*quote the value"):
         to_struct(source, source.data["forms"][0], CredentialFormSchema, ("forms", 0))
+
+
+def test_invalid_utf8_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"a: 1\nb: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"x\.yaml:2: not valid UTF-8"):
+        load_yaml(path)

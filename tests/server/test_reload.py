@@ -63,6 +63,10 @@ def test_a_changed_file_is_picked_up_and_a_broken_one_refused(watched: GatewayPr
     assert eventually(lambda: "not reloaded" in watched.log())
     assert f"{watched.profile_path}:7: routes[1].deployments[0].target" in watched.log()
     assert "fresh" in models(watched)  # the last good profile keeps serving
+    watched.profile_path.write_bytes(original.encode() + b"# caf\xe9\n")  # not UTF-8: refused, watcher lives on
+    assert eventually(lambda: "not valid UTF-8" in watched.log())
+    watched.profile_path.write_text(original + EXTRA_ROUTE % "after")
+    assert eventually(lambda: "after" in models(watched))
 
 
 def test_sighup_reloads(upstream: FakeOpenAI) -> None:
