@@ -209,13 +209,16 @@ class Router:
             raise ProviderNotConfiguredError(route.unavailable)
         if len(route.deployments) <= 1:
             return [*route.deployments, *route.fallbacks]
-        if route.strategy == "least-busy":
-            ordered = sorted(route.deployments, key=lambda d: (self.stats.waiting.get(d.id, 0), self._rng.random()))
-        elif route.strategy == "fastest":  # never measured goes first, so every deployment gets measured
-            ordered = sorted(route.deployments, key=lambda d: (self.stats.latency_s.get(d.id, 0.0), self._rng.random()))
-        else:
-            first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
-            ordered = [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
+        match route.strategy:
+            case "least-busy":
+                ordered = sorted(route.deployments,
+                                 key=lambda d: (self.stats.waiting.get(d.id, 0), self._rng.random()))
+            case "fastest":  # never measured goes first, so every deployment gets measured
+                ordered = sorted(route.deployments,
+                                 key=lambda d: (self.stats.latency_s.get(d.id, 0.0), self._rng.random()))
+            case _:
+                first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
+                ordered = [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
         return [*ordered, *route.fallbacks]
 
     def _not_found(self, name: str, model_type: ModelType,
