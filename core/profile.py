@@ -58,6 +58,9 @@ class ServerConfig(ConfigBase, frozen=True, kw_only=True):
     max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
     watch_profile: bool = True
     """Reload the profile when its file changes (``SIGHUP`` reloads it either way)."""
+    drain_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    """After ``SIGTERM``, keep serving this long with ``/health/ready`` answering 503, so load balancers stop
+    sending before the listener closes; then running requests and streams finish and the process exits."""
 
 
 class ModelEntry(ConfigBase, frozen=True, kw_only=True):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 from litestar import Litestar, Router
 from litestar.datastructures import State
@@ -29,7 +32,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
     """Build the app; providers and their connection pools live from start-up to shutdown, or until a reloaded
     profile replaces them (:mod:`server.reload`)."""
     keys = GatewayKeys(loaded.profile.server.api_keys)
-    state = State({"runtime": Runtime(loaded), "gateway_keys": keys})
+    state = State({"runtime": Runtime(loaded), "gateway_keys": keys, "draining": False})
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -37,6 +40,8 @@ def create_app(loaded: LoadedProfile) -> Litestar:
             log.warning("no gateway keys configured (server.api_keys): anyone who reaches this port can use it")
         reloader = Reloader(state, loaded.file)
         reloader.on_sighup()
+        if loaded.profile.server.drain_s > 0:
+            _drain_on_sigterm(state, loaded.profile.server.drain_s)
         watcher = asyncio.ensure_future(reloader.watch()) if loaded.profile.server.watch_profile else None
         try:
             yield
@@ -72,3 +77,31 @@ def create_app(loaded: LoadedProfile) -> Litestar:
         openapi_config=OpenAPIConfig(title="Model Runtime", version=VERSION, path="/schema"),
         logging_config=None,
     )
+
+
+def _drain_on_sigterm(state: State, drain_s: float) -> None:
+    """Put a drain period in front of uvicorn's graceful shutdown (main thread only, where signals arrive).
+
+    On ``SIGTERM`` the app marks itself draining (``/health/ready`` → 503) and hands the signal to uvicorn's own
+    handler ``drain_s`` later; a second ``SIGTERM`` hands it over at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    uvicorn_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(uvicorn_handler):
+        return
+
+    def shut_down() -> None:
+        signal.signal(signal.SIGTERM, uvicorn_handler)
+        uvicorn_handler(signal.SIGTERM, None)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if state.draining:
+            loop.call_soon_threadsafe(shut_down)
+            return
+        state.draining = True
+        log.warning("SIGTERM: draining for %gs (/health/ready answers 503), then shutting down", drain_s)
+        loop.call_soon_threadsafe(loop.call_later, drain_s, shut_down)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

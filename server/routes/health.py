@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
+from litestar import Response, get
 
 from ._reply import Req, runtime
 
@@ -18,7 +18,7 @@ async def live() -> dict[str, str]:
 
 
 @get("/health/ready")
-async def ready(request: Req) -> dict[str, Any]:
+async def ready(request: Req) -> Response[dict[str, Any]]:
     """Readiness, with each provider instance's state (``not_configured`` says what to set) and the deployments
     resting after repeated failures (seconds left)."""
     rt = runtime(request)
@@ -29,4 +29,6 @@ async def ready(request: Req) -> dict[str, Any]:
             state["reason"] = spec.not_configured
         providers[spec.name] = state
     cooling = {deployment: round(left, 1) for deployment, left in rt.cooldowns.cooling().items()}
-    return {"status": "ready", "providers": providers, "cooldowns": cooling, "in_flight": rt.in_flight}
+    body = {"status": "draining" if request.app.state.draining else "ready", "providers": providers,
+            "cooldowns": cooling, "in_flight": rt.in_flight}
+    return Response(body, status_code=503 if request.app.state.draining else 200)

@@ -193,3 +193,21 @@ def test_sigterm_lets_a_running_stream_finish(upstream: FakeOpenAI) -> None:
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{gateway.url}/health/live", timeout=2)
         assert gateway.wait(timeout=10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
+
+
+def test_sigterm_with_a_drain_period_fails_readiness_first(upstream: FakeOpenAI) -> None:
+    profile = PROFILE.replace("providers:", "server: {drain_s: 1.5}\nproviders:", 1)
+    with GatewayProcess(profile, {"FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}) as gateway, \
+            openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0) as sdk:
+        stream = iter(sdk.chat.completions.create(model="a/fault-slow-stream-0.03", messages=USER, stream=True))
+        next(stream)
+        gateway.terminate()
+        time.sleep(0.3)
+        ready = httpx.get(f"{gateway.url}/health/ready", timeout=2)
+        assert ready.status_code == 503 and ready.json()["status"] == "draining"
+        assert sdk.chat.completions.create(model="b/gpt-4o-mini", messages=USER).choices  # still served
+        rest = list(stream)  # 1.5 s of events, within the drain and the shutdown that follows
+        assert rest[-1].choices[0].finish_reason == "stop"
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{gateway.url}/health/live", timeout=2)
+        assert gateway.wait(timeout=10) in (0, -signal.SIGTERM)
