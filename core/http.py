@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import httpx
+import yarl
 
 __all__ = ["AiohttpTransport", "Upstream"]
 
@@ -80,6 +81,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
         self._closed = False
+        self._targets: dict[str, yarl.URL] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, as aiohttp requires.
@@ -97,11 +99,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
                    if k.lower() not in _NOT_FORWARDED]
-        url = request.url.copy_with(userinfo=b"")  # httpx already turned any user:password into a header
+        url = self._target(request.url)
         try:
             response = await self._open().request(
-                request.method, str(url), headers=headers, data=await request.aread() or None,
-                allow_redirects=False, compress=None, proxy=self._proxy(url),
+                request.method, url, headers=headers, data=await request.aread() or None,
+                allow_redirects=False, compress=None, proxy=self._proxy(request.url),
                 timeout=aiohttp.ClientTimeout(connect=timeout.get("connect"), sock_connect=timeout.get("connect"),
                                               sock_read=timeout.get("read")))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -110,6 +112,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError(str(exc), request=request) from exc
         return httpx.Response(response.status, headers=list(response.raw_headers), stream=_Body(response, request),
                               request=request, extensions={"http_version": b"HTTP/1.1"})
+
+    def _target(self, url: httpx.URL) -> yarl.URL:
+        """The URL aiohttp sends to, parsed once per distinct URL (a handful per upstream); any user:password is
+        dropped, since the caller sends it as a header already."""
+        key = str(url)
+        target = self._targets.get(key)
+        if target is None:
+            target = yarl.URL(str(url.copy_with(userinfo=b"")) if url.userinfo else key, encoded=True)
+            if len(self._targets) < _URL_CACHE:
+                self._targets[key] = target
+        return target
 
     def _proxy(self, url: httpx.URL) -> str | None:
         """``HTTPS_PROXY`` / ``HTTP_PROXY`` unless ``NO_PROXY`` exempts the host, as httpx does by default."""
