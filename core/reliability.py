@@ -54,9 +54,12 @@ class Cooldowns:
         self._failures: dict[str, deque[float]] = {}
         self._until: dict[str, float] = {}
 
-    def failed(self, deployment: str) -> None:
-        """Record a failure; the ``after``-th within ``period_s`` starts a cooldown."""
+    def failed(self, deployment: str, retry_after: float | None = None) -> None:
+        """Record a failure; the ``after``-th within ``period_s`` starts a cooldown, and so does a ``Retry-After``
+        (the upstream said when to come back: the deployment rests that long)."""
         now = self._clock()
+        if retry_after is not None and retry_after > 0:
+            self._until[deployment] = max(self._until.get(deployment, now), now + retry_after)
         recent = self._failures.setdefault(deployment, deque())
         recent.append(now)
         while recent and recent[0] <= now - self.period_s:
@@ -142,7 +145,7 @@ class _Run(Generic[T]):
     async def through(self, candidates: list[Deployment], retries: int | None = None) -> Outcome[T]:
         retries = self.config.retries if retries is None else retries
         last: errors.ModelRuntimeError | None = None
-        again: list[Deployment] = []  # may answer if asked again (a retryable failure)
+        failures: dict[str, errors.ModelRuntimeError] = {}  # the deployments that may answer if asked again
         for deployment in candidates:
             if self._out_of_time():
                 break
@@ -151,19 +154,21 @@ class _Run(Generic[T]):
             except (*RETRYABLE, *ELSEWHERE) as exc:
                 last = exc
                 if not isinstance(exc, ELSEWHERE):
-                    again.append(deployment)
+                    failures[deployment.id] = exc
+        again = [d for d in candidates if d.id in failures]
         for round_ in range(1, retries + 1):
             if not again or self._out_of_time():
                 break
             deployment = again[(round_ - 1) % len(again)]
-            wait = _backoff(self.config, (round_ - 1) // len(again) + 1, last, self.rng)
+            # The wait is this deployment's: its own Retry-After, or backoff for how often it has been asked.
+            wait = _backoff(self.config, (round_ - 1) // len(again) + 1, failures[deployment.id], self.rng)
             if wait is None or (self.deadline is not None and time.monotonic() + wait >= self.deadline):
                 break
             await asyncio.sleep(wait)
             try:
                 return await self._one(deployment)
             except (*RETRYABLE, *ELSEWHERE) as exc:
-                last = exc
+                last = failures[deployment.id] = exc
                 if isinstance(exc, ELSEWHERE):
                     again.remove(deployment)
         if last is None:
@@ -185,7 +190,7 @@ class _Run(Generic[T]):
             if self.stats is not None:  # a failure counts as a slow answer, so `fastest` moves away from it
                 self.stats.ended(deployment.id, time.monotonic() - started + FAILURE_PENALTY_S)
             if self.cooldowns is not None:
-                self.cooldowns.failed(deployment.id)
+                self.cooldowns.failed(deployment.id, exc.retry_after)
             log.warning("attempt %d at %r failed: %s %s", self.attempts, deployment.id, exc.status, exc.code)
             raise
         except BaseException:

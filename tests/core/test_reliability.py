@@ -89,3 +89,12 @@ async def test_every_candidate_once_then_retries_without_skipping() -> None:
     with pytest.raises(errors.UpstreamError):
         await attempt([a, b, c], call, RouterConfig(retries=3, backoff_s=0), Cooldowns(after=100, period_s=1))
     assert calls == ["a/m", "b/m", "c/m", "b/m", "c/m", "b/m"]
+
+
+def test_retry_after_rests_a_deployment_that_long() -> None:
+    clock = Clock()
+    cooldowns = Cooldowns(after=3, period_s=10, clock=clock)
+    cooldowns.failed("a/m", retry_after=4)
+    assert cooldowns.remaining("a/m") == 4
+    clock.now += 4
+    assert cooldowns.remaining("a/m") == 0
