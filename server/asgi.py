@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from litestar import Litestar
+from typing import cast
 
 from core.profile import load_profile
 
+from .access import ASGIApp, access_log
 from .app import create_app
 
 __all__ = ["PROFILE_ENV", "app_from_env", "default_profile"]
@@ -26,6 +26,7 @@ def default_profile() -> str:
     return str(next((c for c in candidates if c.is_file()), candidates[0]))
 
 
-def app_from_env() -> Litestar:
-    """uvicorn factory: load :func:`default_profile` and build the app."""
-    return create_app(load_profile(default_profile()))
+def app_from_env() -> ASGIApp:
+    """uvicorn factory: load :func:`default_profile` and build the app, with request ids and the access log."""
+    app = create_app(load_profile(default_profile()))
+    return access_log(cast("ASGIApp", app))  # Litestar's ASGI types are stricter TypedDicts of the same protocol

@@ -143,4 +143,10 @@ def _log_config() -> dict[str, Any]:
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
     config["loggers"]["model_runtime"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # Access lines are JSON, one per request, on stdout: no level prefix to strip.
+    config["formatters"]["json_lines"] = {"format": "%(message)s"}
+    config["handlers"]["access_json"] = {"class": "logging.StreamHandler", "formatter": "json_lines",
+                                         "stream": "ext://sys.stdout"}
+    level = "INFO" if os.environ.get("MODEL_RUNTIME_ACCESS_LOG", "1") != "0" else "WARNING"
+    config["loggers"]["model_runtime.access"] = {"handlers": ["access_json"], "level": level, "propagate": False}
     return config

@@ -1,0 +1,63 @@
+"""One JSON access-log line per request, and a request id on every response (``x-request-id``).
+
+A pure ASGI wrapper around the app, so it costs a clock read, one dict and one encode per request. It logs who
+answered (the deployment and attempts the response names), never a body: no prompt, no answer, no key.
+An ``x-request-id`` sent by the client (or a proxy) is kept when it is short and plain; otherwise one is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+__all__ = ["ASGIApp", "access_log"]
+
+Message = MutableMapping[str, Any]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("model_runtime.access")
+_encode = msgspec.json.Encoder().encode
+_GOOD_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
+_WHO = {b"x-model-runtime-deployment": "deployment", b"x-model-runtime-attempts": "attempts"}
+
+
+def access_log(app: ASGIApp) -> ASGIApp:
+    """Wrap ``app`` (outermost, so unknown routes are logged too): request ids on every HTTP response and, when
+    INFO is enabled for ``model_runtime.access``, a JSON line per request."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        request_id = given if _GOOD_ID.match(given) else os.urandom(12).hex().encode()
+        line: dict[str, Any] = {"id": request_id.decode(), "method": scope["method"], "path": scope["path"]}
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                line["status"] = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name in _WHO:
+                        line[_WHO[name]] = value.decode("latin-1")
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                line["ms"] = round((time.perf_counter() - started) * 1000, 3)
+                line.setdefault("status", 0)  # the client left before any answer
+                log.info("%s", _encode(line).decode())
+
+    return wrapped

@@ -1,0 +1,47 @@
+"""Request ids and the JSON access log: one line per request naming who answered, never a prompt or a key."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import openai
+
+from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY
+from tests.gateway import GatewayProcess
+
+PROMPT = "PROMPT-CANARY-9d41 tell me a secret"
+
+
+def access_line(gateway: GatewayProcess, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in gateway.log().splitlines():
+            if line.startswith("{") and f'"id":"{request_id}"' in line:
+                entry: dict[str, Any] = json.loads(line)
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no access line for {request_id}")
+
+
+def test_each_request_is_logged_once_with_its_id(gateway: GatewayProcess, client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="chat", messages=[{"role": "user", "content": PROMPT}], extra_headers={"x-request-id": "req-abc.1"})
+    assert raw.headers["x-request-id"] == "req-abc.1"
+    entry = access_line(gateway, "req-abc.1")
+    assert {k: entry[k] for k in ("method", "path", "status", "deployment", "attempts")} == {
+        "method": "POST", "path": "/v1/chat/completions", "status": 200, "deployment": "up/gpt-4o-mini",
+        "attempts": "1"}
+    assert entry["ms"] > 0
+    log = gateway.log()
+    assert "PROMPT-CANARY-9d41" not in log and GATEWAY_KEY not in log and UPSTREAM_KEY not in log
+
+
+def test_unusable_ids_are_replaced_and_unknown_routes_logged(gateway: GatewayProcess) -> None:
+    response = httpx.get(f"{gateway.url}/nope", headers={"x-request-id": "has spaces and\ttabs"}, timeout=5)
+    request_id = response.headers["x-request-id"]
+    assert response.status_code == 404 and re.fullmatch(r"[0-9a-f]{24}", request_id)
+    assert access_line(gateway, request_id)["status"] == 404
