@@ -6,11 +6,15 @@ instance (or Chatchat group) and the body's ``model`` one of its models.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
 from litestar import Response, post
 from litestar.response import Stream
 
 from core.errors import InvalidRequestError
-from core.model_types import EventStream, JSONReply
+from core.model_types import EventStream, JSONReply, ModelTarget, Provider, RawBody
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
@@ -20,6 +24,8 @@ from core.schema import ModelType
 
 from ..decode import decode_body
 from ._reply import Req, answer, runtime, with_rules
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 __all__ = ["chat_completions", "completions", "embeddings", "seed_chat_completions", "seed_completions",
            "seed_embeddings"]
@@ -31,39 +37,36 @@ async def _chat(request: Req, provider: str | None) -> Response[bytes] | Stream:
     if not body.messages:
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
                                   code="empty_array")
-    rt = runtime(request)
-
-    async def chat(deployment: Deployment) -> JSONReply | EventStream:
-        checked, checked_raw = with_rules(deployment.target, body, raw)
-        return await rt.provider(deployment).llm().chat(deployment.target, checked, checked_raw)
-
-    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.LLM), chat,
-                        rt.router.context_fallbacks(body.model))
+    return await _serve(request, provider, body.model, ModelType.LLM, body, raw,
+                        lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
 
 
 async def _complete(request: Req, provider: str | None) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), CompletionRequest)
-    rt = runtime(request)
-
-    async def complete(deployment: Deployment) -> JSONReply | EventStream:
-        checked, checked_raw = with_rules(deployment.target, body, raw)
-        return await rt.provider(deployment).llm().complete(deployment.target, checked, checked_raw)
-
-    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.LLM), complete,
-                        rt.router.context_fallbacks(body.model))
+    return await _serve(request, provider, body.model, ModelType.LLM, body, raw,
+                        lambda upstream, target, *request_body: upstream.llm().complete(target, *request_body))
 
 
 async def _embed(request: Req, provider: str | None) -> Response[bytes] | Stream:
     body, raw = decode_body(await request.body(), EmbeddingRequest)
     if body.input == "" or body.input == []:
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
+    return await _serve(request, provider, body.model, ModelType.TEXT_EMBEDDING, body, raw,
+                        lambda upstream, target, *request_body: upstream.text_embedding().embed(target, *request_body))
+
+
+async def _serve(request: Req, provider: str | None, model: str, model_type: ModelType, body: S, raw: RawBody,
+                 invoke: Callable[[Provider, ModelTarget, S, RawBody], Awaitable[JSONReply | EventStream]],
+                 ) -> Response[bytes] | Stream:
+    """Resolve ``model``, then call each deployment tried with the request after its overrides and rules."""
     rt = runtime(request)
 
-    async def embed(deployment: Deployment) -> JSONReply | EventStream:
+    async def one(deployment: Deployment) -> JSONReply | EventStream:
         checked, checked_raw = with_rules(deployment.target, body, raw)
-        return await rt.provider(deployment).text_embedding().embed(deployment.target, checked, checked_raw)
+        return await invoke(rt.provider(deployment), deployment.target, checked, checked_raw)
 
-    return await answer(request, rt, _resolve(rt, provider, body.model, ModelType.TEXT_EMBEDDING), embed)
+    context = rt.router.context_fallbacks(model) if model_type is ModelType.LLM else None
+    return await answer(request, rt, _resolve(rt, provider, model, model_type), one, context)
 
 
 def _resolve(rt: Runtime, provider: str | None, model: str, model_type: ModelType) -> list[Deployment]:
