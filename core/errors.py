@@ -31,6 +31,7 @@ __all__ = [
     "ProviderAuthenticationError",
     "ProviderNotConfiguredError",
     "RateLimitError",
+    "StreamAborted",
     "UpstreamConnectionError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -183,6 +184,14 @@ class CredentialsValidateFailedError(InvalidRequestError):
     """Credentials given for validation were rejected (400)."""
 
     default_code = "invalid_credentials"
+
+
+class StreamAborted(Exception):
+    """Raised inside a binary response (speech audio) the upstream broke off, so the server drops the connection
+    instead of finishing the body: the client sees a truncated transfer, never a silently short file.
+
+    Already logged where it is raised; the server's log configuration hides the traceback uvicorn would print.
+    """
 
 
 _CLIENT_ERRORS: dict[int, type[ModelRuntimeError]] = {

@@ -10,7 +10,7 @@ upstream fails before answering, so the client gets a real HTTP status instead o
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import msgspec
@@ -27,6 +27,8 @@ from .schema import ModelSchema, ModelType, ProviderSchema
 from .secrets import Redactor
 
 __all__ = [
+    "AudioFile",
+    "AudioStream",
     "EventStream",
     "JSONReply",
     "LargeLanguageModel",
@@ -62,10 +64,40 @@ class ModelTarget(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class JSONReply(msgspec.Struct, frozen=True):
-    """A complete response body, already encoded as JSON, with its usage when known."""
+    """A complete response body, already encoded (JSON unless ``media_type`` says otherwise: a transcription asked
+    for as ``text`` or ``srt``), with its usage when known."""
 
     body: bytes
     usage: Usage | None = None
+    media_type: str = "application/json"
+
+
+class AudioFile(msgspec.Struct, frozen=True):
+    """An uploaded audio file, read whole (its size is bounded by ``server.max_audio_bytes``)."""
+
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+class AudioStream:
+    """Synthesized audio passed to the client chunk by chunk as the upstream sends it.
+
+    ``usage`` counts input characters in ``prompt_tokens`` (how speech is priced), so a cost is known before the
+    first byte.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes], media_type: str, close: Callable[[], Awaitable[None]],
+                 usage: Usage | None = None) -> None:
+        self._chunks, self._close = chunks, close
+        self.media_type, self.usage = media_type, usage
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        """Stop early and close the upstream connection."""
+        await self._close()
 
 
 class EventStream(Protocol):
@@ -106,33 +138,33 @@ class TextEmbeddingModel(Protocol):
 class RerankModel(Protocol):
     """Document reranking."""
 
-    async def rerank(self, target: ModelTarget, request: RerankRequest) -> JSONReply:
-        """Score documents against the query, best first."""
+    async def rank(self, target: ModelTarget, request: RerankRequest, raw: RawBody) -> JSONReply:
+        """Score documents against the query: a ``RerankResponse`` built with :func:`core.rerank.ranked`."""
         ...
 
 
 class Speech2TextModel(Protocol):
     """Speech to text."""
 
-    async def transcribe(self, target: ModelTarget, audio: bytes, filename: str,
-                         params: TranscriptionParams, translate: bool) -> JSONReply:
-        """Transcribe (or translate into English) one audio file."""
+    async def transcribe(self, target: ModelTarget, request: TranscriptionParams, raw: RawBody, audio: AudioFile,
+                         translate: bool) -> JSONReply:
+        """Transcribe (or translate into English) one audio file, in the ``response_format`` asked for."""
         ...
 
 
 class TTSModel(Protocol):
     """Text to speech."""
 
-    async def speech(self, target: ModelTarget, request: SpeechRequest) -> AsyncIterator[bytes]:
-        """Synthesize speech, yielding audio bytes as they arrive."""
+    async def speech(self, target: ModelTarget, request: SpeechRequest, raw: RawBody) -> AudioStream:
+        """Synthesize speech; returned once the upstream answered, its audio still arriving."""
         ...
 
 
 class ModerationModel(Protocol):
     """Content moderation."""
 
-    async def moderate(self, target: ModelTarget, request: ModerationRequest) -> JSONReply:
-        """Classify each input."""
+    async def moderate(self, target: ModelTarget, request: ModerationRequest, raw: RawBody) -> JSONReply:
+        """Classify each input: OpenAI's moderation response."""
         ...
 
 

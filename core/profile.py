@@ -56,6 +56,9 @@ class ServerConfig(ConfigBase, frozen=True, kw_only=True):
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
     api_keys: list[str] = []
     max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
+    max_audio_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * 1024 * 1024
+    """The largest audio file a transcription accepts (OpenAI's limit); the whole body also obeys
+    ``max_body_bytes``."""
     watch_profile: bool = True
     """Reload the profile when its file changes (``SIGHUP`` reloads it either way)."""
     drain_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0

@@ -232,3 +232,16 @@ class ModelSchema(ConfigBase, frozen=True, kw_only=True):
         """The context window in tokens, when the YAML gives it."""
         value = self.model_properties.get("context_size")
         return value if isinstance(value, int) else None
+
+    @property
+    def voices(self) -> list[str]:
+        """A speech model's voice names as the API takes them (Dify's ``voices: [{mode, name}]``)."""
+        voices = self.model_properties.get("voices")
+        if not isinstance(voices, list):
+            return []
+        return [str(v["mode"]) if isinstance(v, dict) and "mode" in v else str(v) for v in voices]
+
+    def int_property(self, name: str) -> int | None:
+        """A whole-number model property (``word_limit``, ``file_upload_limit``), when the YAML gives one."""
+        value = self.model_properties.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -16,7 +16,9 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ASGIApp", "access_log"]
+from core.errors import StreamAborted
+
+__all__ = ["ASGIApp", "DropStreamAborted", "access_log"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -61,3 +63,11 @@ def access_log(app: ASGIApp) -> ASGIApp:
                 log.info("%s", _encode(line).decode())
 
     return wrapped
+
+
+class DropStreamAborted(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" record for a stream aborted on purpose
+    (:class:`core.errors.StreamAborted`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], StreamAborted))

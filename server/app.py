@@ -20,7 +20,7 @@ from core.runtime import Runtime
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
 from .reload import Reloader
-from .routes import catalogue, health, models, openai, seed, tokens
+from .routes import audio, catalogue, health, models, moderations, openai, rerank, seed, tokens
 
 __all__ = ["create_app"]
 
@@ -54,7 +54,8 @@ def create_app(loaded: LoadedProfile) -> Litestar:
 
     v1 = Router(
         "/v1",
-        route_handlers=[openai.chat_completions, openai.completions, openai.embeddings,
+        route_handlers=[openai.chat_completions, openai.completions, openai.embeddings, rerank.rerank,
+                        audio.transcriptions, audio.translations, audio.speech, moderations.moderations,
                         models.list_models, models.retrieve_model,
                         catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
                         catalogue.provider_models, catalogue.validate_credentials,
@@ -63,13 +64,14 @@ def create_app(loaded: LoadedProfile) -> Litestar:
     )
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
     provider_v1 = Router("/{provider:str}/v1", route_handlers=[
-        openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, seed.seed_models,
-        seed.seed_retrieve_model,
+        openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, rerank.seed_rerank,
+        audio.seed_transcriptions, audio.seed_translations, audio.seed_speech, moderations.seed_moderations,
+        seed.seed_models, seed.seed_retrieve_model,
     ], guards=[require_key])
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
                        guards=[require_key])
     return Litestar(
-        route_handlers=[v1, provider_v1, workspace, health.live, health.ready],
+        route_handlers=[v1, provider_v1, workspace, rerank.root_rerank, health.live, health.ready],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=state,

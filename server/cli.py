@@ -147,6 +147,9 @@ def _log_config() -> dict[str, Any]:
     config["formatters"]["json_lines"] = {"format": "%(message)s"}
     config["handlers"]["access_json"] = {"class": "logging.StreamHandler", "formatter": "json_lines",
                                          "stream": "ext://sys.stdout"}
+    # A binary stream the upstream broke off is logged where it happens; uvicorn's traceback would add nothing.
+    config.setdefault("filters", {})["stream_aborted"] = {"()": "server.access.DropStreamAborted"}
+    config["handlers"]["default"].setdefault("filters", []).append("stream_aborted")
     level = "INFO" if os.environ.get("MODEL_RUNTIME_ACCESS_LOG", "1") != "0" else "WARNING"
     config["loggers"]["model_runtime.access"] = {"handlers": ["access_json"], "level": level, "propagate": False}
     return config

@@ -9,7 +9,7 @@ import msgspec
 from core.errors import InvalidRequestError
 from core.validation import format_key, read_validation_error
 
-__all__ = ["decode_body"]
+__all__ = ["decode_body", "describe_validation_error"]
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -29,7 +29,7 @@ def decode_body(body: bytes, type_: type[T]) -> tuple[T, dict[str, Any]]:
     try:
         return msgspec.convert(raw, type_), raw
     except msgspec.ValidationError as exc:
-        raise _describe(exc) from None
+        raise describe_validation_error(exc) from None
 
 
 def _why(exc: Exception) -> str:
@@ -42,7 +42,8 @@ def _why(exc: Exception) -> str:
     return "malformed JSON"
 
 
-def _describe(exc: msgspec.ValidationError) -> InvalidRequestError:
+def describe_validation_error(exc: msgspec.ValidationError) -> InvalidRequestError:
+    """OpenAI's 400 for a field that is missing, unknown or of the wrong type."""
     problem = read_validation_error(exc)
     param = format_key(problem.key) or None
     if problem.kind == "missing":

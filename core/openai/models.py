@@ -29,6 +29,8 @@ class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
     context_size: int | None = None
     features: list[str] | None = None
     pricing: ModelPricing | None = None
+    voices: list[str] | None = None
+    """A speech model's voices, from its ``model_properties.voices``."""
     deprecated: bool | None = None
 
 

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .base import WireBase
 
-__all__ = ["ModerationRequest", "ModerationResponse", "ModerationResult"]
+__all__ = ["ModerationRequest"]
 
 
 class ModerationRequest(WireBase, kw_only=True):
-    """One text or a batch."""
+    """One text, a list of texts, or a list of multimodal parts (``{"type": "text" | "image_url", ...}``)."""
 
     model: str | None = None
-    input: str | list[str]
-
-
-class ModerationResult(WireBase, kw_only=True):
-    """The verdict on one input."""
-
-    flagged: bool
-    categories: dict[str, bool]
-    category_scores: dict[str, float]
-
-
-class ModerationResponse(WireBase, kw_only=True):
-    """One result per input, in order."""
-
-    id: str
-    model: str
-    results: list[ModerationResult]
+    input: str | list[Any]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import msgspec
@@ -21,7 +22,12 @@ class _UpstreamDetail(msgspec.Struct):
 
 
 class _UpstreamError(msgspec.Struct):
-    error: _UpstreamDetail | str
+    """OpenAI's ``{"error": {...}}`` (or ``{"error": "..."}``: TEI, llama.cpp), FastAPI's ``{"detail": ...}``
+    (Xinference, Jina, Voyage) or Cohere's ``{"message": ...}``."""
+
+    error: _UpstreamDetail | str | None = None
+    detail: str | list[Any] | None = None
+    message: str | None = None
 
 
 _decode_error = msgspec.json.Decoder(_UpstreamError).decode
@@ -64,12 +70,28 @@ def error_from_response(context: ProviderContext, status: int, headers: httpx.He
 
 def _parse(body: bytes) -> tuple[str | None, str | None, str | None]:
     try:
-        detail = _decode_error(body).error
-    except msgspec.DecodeError:
+        parsed = _decode_error(body)
+    except msgspec.MsgspecError:
         return None, None, None
+    detail = parsed.error
+    if isinstance(detail, _UpstreamDetail):
+        return detail.message, detail.param, str(detail.code) if detail.code is not None else None
     if isinstance(detail, str):
         return detail, None, None
-    return detail.message, detail.param, str(detail.code) if detail.code is not None else None
+    if isinstance(parsed.detail, str):
+        return parsed.detail, None, None
+    if isinstance(parsed.detail, list):  # FastAPI's validation errors: [{"loc": [...], "msg": ...}, ...]
+        problems = [_problem(p) for p in parsed.detail]
+        return "; ".join(p for p in problems if p) or None, None, None
+    return parsed.message, None, None
+
+
+def _problem(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    where = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+    message = str(item.get("msg", ""))
+    return f"{where}: {message}" if where else message
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

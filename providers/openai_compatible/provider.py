@@ -16,6 +16,8 @@ from core import errors
 from core.credentials import CredentialValueError, positive_int
 from core.http import Upstream
 from core.model_types import (
+    AudioFile,
+    AudioStream,
     EventStream,
     JSONReply,
     ModelTarget,
@@ -23,13 +25,18 @@ from core.model_types import (
     ProviderContext,
     RawBody,
 )
+from core.openai.audio import SpeechRequest, TranscriptionParams
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
+from core.openai.moderations import ModerationRequest
+from core.openai.rerank import RerankRequest
 from core.openai.usage import Usage
 from core.parameters import resolve_rule
+from core.rerank import ranked, read_scores
 from core.schema import ConfigurateMethod, ModelSchema, ModelType, ParameterRule
 
+from .audio import audio_stream, multipart, read_transcription_usage
 from .errors import error_from_response, map_errors
 from .stream import SSEPassthrough
 
@@ -80,8 +87,13 @@ class _ModelList(msgspec.Struct):
 _decode_model_list = msgspec.json.Decoder(_ModelList).decode
 
 
+_RERANK_OWN = frozenset({"score_threshold", "top_k", "return_documents"})
+"""Rerank fields the gateway applies itself rather than forwarding."""
+
+
 class OpenAICompatibleProvider(Provider):
-    """Chat, completions and embeddings over ``{base_url}/chat/completions`` and friends."""
+    """Every model type over OpenAI's routes: ``{base_url}/chat/completions``, ``embeddings``, ``audio/...``,
+    ``moderations``, and ``rerank`` as vLLM, llama.cpp and Xinference serve it next to them."""
 
     default_base_url: str | None = None
 
@@ -134,22 +146,82 @@ class OpenAICompatibleProvider(Provider):
         return headers
 
     def llm(self) -> OpenAICompatibleProvider:
-        return self
+        return self._serving(ModelType.LLM)
 
     def text_embedding(self) -> OpenAICompatibleProvider:
+        return self._serving(ModelType.TEXT_EMBEDDING)
+
+    def rerank(self) -> OpenAICompatibleProvider:
+        return self._serving(ModelType.RERANK)
+
+    def speech2text(self) -> OpenAICompatibleProvider:
+        return self._serving(ModelType.SPEECH2TEXT)
+
+    def tts(self) -> OpenAICompatibleProvider:
+        return self._serving(ModelType.TTS)
+
+    def moderation(self) -> OpenAICompatibleProvider:
+        return self._serving(ModelType.MODERATION)
+
+    def _serving(self, model_type: ModelType) -> OpenAICompatibleProvider:
+        """This instance as the interface of ``model_type``, if its ``provider.yaml`` lists that type (subclasses
+        for upstreams with fewer routes list fewer)."""
+        if model_type not in self.context.schema.supported_model_types:
+            raise self._unsupported(model_type)
         return self
+
+    def upstream_model(self, target: ModelTarget) -> str:
+        """The name the upstream knows the model by (Xinference: the model's ``model_uid``)."""
+        return target.name
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST chat/completions``."""
-        return await self.post("chat/completions", _with_model(raw, target), bool(request.stream), target.timeout_s)
+        return await self.post("chat/completions", self.with_model(raw, target), bool(request.stream), target.timeout_s)
 
     async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST completions``."""
-        return await self.post("completions", _with_model(raw, target), bool(request.stream), target.timeout_s)
+        return await self.post("completions", self.with_model(raw, target), bool(request.stream), target.timeout_s)
 
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
-        return await self.post_json("embeddings", _with_model(raw, target), target.timeout_s)
+        return await self.post_json("embeddings", self.with_model(raw, target), target.timeout_s)
+
+    def with_model(self, raw: RawBody, target: ModelTarget) -> dict[str, Any]:
+        """The client's body for the upstream: only ``model`` replaced."""
+        return {**raw, "model": self.upstream_model(target)}
+
+    async def rank(self, target: ModelTarget, request: RerankRequest, raw: RawBody) -> JSONReply:
+        """``POST rerank`` (the Jina/Cohere shape), the documents sent as plain strings."""
+        body = {k: v for k, v in raw.items() if k not in _RERANK_OWN}
+        body.update(model=self.upstream_model(target), documents=request.texts())
+        if request.limit is not None and request.score_threshold is None:
+            body["top_n"] = request.limit
+        reply = await self.post_json("rerank", body, target.timeout_s)
+        scores, usage = read_scores(reply.body, self.name)
+        return ranked(request, scores, target.name, self.name, usage)
+
+    async def transcribe(self, target: ModelTarget, request: TranscriptionParams, raw: RawBody, audio: AudioFile,
+                         translate: bool) -> JSONReply:
+        """``POST audio/transcriptions`` (or ``translations``) as multipart; the answer in the format asked for."""
+        content, content_type = multipart({**raw, "model": self.upstream_model(target)}, audio)
+        path = "audio/translations" if translate else "audio/transcriptions"
+        response = await self._send(path, content, target.timeout_s, content_type)
+        if request.response_format in ("text", "srt", "vtt"):
+            with map_errors(self.context):
+                text = await _read(response)
+            media_type = response.headers.get("content-type", "text/plain; charset=utf-8")
+            return JSONReply(text, None, media_type)
+        reply = await self._read_json(response)
+        return JSONReply(reply.body, read_transcription_usage(reply.body))
+
+    async def speech(self, target: ModelTarget, request: SpeechRequest, raw: RawBody) -> AudioStream:
+        """``POST audio/speech``: the audio streamed through as it arrives."""
+        response = await self._send("audio/speech", _encode(self.with_model(raw, target)), target.timeout_s)
+        return audio_stream(response, self.context, len(request.input))
+
+    async def moderate(self, target: ModelTarget, request: ModerationRequest, raw: RawBody) -> JSONReply:
+        """``POST moderations``."""
+        return await self.post_json("moderations", self.with_model(raw, target), target.timeout_s)
 
     async def validate_credentials(self) -> None:
         """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
@@ -157,12 +229,16 @@ class OpenAICompatibleProvider(Provider):
 
     async def validate_model_credentials(self, target: ModelTarget) -> None:
         """The smallest real call to the model: one generated token, or one embedded word."""
+        model = self.upstream_model(target)
         if target.model_type is ModelType.LLM:
-            body: dict[str, Any] = {"model": target.name, "max_tokens": 1,
+            body: dict[str, Any] = {"model": model, "max_tokens": 1,
                                     "messages": [{"role": "user", "content": "ping"}]}
             await self._validated(self.post_json("chat/completions", body))
         elif target.model_type is ModelType.TEXT_EMBEDDING:
-            await self._validated(self.post_json("embeddings", {"model": target.name, "input": "ping"}))
+            await self._validated(self.post_json("embeddings", {"model": model, "input": "ping"}))
+        elif target.model_type is ModelType.RERANK:
+            await self._validated(self.post_json("rerank", {"model": model, "query": "ping",
+                                                            "documents": ["ping"]}))
         else:
             await self.validate_credentials()
 
@@ -195,7 +271,7 @@ class OpenAICompatibleProvider(Provider):
     async def post(self, path: str, body: dict[str, Any], stream: bool,
                    timeout_s: float | None = None) -> JSONReply | EventStream:
         """Send one request that may stream; errors before the first byte are raised, not streamed."""
-        response = await self._send(path, body, timeout_s)
+        response = await self._send(path, _encode(body), timeout_s)
         if stream and _is_event_stream(response):
             return SSEPassthrough(response, self.context)
         reply = await self._read_json(response)
@@ -206,11 +282,13 @@ class OpenAICompatibleProvider(Provider):
 
     async def post_json(self, path: str, body: dict[str, Any], timeout_s: float | None = None) -> JSONReply:
         """Send one request answered with a JSON body."""
-        return await self._read_json(await self._send(path, body, timeout_s))
+        return await self._read_json(await self._send(path, _encode(body), timeout_s))
 
-    async def _send(self, path: str, body: dict[str, Any], timeout_s: float | None = None) -> httpx.Response:
+    async def _send(self, path: str, content: bytes, timeout_s: float | None = None,
+                    content_type: str = "application/json") -> httpx.Response:
         """The upstream response with its headers read, or the mapped error if its status is an error."""
-        request = self.upstream.request("POST", path, _encode(body), _JSON, timeout_s)
+        headers = _JSON if content_type == "application/json" else {"content-type": content_type}
+        request = self.upstream.request("POST", path, content, headers, timeout_s)
         with map_errors(self.context):
             response = await self.upstream.send(request)
             if response.status_code < 400:
@@ -232,10 +310,6 @@ class OpenAICompatibleProvider(Provider):
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
-
-
-def _with_model(raw: RawBody, target: ModelTarget) -> dict[str, Any]:
-    return {**raw, "model": target.name}
 
 
 async def _read(response: httpx.Response) -> bytes:

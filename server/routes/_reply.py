@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.response import Stream
 
 from core.errors import ClientClosedRequest, InvalidRequestError, UpstreamTimeoutError
-from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
+from core.model_types import AudioStream, EventStream, JSONReply, ModelTarget, Provider, RawBody
 from core.parameters import apply_rules
 from core.pricing import cost, format_cost
 from core.reliability import attempt
@@ -35,6 +35,7 @@ __all__ = [
     "model_type_param",
     "reply",
     "runtime",
+    "serve",
     "with_rules",
 ]
 
@@ -42,6 +43,7 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 Req = Request[Any, Any, State]
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
+Result = JSONReply | EventStream | AudioStream
 
 
 def model_type_param(value: str, param: str = "model_type") -> ModelType:
@@ -68,6 +70,25 @@ def with_rules(target: ModelTarget, body: S, raw: RawBody) -> tuple[S, RawBody]:
     if target.schema is not None and target.schema.parameter_rules:
         raw = apply_rules(target.schema.parameter_rules, raw)
     return (body, raw) if raw is original else (msgspec.convert(raw, type(body)), raw)
+
+
+async def serve(request: Req, provider: str | None, model: str, model_type: ModelType, body: S, raw: RawBody,
+                invoke: Callable[[Provider, ModelTarget, S, RawBody], Awaitable[Result]],
+                ) -> Response[bytes] | Stream:
+    """Resolve ``model`` (anywhere for ``/v1``, among the models of ``provider`` for ``/{provider}/v1``), then
+    call each deployment tried with the request after its overrides and parameter rules."""
+    rt = runtime(request)
+
+    async def one(deployment: Deployment) -> Result:
+        checked, checked_raw = with_rules(deployment.target, body, raw)
+        return await invoke(rt.provider(deployment), deployment.target, checked, checked_raw)
+
+    if provider is None:
+        deployments = rt.router.resolve(model, model_type)
+    else:
+        deployments = rt.router.resolve_in(provider, model, model_type)
+    context = rt.router.context_fallbacks(model) if model_type is ModelType.LLM else None
+    return await answer(request, rt, deployments, one, context)
 
 
 async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
@@ -103,7 +124,7 @@ ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
 
 async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
-                 make: Callable[[Deployment], Awaitable[JSONReply | EventStream]],
+                 make: Callable[[Deployment], Awaitable[Result]],
                  context_fallbacks: list[Deployment] | None = None) -> Response[bytes] | Stream:
     """Try ``deployments`` (retries, fallbacks, cooldowns: :mod:`core.reliability`) and reply with the first
     answer, saying which deployment gave it and after how many attempts.
@@ -125,25 +146,31 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
         rt.in_flight -= 1
         return reply(outcome.value, outcome.deployment.target, headers)
     limit = rt.loaded.profile.router.stream_timeout_s
-    stream = outcome.value if limit is None else _Bounded(outcome.value, limit)
+    value = outcome.value
+    stream = value if limit is None or isinstance(value, AudioStream) else _Bounded(value, limit)
     return reply(stream, outcome.deployment.target, headers, done=_Release(rt))
 
 
-def reply(result: JSONReply | EventStream, target: ModelTarget, headers: dict[str, str] | None = None,
+def reply(result: Result, target: ModelTarget, headers: dict[str, str] | None = None,
           done: Callable[[], None] | None = None) -> Response[bytes] | Stream:
-    """A JSON body as is (with its cost when the model has a price), or an event stream written to the client
-    event by event as it arrives (headers go before the usage is known, so a stream carries no cost header).
+    """A complete body as is, or a stream written to the client piece by piece as it arrives: events, or audio.
 
+    A body carries its cost when the model has a price, and so does audio (priced by input characters, known
+    before the first byte); an event stream's headers go before its usage is known, so it carries none.
     The stream is closed after the response either way, so a client that leaves mid-stream frees the upstream
     connection at once rather than when the abandoned iterator is collected.
     """
     headers = dict(headers or {})
-    if isinstance(result, JSONReply):
+    if isinstance(result, JSONReply | AudioStream) and result.usage is not None:
         pricing = target.schema.pricing if target.schema else None
-        if pricing is not None and result.usage is not None:
+        if pricing is not None:
             headers[COST_HEADER] = format_cost(cost(pricing, result.usage))
             headers[CURRENCY_HEADER] = pricing.currency
-        return Response(result.body, media_type="application/json", headers=headers)
+    if isinstance(result, JSONReply):
+        return Response(result.body, media_type=result.media_type, headers=headers)
+    if isinstance(result, AudioStream):
+        return Stream(_events(result, done), media_type=result.media_type, headers=headers,
+                      background=BackgroundTask(_close, result, done))
     return Stream(_events(result, done), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
                   background=BackgroundTask(_close, result, done))
 
@@ -186,7 +213,7 @@ class _Release:
             self._runtime = None
 
 
-async def _events(stream: EventStream, done: Callable[[], None] | None) -> AsyncIterator[bytes]:
+async def _events(stream: EventStream | AudioStream, done: Callable[[], None] | None) -> AsyncIterator[bytes]:
     try:
         async for event in stream:
             yield event
@@ -195,7 +222,7 @@ async def _events(stream: EventStream, done: Callable[[], None] | None) -> Async
             done()
 
 
-async def _close(stream: EventStream, done: Callable[[], None] | None) -> None:
+async def _close(stream: EventStream | AudioStream, done: Callable[[], None] | None) -> None:
     try:
         await stream.aclose()
     finally:

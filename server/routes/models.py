@@ -36,6 +36,7 @@ async def retrieve_model(request: Req, model_id: str) -> Model:
         model.context_size = schema.context_size
         model.features = schema.features or None
         model.deprecated = schema.deprecated or None
+        model.voices = schema.voices or None
         if schema.pricing is not None:
             price = schema.pricing
             output = str(price.output) if price.output is not None else None

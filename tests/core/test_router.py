@@ -78,8 +78,6 @@ def test_deployments_on_unconfigured_instances_are_skipped(router: Router) -> No
      "routes[0].model: cannot tell the model type of route 'm'"),
     ("- {model: m, model_type: llm, deployments: [{target: a/text-embedding-3-small}]}",
      "routes[0].deployments[0].target: 'a/text-embedding-3-small' is a text-embedding model, route 'm' serves llm"),
-    ("- {model: m, model_type: rerank, deployments: [{target: local/x}]}",
-     "routes[0].deployments[0].target: provider instance 'local' does not serve rerank models"),
 ])
 def test_route_type_mistakes_fail_at_load(tmp_path: Path, routes: str, message: str) -> None:
     providers = PROFILE.split("routes:")[0]
@@ -141,3 +139,15 @@ def test_least_busy_and_fastest_strategies(tmp_path: Path) -> None:
     for _ in range(10):
         router.stats.ended("a/gpt-4o-mini", 4.0)  # it slowed down
     assert router.resolve("quick", ModelType.LLM)[0].id == "b/gpt-4o"
+
+
+def test_a_route_to_an_instance_without_its_model_type_fails_at_load(tmp_path: Path) -> None:
+    text = """
+providers:
+  - {name: any, provider: openai, credentials: {api_key: k}, models: ["*"]}
+routes:
+  - {model: m, model_type: rerank, deployments: [{target: any/some-reranker}]}
+"""
+    with pytest.raises(ProfileError, match=r"routes\[0\].deployments\[0\].target: provider instance 'any' does not "
+                                           "serve rerank models"):
+        load(tmp_path, text)

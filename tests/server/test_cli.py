@@ -22,7 +22,7 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subp
 def test_profile_check_ok() -> None:
     result = run("profile", "check", "profiles/default.yaml", env={"PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    assert "provider openai (openai): 16 models + any model name, not configured (set OPENAI_API_KEY)" in (
+    assert "provider openai (openai): 25 models + any model name, not configured (set OPENAI_API_KEY)" in (
         result.stdout)
 
 
