@@ -165,9 +165,11 @@ class InstanceSpec(msgspec.Struct, kw_only=True):
     """The ``/{group}/v1/...`` prefix it answers under besides its own name; its name unless the profile says."""
 
     def target(self, model_type: ModelType, name: str) -> ModelTarget | None:
-        """The enabled model of that type and name, or a pass-through target when any name is allowed."""
+        """The enabled model of that type and name, or a pass-through target when any name is allowed (but not for
+        the name of a model of another type: an embedding model is not a reranker)."""
         found = self.models.get(model_type, {}).get(name)
-        if found is None and self.any_model and model_type in self.plugin.schema.supported_model_types:
+        if (found is None and self.any_model and model_type in self.plugin.schema.supported_model_types
+                and not any(name in by_name for by_name in self.models.values())):
             return ModelTarget(name=name, model_type=model_type)
         return found
 

@@ -108,7 +108,7 @@ def ranked(request: RerankRequest, scores: Iterable[tuple[int, float]], model: s
     if request.return_documents is not False:
         for result in results:
             result.document = RerankDocument(text=texts[result.index])
-    body = RerankResponse(id=f"rerank-{uuid.uuid4().hex}", model=model, results=results, usage=usage)
+    body = RerankResponse(id=f"rerank-{uuid.uuid4().hex}", object="list", model=model, results=results, usage=usage)
     return JSONReply(_encode(body), _priced(usage))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -62,7 +62,7 @@ class RerankResponse(WireBase, kw_only=True):
     """Results sorted by score, best first."""
 
     id: str
-    object: str = "list"
+    object: Literal["list"]
     model: str
     results: list[RerankResult]
     usage: RerankUsage | None = None

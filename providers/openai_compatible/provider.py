@@ -96,25 +96,34 @@ class OpenAICompatibleProvider(Provider):
     ``moderations``, and ``rerank`` as vLLM, llama.cpp and Xinference serve it next to them."""
 
     default_base_url: str | None = None
+    rerank_fields: dict[str, Any] = {}
+    """Fields added to every rerank call (Jina: ``return_documents: false``, the gateway attaches them)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        base_url = str(context.credentials.get("base_url") or self.default_base_url or "")
-        self.upstream = Upstream(base_url.rstrip("/") + "/", self.auth_headers(), timeout_s=context.timeout_s,
+        self.upstream = Upstream(self.base_url(context.credentials).rstrip("/") + "/", self.auth_headers(),
+                                 timeout_s=context.timeout_s,
                                  connect_timeout_s=context.connect_timeout_s)
         self.client = self.upstream.client
 
     @classmethod
+    def base_url(cls, credentials: Mapping[str, Any]) -> str:
+        """Where the OpenAI routes are: ``base_url``, or the provider's default."""
+        return str(credentials.get("base_url") or cls.default_base_url or "")
+
+    @classmethod
     def check_credential_values(cls, credentials: Mapping[str, Any]) -> None:
-        """``base_url`` must be an http(s) URL and ``api_key`` fit in an HTTP header."""
-        base_url = credentials.get("base_url")
-        if base_url:
+        """``base_url`` (``server_url``) must be an http(s) URL and ``api_key`` fit in an HTTP header."""
+        for variable in ("base_url", "server_url"):
+            value = credentials.get(variable)
+            if not value:
+                continue
             try:
-                url = httpx.URL(str(base_url))
+                url = httpx.URL(str(value))
             except (httpx.InvalidURL, ValueError):
                 url = None
             if url is None or url.scheme not in ("http", "https") or not url.host:
-                raise CredentialValueError("base_url", "must be an http:// or https:// URL")
+                raise CredentialValueError(variable, "must be an http:// or https:// URL")
         api_key = credentials.get("api_key")
         if api_key and not (str(api_key).isascii() and str(api_key).isprintable()):
             raise CredentialValueError("api_key", "must be printable ASCII (it is sent in an HTTP header)")
@@ -193,7 +202,7 @@ class OpenAICompatibleProvider(Provider):
     async def rank(self, target: ModelTarget, request: RerankRequest, raw: RawBody) -> JSONReply:
         """``POST rerank`` (the Jina/Cohere shape), the documents sent as plain strings."""
         body = {k: v for k, v in raw.items() if k not in _RERANK_OWN}
-        body.update(model=self.upstream_model(target), documents=request.texts())
+        body.update(self.rerank_fields, model=self.upstream_model(target), documents=request.texts())
         if request.limit is not None and request.score_threshold is None:
             body["top_n"] = request.limit
         reply = await self.post_json("rerank", body, target.timeout_s)
@@ -252,9 +261,10 @@ class OpenAICompatibleProvider(Provider):
                                        code="upstream_invalid_response") from None
         return [m.id for m in listed.data]
 
-    async def _validated(self, upstream_call: Awaitable[JSONReply]) -> None:
+    async def _validated(self, upstream_call: Awaitable[JSONReply]) -> JSONReply:
+        """The reply of a validation call; a rejection of the credentials or the model becomes the verdict."""
         try:
-            await upstream_call
+            return await upstream_call
         except (errors.InvalidRequestError, errors.AuthenticationError, errors.PermissionDeniedError,
                 errors.NotFoundError) as exc:
             raise errors.CredentialsValidateFailedError(exc.message) from None

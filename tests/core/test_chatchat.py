@@ -63,7 +63,7 @@ def test_provider_keys_become_instances(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (("openai_api_compatible:", "xinference:"), ":13: xinference: unknown provider 'xinference'"),
+    (("openai_api_compatible:", "ollama:"), ":13: ollama: unknown provider 'ollama'"),
     (("    openai_api_key: '${OPENAI_KEY}'\n    openai_org", "    openai_api_kee: 'x'\n    openai_org"),
      ":10: openai.provider_credential.openai_api_kee: unknown credential"),
     (("context_size: '32768'", "context_size: 'big'"),
@@ -113,3 +113,20 @@ def test_malformed_chatchat_files(tmp_path: Path, text: str, message: str) -> No
     with pytest.raises(ProfileError) as caught:
         load(tmp_path, text)
     assert message in str(caught.value), str(caught.value)
+
+
+def test_chatchat_xinference_models_keep_their_uids(tmp_path: Path) -> None:
+    text = """\
+xinference:
+  model_credential:
+    - model: 'glm4-chat'
+      model_type: 'llm'
+      model_credentials: {server_url: 'http://127.0.0.1:9997/', model_uid: 'glm4-chat-uid'}
+    - model: 'bge-reranker-v2-m3'
+      model_type: 'reranking'
+      model_credentials: {server_url: 'http://127.0.0.1:9997/', model_uid: 'bge-reranker-v2-m3'}
+"""
+    instance = load(tmp_path, text).instances["xinference"]
+    assert instance.plugin.id == "xinference" and instance.credentials["server_url"] == "http://127.0.0.1:9997/"
+    assert instance.models[ModelType.LLM]["glm4-chat"].credentials["model_uid"] == "glm4-chat-uid"
+    assert list(instance.models[ModelType.RERANK]) == ["bge-reranker-v2-m3"]

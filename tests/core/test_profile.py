@@ -88,7 +88,8 @@ providers:
     ("server:\n  port: 70000\n", "p.yaml:2: server.port: expected int <= 65535"),
     ("providers:\n  - name: x\n", "p.yaml:2: providers[0].provider: required key is missing"),
     ("providers:\n  - provider: openai\n    credentials: {api_key: k}\n    models: [{model: m, model_type: rerank}]\n",
-     "p.yaml:4: providers[0].models[0].model_type: provider 'openai' supports only: llm, text-embedding, speech2text, tts, moderation"),
+     "p.yaml:4: providers[0].models[0].model_type: provider 'openai' supports only: llm, text-embedding, "
+     "speech2text, tts, moderation"),
     ("providers:\n  - provider: openai\n    credentials: {api_key: k}\n    models: [{model: m, model_type: x}]\n",
      "p.yaml:4: providers[0].models[0].model_type: invalid value 'x'"),
     ("routes:\n  - model: r\n    deployments: []\n", "p.yaml:3: routes[0].deployments: expected array of length >= 1"),
@@ -125,7 +126,8 @@ routes:
     deployments: [{target: nope/x}, {target: openai/gpt-4o, weight: 2}]
     fallbacks: [openai]
 """) == [
-        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: openai, openai_compatible)",
+        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: cohere, huggingface_tei, jina, "
+            "openai, openai_compatible, voyage, xinference)",
         "p.yaml:6: providers[1].credentials.api_kee: unknown credential (known: api_key, base_url, organization)",
         "p.yaml:5: providers[1].credentials.api_key: required by provider 'openai'",
         "p.yaml:7: providers[1].models[0]: 'gpt-9' is not a predefined model of provider 'openai'; declare it as "

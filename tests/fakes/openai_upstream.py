@@ -1,8 +1,17 @@
 """A faithful fake of the OpenAI REST API for tests: `FakeOpenAI`.
 
 It is a raw ASGI 3 application (JSON via msgspec) served by uvicorn on 127.0.0.1:<ephemeral> in a
-daemon thread (see `asgi_server`). Routes: `POST /v1/chat/completions`, `POST /v1/completions`,
-`POST /v1/embeddings`, `GET /v1/models`, `GET /v1/models/{id}`, all behind `Authorization: Bearer <key>`.
+daemon thread (see `asgi_server`). Routes, all behind `Authorization: Bearer <key>`:
+
+* `POST /v1/chat/completions`, `POST /v1/completions`, `POST /v1/embeddings`, `GET /v1/models`,
+  `GET /v1/models/{id}`;
+* `POST /v1/audio/transcriptions`, `POST /v1/audio/translations`: multipart/form-data uploads (`file`,
+  `model`, `language`, `prompt`, `response_format`, `temperature`, `timestamp_granularities[]`); json and
+  verbose_json answer `application/json`, text/srt/vtt answer `text/plain; charset=utf-8`;
+* `POST /v1/audio/speech`: the audio (`audio/mpeg`, `audio/opus`, `audio/aac`, `audio/flac`, `audio/wav`,
+  `audio/pcm`) sent chunked, 4 KiB per ASGI send, without a content-length;
+* `POST /v1/moderations`: one result per input (a list of multi-modal parts is one input).
+
 Replies are deterministic (see `openai_wire`), streams use SSE framing (`data: <json>\\n\\n` per event,
 each written with its own ASGI send, then `data: [DONE]\\n\\n`).
 
@@ -10,14 +19,19 @@ Faults are chosen by the request's `model`, so they pass through any gateway unc
 
 * `fault-status-<code>`: that HTTP status with OpenAI's error body (429 adds `retry-after: 1`).
 * `fault-stall-<seconds>`: wait before answering normally (gives up if the client disconnects).
-* `fault-cut-<n>`: streaming, send n events then drop the connection without the terminating chunk;
-  non-streaming, send 200 headers and half of the JSON body, then drop the connection.
+* `fault-cut-<n>`: streaming (SSE or speech audio), send n events/chunks then drop the connection without
+  the terminating chunk; otherwise send 200 headers and half of the body, then drop the connection.
 * `fault-garbage`: 200 `text/html` non-JSON body; streaming, an SSE event whose data is not JSON.
 * `fault-context`: 400 `context_length_exceeded`, as OpenAI answers a prompt longer than the model's window.
-* `fault-slow-stream-<seconds>`: a 50-word reply whose stream events are `seconds` apart.
+* `fault-slow-stream-<seconds>`: a 50-word reply whose stream events are `seconds` apart; for speech, the
+  audio chunks are `seconds` apart (other routes answer normally).
 
-Every request is recorded (in order, faulted ones included) in `FakeOpenAI.requests`, and every stream
-whose client went away before the end increments `FakeOpenAI.disconnects`.
+Request validation that OpenAI does before looking at the model (multipart `file`/`model`/`response_format`/
+`temperature` on the audio uploads) happens before the fault is applied.
+
+Every request is recorded (in order, faulted ones included) in `FakeOpenAI.requests` with its raw body;
+`RecordedRequest.form()` parses a multipart upload back into its parts. Every stream whose client went
+away before the end increments `FakeOpenAI.disconnects`.
 """
 
 from __future__ import annotations
@@ -54,8 +68,14 @@ _ROUTES = {
     "/v1/chat/completions": "POST",
     "/v1/completions": "POST",
     "/v1/embeddings": "POST",
+    "/v1/audio/transcriptions": "POST",
+    "/v1/audio/translations": "POST",
+    "/v1/audio/speech": "POST",
+    "/v1/moderations": "POST",
     "/v1/models": "GET",
 }
+_FORM_ROUTES = frozenset({"/v1/audio/transcriptions", "/v1/audio/translations"})  # multipart, not JSON
+_DEFAULT_MODELS = {"/v1/moderations": wire.DEFAULT_MODERATION_MODEL}
 
 
 class RecordedRequest(msgspec.Struct, frozen=True):
@@ -69,6 +89,10 @@ class RecordedRequest(msgspec.Struct, frozen=True):
 
     def json(self) -> Any:
         return msgspec.json.decode(self.body)
+
+    def form(self) -> wire.Form:
+        """The parts of a multipart/form-data body (empty for any other content type)."""
+        return wire.parse_form(self.headers.get("content-type", ""), self.body)
 
 
 class _Fault(msgspec.Struct, frozen=True):
@@ -213,6 +237,9 @@ class FakeOpenAI:
             await ex.json(200, wire.models_list())
         elif path.startswith("/v1/models/"):
             await ex.json(200, wire.model_object(path.removeprefix("/v1/models/")))
+        elif path in _FORM_ROUTES:
+            form = wire.parse_form(_headers(scope).get("content-type", ""), body)
+            await self._post(ex, path, wire.form_body(form))
         else:
             await self._post(ex, path, _decode(body))
 
@@ -228,7 +255,7 @@ class FakeOpenAI:
     # --- POST routes ----------------------------------------------------------------------------
 
     async def _post(self, ex: _Exchange, path: str, body: dict[str, Any]) -> None:
-        model = body.get("model")
+        model = body.get("model", _DEFAULT_MODELS.get(path))
         if not isinstance(model, str) or not model:
             raise wire.missing_parameter("model")
         fault = _parse_fault(model)
@@ -249,6 +276,10 @@ class FakeOpenAI:
             "/v1/chat/completions": self._chat,
             "/v1/completions": self._completions,
             "/v1/embeddings": self._embeddings,
+            "/v1/audio/transcriptions": self._transcriptions,
+            "/v1/audio/translations": self._translations,
+            "/v1/audio/speech": self._speech,
+            "/v1/moderations": self._moderations,
         }[path]
         await handler(ex, body, fault)
 
@@ -277,45 +308,79 @@ class FakeOpenAI:
     async def _embeddings(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
         await self._respond(ex, wire.embeddings(body), fault)
 
+    async def _transcriptions(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
+        content_type, payload = wire.transcription_response(wire.plan_transcription(body, "transcribe"))
+        await self._respond(ex, payload, fault, content_type)
+
+    async def _translations(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
+        content_type, payload = wire.transcription_response(wire.plan_transcription(body, "translate"))
+        await self._respond(ex, payload, fault, content_type)
+
+    async def _speech(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
+        speech = wire.plan_speech(body)
+        if fault is not None and fault.kind == "garbage":
+            await self._respond(ex, speech.audio, fault)
+            return
+        chunks = wire.split_bytes(speech.audio, wire.SPEECH_CHUNK_BYTES)
+        await self._send_chunked(ex, speech.content_type, {}, chunks, fault)
+
+    async def _moderations(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
+        await self._respond(ex, wire.moderation(body, "modr-" + uuid.uuid4().hex), fault)
+
     # --- response delivery (normal and faulted) -------------------------------------------------
 
-    async def _respond(self, ex: _Exchange, payload: dict[str, Any], fault: _Fault | None) -> None:
+    async def _respond(
+        self,
+        ex: _Exchange,
+        payload: dict[str, Any] | bytes,
+        fault: _Fault | None,
+        content_type: str = "application/json",
+    ) -> None:
+        """A whole (content-length) body: JSON `payload`, or raw bytes of `content_type`."""
         kind = fault.kind if fault is not None else None
         if kind == "garbage":
             await ex.start(200, "text/html; charset=utf-8", {}, len(_GARBAGE))
             await ex.end(_GARBAGE)
-        elif kind == "cut":
-            body = msgspec.json.encode(payload)
-            await ex.start(200, "application/json", {}, len(body))
+            return
+        body = payload if isinstance(payload, bytes) else msgspec.json.encode(payload)
+        await ex.start(200, content_type, {}, len(body))
+        if kind == "cut":
             await ex.chunk(body[: len(body) // 2])
             raise AbortConnection("fault-cut: dropped the connection mid-body")
-        else:
-            await ex.json(200, payload)
+        await ex.end(body)
 
     async def _stream(self, ex: _Exchange, chunks: list[dict[str, Any]], fault: _Fault | None) -> None:
         events = [_sse(chunk) for chunk in chunks] + [_DONE]
-        kind = fault.kind if fault is not None else None
-        if kind == "garbage":
+        if fault is not None and fault.kind == "garbage":
             events = [b"data: " + _GARBAGE + b"\n\n", _DONE]
+        await self._send_chunked(
+            ex, "text/event-stream; charset=utf-8", {"cache-control": "no-cache"}, events, fault
+        )
+
+    async def _send_chunked(
+        self, ex: _Exchange, content_type: str, headers: dict[str, str], pieces: list[bytes], fault: _Fault | None
+    ) -> None:
+        """A chunked body (no content-length), one ASGI send per piece, paced/cut by the fault."""
+        kind = fault.kind if fault is not None else None
         delay = fault.value if fault is not None and kind == "slow-stream" else 0.0
         cut = int(fault.value) if fault is not None and kind == "cut" else None
-        await ex.start(200, "text/event-stream; charset=utf-8", {"cache-control": "no-cache"}, None)
-        finished = await _race_disconnect(ex.receive, lambda: _produce(ex, events, delay, cut))
+        await ex.start(200, content_type, headers, None)
+        finished = await _race_disconnect(ex.receive, lambda: _produce(ex, pieces, delay, cut))
         if finished:
             await ex.end()
         else:
             self._count_disconnect()
 
 
-async def _produce(ex: _Exchange, events: list[bytes], delay: float, cut: int | None) -> None:
-    for index, event in enumerate(events):
+async def _produce(ex: _Exchange, pieces: list[bytes], delay: float, cut: int | None) -> None:
+    for index, piece in enumerate(pieces):
         if cut is not None and index >= cut:
             break
         if delay and index:
             await asyncio.sleep(delay)
-        await ex.chunk(event)
+        await ex.chunk(piece)
     if cut is not None:
-        raise AbortConnection(f"fault-cut: dropped the stream after {cut} events")
+        raise AbortConnection(f"fault-cut: dropped the stream after {cut} pieces")
 
 
 async def _race_disconnect(receive: Receive, work: Callable[[], Awaitable[None]]) -> bool:

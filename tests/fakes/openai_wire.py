@@ -1,23 +1,32 @@
 """Pure builders for the OpenAI REST wire objects served by `FakeOpenAI` (no I/O here).
 
 Shapes follow OpenAI's public API reference: the chat completion and chat completion chunk objects,
-the legacy text completion object, the embeddings list, the model object and the error envelope
-`{"error": {"message", "type", "param", "code"}}`. Replies are deterministic so tests can assert them:
-chat answers `"echo: " + <last user text>` (plus ` [images: N]` when images were sent), token counts
-are whitespace word counts, and embeddings are unit vectors derived from a hash of the input.
+the legacy text completion object, the embeddings list, the model object, transcriptions and
+translations (json, text, srt, vtt, verbose_json), speech audio, the moderation object and the error
+envelope `{"error": {"message", "type", "param", "code"}}`. Replies are deterministic so tests can
+assert them: chat answers `"echo: " + <last user text>` (plus ` [images: N]` when images were sent),
+token counts are whitespace word counts, embeddings are unit vectors derived from a hash of the input,
+a transcript reads `"A <seconds> second recording."` (a WAV upload's real duration), speech is a
+400 Hz tone (24 kHz mono 16-bit; real WAV/PCM, header-correct stand-ins for mp3/opus/aac/flac) lasting
+`speech_seconds(input, speed)`, and moderation flags inputs mentioning "kill" (violence) or "hate".
+
+Multipart uploads are parsed with the `multipart` package (`parse_form`), binary safe.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import math
 import re
 import struct
+import wave
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
+import multipart  # type: ignore[import-untyped]  # no py.typed
 
 JSON = dict[str, Any]
 
@@ -528,3 +537,492 @@ def model_object(model_id: str) -> JSON:
 
 def models_list() -> JSON:
     return {"object": "list", "data": [model_object(model_id) for model_id, _ in MODELS]}
+
+
+# --- multipart forms (audio uploads) ------------------------------------------------------------
+
+
+class FormPart(msgspec.Struct, frozen=True):
+    """One multipart/form-data part: field name and raw bytes, plus filename and content type for files."""
+
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+class Form(msgspec.Struct, frozen=True):
+    """A parsed multipart/form-data body, parts in wire order (repeated fields such as `x[]` repeat)."""
+
+    parts: tuple[FormPart, ...] = ()
+
+    def get(self, name: str) -> FormPart | None:
+        return next((part for part in self.parts if part.name == name), None)
+
+    def value(self, name: str) -> str | None:
+        part = self.get(name)
+        return None if part is None else part.text
+
+    def values(self, name: str) -> list[str]:
+        return [part.text for part in self.parts if part.name == name]
+
+
+def _invalid_multipart() -> APIError:
+    return APIError(400, "Could not parse multipart form data.")
+
+
+def parse_form(content_type: str, body: bytes) -> Form:
+    """Parse a multipart/form-data body (binary safe); any other content type yields an empty form."""
+    mime, options = multipart.parse_options_header(content_type)
+    if mime != "multipart/form-data":
+        return Form()
+    boundary = options.get("boundary")
+    if not boundary:
+        raise _invalid_multipart()
+    parts: list[FormPart] = []
+    segment: Any = None
+    data: list[bytes] = []
+    try:
+        with multipart.PushMultipartParser(str(boundary)) as parser:
+            for event in parser.parse(body):
+                if isinstance(event, multipart.MultipartSegment):
+                    segment, data = event, []
+                elif event is None:
+                    content = str(segment.content_type) if segment.content_type else None
+                    filename = None if segment.filename is None else str(segment.filename)
+                    parts.append(FormPart(str(segment.name), b"".join(data), filename, content))
+                else:
+                    data.append(bytes(event))
+    except multipart.MultipartError:
+        raise _invalid_multipart() from None
+    return Form(tuple(parts))
+
+
+# --- audio: transcriptions and translations -----------------------------------------------------
+
+AUDIO_FILE_FORMATS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+TRANSCRIPTION_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+TIMESTAMP_GRANULARITIES = ("word", "segment")
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+_LANGUAGES = {
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+    "ru": "russian",
+    "ja": "japanese",
+    "zh": "chinese",
+}
+
+
+def _request_validation(errors: list[tuple[str, str, str]]) -> APIError:
+    """The (pydantic v1 style) message OpenAI's audio upload endpoints send for invalid form fields."""
+    lines = [f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} for Request"]
+    for field, message, kind in errors:
+        lines += [f"body -> {field}", f"  {message} (type={kind})"]
+    return APIError(400, "\n".join(lines))
+
+
+def invalid_file_format() -> APIError:
+    formats = ", ".join(repr(f) for f in AUDIO_FILE_FORMATS)
+    return APIError(400, f"Invalid file format. Supported formats: [{formats}]")
+
+
+def form_body(form: Form) -> JSON:
+    """The fields of an audio upload as a request body; bad or missing `file`/`model` fail like OpenAI."""
+    errors: list[tuple[str, str, str]] = []
+    file, model = form.get("file"), form.value("model")
+    if file is None:
+        errors.append(("file", "field required", "value_error.missing"))
+    if model is None:
+        errors.append(("model", "field required", "value_error.missing"))
+    response_format = form.value("response_format") or "json"
+    if response_format not in TRANSCRIPTION_FORMATS:
+        permitted = ", ".join(repr(f) for f in TRANSCRIPTION_FORMATS)
+        detail = f"value is not a valid enumeration member; permitted: {permitted}"
+        errors.append(("response_format", detail, "type_error.enum"))
+    temperature = 0.0
+    try:
+        temperature = float(form.value("temperature") or 0.0)
+    except ValueError:
+        errors.append(("temperature", "value is not a valid float", "type_error.float"))
+    if errors:
+        raise _request_validation(errors)
+    return {
+        "file": file,
+        "model": model,
+        "language": form.value("language"),
+        "prompt": form.value("prompt") or "",
+        "response_format": response_format,
+        "temperature": temperature,
+        "timestamp_granularities": form.values("timestamp_granularities[]"),
+    }
+
+
+def audio_duration(data: bytes) -> float:
+    """Real duration of a RIFF/WAVE file; anything else is taken as 128 kbit/s compressed audio."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        try:
+            with wave.open(io.BytesIO(data), "rb") as wav:
+                return wav.getnframes() / wav.getframerate()
+        except (wave.Error, EOFError):
+            pass
+    return len(data) / 16000
+
+
+def transcript_text(duration: float) -> str:
+    return f"A {duration:.2f} second recording."
+
+
+def _token_billed(model: str) -> bool:
+    """gpt-4o(-mini)-transcribe and friends bill tokens and only answer json or text."""
+    return model.startswith("gpt-") and "transcribe" in model
+
+
+class Transcript(NamedTuple):
+    """What a transcription or translation request gets back, before rendering to its response_format."""
+
+    task: str  # "transcribe" or "translate"
+    model: str
+    text: str
+    duration: float
+    language: str
+    response_format: str
+    granularities: tuple[str, ...]
+    temperature: float
+    prompt: str
+
+
+def plan_transcription(body: JSON, task: str) -> Transcript:
+    """Validate an upload (see `form_body`) like OpenAI and transcribe it deterministically."""
+    file: FormPart = body["file"]
+    _, dot, extension = (file.filename or "").rpartition(".")
+    if not dot or extension.lower() not in AUDIO_FILE_FORMATS:
+        raise invalid_file_format()
+    model, response_format = str(body["model"]), str(body["response_format"])
+    if _token_billed(model) and response_format not in ("json", "text"):
+        message = (
+            f"response_format '{response_format}' is not compatible with model '{model}'. "
+            "Use 'json' or 'text' instead."
+        )
+        raise APIError(400, message, param="response_format", code="unsupported_value")
+    granularities: list[str] = body["timestamp_granularities"]
+    if granularities and response_format != "verbose_json":
+        message = "`response_format` must be `verbose_json` if `timestamp_granularities[]` is provided"
+        raise APIError(400, message, param="timestamp_granularities")
+    for granularity in granularities:
+        if granularity not in TIMESTAMP_GRANULARITIES:
+            detail = "supported values are: 'word' and 'segment'."
+            raise invalid_parameter("timestamp_granularities", detail)
+    duration = audio_duration(file.data)
+    language = str(body["language"] or "en")
+    return Transcript(
+        task=task,
+        model=model,
+        text=transcript_text(duration),
+        duration=duration,
+        language="english" if task == "translate" else _LANGUAGES.get(language, language),
+        response_format=response_format,
+        granularities=tuple(granularities) or ("segment",),
+        temperature=float(body["temperature"]),
+        prompt=str(body["prompt"]),
+    )
+
+
+def _transcription_usage(t: Transcript) -> JSON:
+    if not _token_billed(t.model):
+        return {"type": "duration", "seconds": math.ceil(t.duration)}
+    audio, text, output = math.ceil(t.duration * 10), words(t.prompt), words(t.text)
+    return {
+        "type": "tokens",
+        "input_tokens": audio + text,
+        "input_token_details": {"text_tokens": text, "audio_tokens": audio},
+        "output_tokens": output,
+        "total_tokens": audio + text + output,
+    }
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02}:{minutes:02}:{rest // 1000:02}{separator}{rest % 1000:03}"
+
+
+def _segment(t: Transcript) -> JSON:
+    tokens = [50364 + int.from_bytes(hashlib.sha256(w.encode()).digest()[:2], "big") % 1000 for w in t.text.split()]
+    return {
+        "id": 0,
+        "seek": 0,
+        "start": 0.0,
+        "end": round(t.duration, 2),
+        "text": " " + t.text,
+        "tokens": tokens,
+        "temperature": t.temperature,
+        "avg_logprob": -0.25,
+        "compression_ratio": 0.8,
+        "no_speech_prob": 0.01,
+    }
+
+
+def _words(t: Transcript) -> list[JSON]:
+    spoken = [w.rstrip(".") for w in t.text.split()]
+    step = t.duration / len(spoken)
+    return [
+        {"word": w, "start": round(i * step, 2), "end": round((i + 1) * step, 2)} for i, w in enumerate(spoken)
+    ]
+
+
+def transcription_response(t: Transcript) -> tuple[str, JSON | bytes]:
+    """(content type, JSON payload or raw body) for the transcript in its requested response_format."""
+    if t.response_format == "text":
+        return TEXT_CONTENT_TYPE, t.text.encode()
+    end = round(t.duration, 2)
+    if t.response_format == "srt":
+        return TEXT_CONTENT_TYPE, f"1\n{_timestamp(0, ',')} --> {_timestamp(end, ',')}\n{t.text}\n\n".encode()
+    if t.response_format == "vtt":
+        return TEXT_CONTENT_TYPE, f"WEBVTT\n\n{_timestamp(0, '.')} --> {_timestamp(end, '.')}\n{t.text}\n\n".encode()
+    if t.response_format == "json":
+        usage = {} if t.task == "translate" else {"usage": _transcription_usage(t)}
+        return "application/json", {"text": t.text, **usage}
+    verbose: JSON = {"task": t.task, "language": t.language, "duration": t.duration, "text": t.text}
+    if "word" in t.granularities:
+        verbose["words"] = _words(t)
+    if "segment" in t.granularities:
+        verbose["segments"] = [_segment(t)]
+    if t.task == "transcribe":
+        verbose["usage"] = _transcription_usage(t)
+    return "application/json", verbose
+
+
+# --- audio: speech ------------------------------------------------------------------------------
+
+SPEECH_VOICES = (
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
+)  # fmt: skip
+SPEECH_CONTENT_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}
+SPEECH_MAX_INPUT = 4096
+SPEECH_SAMPLE_RATE = 24000
+SPEECH_CHUNK_BYTES = 4096
+_TONE_PERIOD = 60  # samples: a 400 Hz tone at 24 kHz
+
+
+class Speech(NamedTuple):
+    audio: bytes
+    content_type: str
+
+
+def speech_seconds(text: str, speed: float = 1.0) -> float:
+    """Length of the fake speech for `text`: half a second plus 50 characters a second, divided by speed."""
+    return (0.5 + len(text) / 50) / speed
+
+
+def speech_samples(seconds: float) -> int:
+    return round(seconds * SPEECH_SAMPLE_RATE)
+
+
+def tone_pcm(samples: int) -> bytes:
+    """16-bit little-endian mono PCM of a 400 Hz tone, `samples` long."""
+    period = struct.pack(
+        f"<{_TONE_PERIOD}h", *(round(8000 * math.sin(2 * math.pi * i / _TONE_PERIOD)) for i in range(_TONE_PERIOD))
+    )
+    whole, rest = divmod(samples, _TONE_PERIOD)
+    return period * whole + period[: rest * 2]
+
+
+def wav_file(pcm: bytes, rate: int = SPEECH_SAMPLE_RATE) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def _mp3(samples: int) -> bytes:
+    # An empty ID3v2.4 tag, then MPEG-2 Layer III frames (24 kHz, 64 kbit/s, mono: 192 bytes, 576 samples).
+    frame = b"\xff\xf3\x84\xc0" + bytes(188)
+    return b"ID3\x04\x00\x00\x00\x00\x00\x00" + frame * math.ceil(samples / 576)
+
+
+def _opus(samples: int) -> bytes:
+    # An Ogg page (BOS) carrying the OpusHead packet (mono, 24 kHz input rate), then filler.
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, SPEECH_SAMPLE_RATE, 0, 0)
+    page = b"OggS\x00\x02" + bytes(8) + struct.pack("<III", 1, 0, 0) + bytes([1, len(head)]) + head
+    return page + bytes(math.ceil(samples / SPEECH_SAMPLE_RATE * 4000))
+
+
+def _aac(samples: int) -> bytes:
+    # ADTS frames: MPEG-4 AAC LC, 24 kHz (index 6), mono, no CRC, 128 bytes per 1024 samples.
+    length = 128
+    header = bytes([0xFF, 0xF1, 0x58, 0x40 | (length >> 11), (length >> 3) & 0xFF, ((length & 7) << 5) | 0x1F, 0xFC])
+    return (header + bytes(length - len(header))) * math.ceil(samples / 1024)
+
+
+def _flac(samples: int) -> bytes:
+    # "fLaC" and the (last) STREAMINFO block: 4096-sample blocks, 24 kHz, mono, 16 bit; then filler.
+    packed = (SPEECH_SAMPLE_RATE << 44) | (0 << 41) | (15 << 36) | samples
+    info = struct.pack(">HH", 4096, 4096) + bytes(6) + packed.to_bytes(8, "big") + bytes(16)
+    return b"fLaC" + bytes([0x80, 0, 0, len(info)]) + info + bytes(samples)
+
+
+def _or_list(values: tuple[str, ...]) -> str:
+    quoted = [repr(v) for v in values]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _field_error(kind: str, field: str, message: str, value: Any, ctx: JSON | None = None) -> JSON:
+    """One pydantic v2 style error (no `url`), as OpenAI's speech endpoint lists them."""
+    error: JSON = {"type": kind, "loc": ("body", field), "msg": message, "input": value}
+    return error | {"ctx": ctx} if ctx is not None else error
+
+
+def _enum_error(field: str, allowed: tuple[str, ...], value: Any) -> JSON:
+    expected = _or_list(allowed)
+    return _field_error("enum", field, f"Input should be {expected}", value, {"expected": expected})
+
+
+def _speech_errors(body: JSON) -> list[JSON]:
+    errors: list[JSON] = []
+    text, voice = body.get("input"), body.get("voice")
+    if text is None:
+        errors.append(_field_error("missing", "input", "Field required", body))
+    elif not isinstance(text, str):
+        errors.append(_field_error("string_type", "input", "Input should be a valid string", text))
+    elif len(text) > SPEECH_MAX_INPUT:
+        # OpenAI leaves the (long) input out of this one.
+        message = f"String should have at most {SPEECH_MAX_INPUT} characters"
+        error = _field_error("string_too_long", "input", message, None, {"max_length": SPEECH_MAX_INPUT})
+        errors.append({key: value for key, value in error.items() if key != "input"})
+    if voice is None:
+        errors.append(_field_error("missing", "voice", "Field required", body))
+    elif voice not in SPEECH_VOICES and not (isinstance(voice, dict) and isinstance(voice.get("id"), str)):
+        errors.append(_enum_error("voice", SPEECH_VOICES, voice))
+    response_format = body.get("response_format", "mp3")
+    if response_format not in SPEECH_CONTENT_TYPES:
+        errors.append(_enum_error("response_format", tuple(SPEECH_CONTENT_TYPES), response_format))
+    speed = body.get("speed", 1.0)
+    if not isinstance(speed, int | float) or isinstance(speed, bool):
+        errors.append(_field_error("float_type", "speed", "Input should be a valid number", speed))
+    elif speed < 0.25:
+        message = "Input should be greater than or equal to 0.25"
+        errors.append(_field_error("greater_than_equal", "speed", message, speed, {"ge": 0.25}))
+    elif speed > 4.0:
+        message = "Input should be less than or equal to 4.0"
+        errors.append(_field_error("less_than_equal", "speed", message, speed, {"le": 4.0}))
+    return errors
+
+
+def plan_speech(body: JSON) -> Speech:
+    """Validate a speech request like OpenAI and synthesise its (deterministic) audio."""
+    errors = _speech_errors(body)
+    if errors:
+        raise APIError(400, repr(errors))
+    response_format = str(body.get("response_format", "mp3"))
+    samples = speech_samples(speech_seconds(str(body["input"]), float(body.get("speed", 1.0))))
+    if response_format in ("wav", "pcm"):
+        pcm = tone_pcm(samples)
+        audio = wav_file(pcm) if response_format == "wav" else pcm
+    else:
+        audio = {"mp3": _mp3, "opus": _opus, "aac": _aac, "flac": _flac}[response_format](samples)
+    return Speech(audio, SPEECH_CONTENT_TYPES[response_format])
+
+
+def split_bytes(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+
+# --- moderations --------------------------------------------------------------------------------
+
+DEFAULT_MODERATION_MODEL = "omni-moderation-latest"
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+_IMAGE_CATEGORIES = frozenset(
+    {"self-harm", "self-harm/intent", "self-harm/instructions", "sexual", "violence", "violence/graphic"}
+)
+_FLAG_WORDS = (("violence", re.compile(r"\bkill", re.IGNORECASE)), ("hate", re.compile(r"\bhate", re.IGNORECASE)))
+
+
+class ModerationInput(NamedTuple):
+    text: str
+    has_text: bool
+    images: int
+
+
+def _moderation_inputs(value: Any) -> list[ModerationInput]:
+    """One entry per result: each string, or a whole list of multi-modal parts as one input."""
+    if value is None:
+        raise missing_parameter("input")
+    if isinstance(value, str):
+        return [ModerationInput(value, True, 0)]
+    if not isinstance(value, list):
+        raise _invalid_input()
+    if not value:
+        detail = "empty array. Expected an array with minimum length 1, but got an empty array instead."
+        raise invalid_parameter("input", detail, "empty_array")
+    if all(isinstance(item, str) for item in value):
+        return [ModerationInput(item, True, 0) for item in value]
+    texts = [p.get("text") for p in value if isinstance(p, dict) and p.get("type") == "text"]
+    images = [p.get("image_url") for p in value if isinstance(p, dict) and p.get("type") == "image_url"]
+    valid_texts = all(isinstance(t, str) for t in texts)
+    valid_images = all(isinstance(i, dict) and isinstance(i.get("url"), str) for i in images)
+    if len(texts) + len(images) != len(value) or not valid_texts or not valid_images:
+        raise _invalid_input()
+    return [ModerationInput(" ".join(str(t) for t in texts), bool(texts), len(images))]
+
+
+def _moderation_score(category: str, text: str, flagged: bool) -> float:
+    fraction = int.from_bytes(hashlib.sha256(f"{category}\0{text}".encode()).digest()[:4], "big") / 2**32
+    return 0.9 + 0.09 * fraction if flagged else 1e-6 + 1e-3 * fraction
+
+
+def moderation_result(item: ModerationInput) -> JSON:
+    flagged = {category for category, pattern in _FLAG_WORDS if pattern.search(item.text)}
+    applied: JSON = {}
+    for category in MODERATION_CATEGORIES:
+        kinds = ["text"] if item.has_text else []
+        applied[category] = [*kinds, "image"] if item.images and category in _IMAGE_CATEGORIES else kinds
+    return {
+        "flagged": bool(flagged),
+        "categories": {category: category in flagged for category in MODERATION_CATEGORIES},
+        "category_scores": {c: _moderation_score(c, item.text, c in flagged) for c in MODERATION_CATEGORIES},
+        "category_applied_input_types": applied,
+    }
+
+
+def moderation(body: JSON, moderation_id: str) -> JSON:
+    """A moderation object: inputs containing "kill"/"hate" are flagged as violence/hate, in input order."""
+    inputs = _moderation_inputs(body.get("input"))
+    return {
+        "id": moderation_id,
+        "model": str(body.get("model") or DEFAULT_MODERATION_MODEL),
+        "results": [moderation_result(item) for item in inputs],
+    }

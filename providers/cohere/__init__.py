@@ -1,0 +1,7 @@
+"""Cohere: Embed and Rerank through its v2 API."""
+
+from .provider import CohereProvider
+
+PROVIDER = CohereProvider
+
+__all__ = ["PROVIDER", "CohereProvider"]
