@@ -133,8 +133,8 @@ def _providers(_: argparse.Namespace) -> int:
     for plugin in Registry.discover().plugins.values():
         schema = plugin.schema
         count = sum(len(m) for m in plugin.models.values())
-        print(f"{schema.provider:20} {schema.label.en_US:24} types: {', '.join(schema.supported_model_types):28} "
-              f"{count:3} predefined models; {', '.join(schema.configurate_methods)}")
+        print(f"{schema.provider:18} {schema.label.en_US:26} {count:3} predefined models; "
+              f"types: {', '.join(schema.supported_model_types)}; {', '.join(schema.configurate_methods)}")
     return 0
 
 
