@@ -67,7 +67,18 @@ def access_log(app: ASGIApp) -> ASGIApp:
 
 class DropStreamAborted(logging.Filter):
     """Drops uvicorn's "Exception in ASGI application" record for a stream aborted on purpose
-    (:class:`core.errors.StreamAborted`)."""
+    (:class:`core.errors.StreamAborted`), also when Litestar wrapped it (in a task group's exception group, as the
+    cause of "Exception caught after response started")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], StreamAborted))
+        return not (record.exc_info and _aborted(record.exc_info[1]))
+
+
+def _aborted(exc: BaseException | None, depth: int = 0) -> bool:
+    if exc is None or depth > 8:
+        return False
+    if isinstance(exc, StreamAborted):
+        return True
+    if isinstance(exc, BaseExceptionGroup) and any(_aborted(e, depth + 1) for e in exc.exceptions):
+        return True
+    return _aborted(exc.__cause__ or exc.__context__, depth + 1)

@@ -35,6 +35,10 @@ async def read_upload(request: Req, limit: int) -> tuple[TranscriptionParams, di
     try:
         form = await request.form()
     except ClientException as exc:
+        if exc.status_code == 413:
+            limit = runtime(request).loaded.profile.server.max_body_bytes
+            raise PayloadTooLargeError(f"The request body is larger than this gateway accepts ({limit} bytes, "
+                                       "server.max_body_bytes in the profile).") from None
         raise InvalidRequestError(f"The multipart body could not be read: {exc.detail}.",
                                   code="invalid_multipart") from None
     except UnicodeDecodeError:
