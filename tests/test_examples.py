@@ -10,9 +10,10 @@ from tests.conftest import GATEWAY_KEY
 from tests.gateway import ROOT, GatewayProcess
 
 
-def run_example(gateway: GatewayProcess, *command: str) -> str:
+def run_example(gateway: GatewayProcess, *command: str, env: dict[str, str] | None = None) -> str:
+    """The example's standard output; ``env`` replaces the model choices made here."""
     env = {"PATH": "/usr/bin:/bin", "MODEL_RUNTIME_URL": gateway.base_url, "MODEL_RUNTIME_API_KEY": GATEWAY_KEY,
-           "MODEL": "up/gpt-4o-mini", "EMBEDDING_MODEL": "embed"}
+           **(env or {"MODEL": "up/gpt-4o-mini", "EMBEDDING_MODEL": "embed"})}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
     return result.stdout
 
