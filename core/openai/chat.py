@@ -101,7 +101,7 @@ class ToolCall(WireBase, kw_only=True):
     """One tool call in an assistant message: a ``function`` call, or a ``custom`` tool's free-form input."""
 
     id: str
-    type: str = "function"
+    type: str  # required, as OpenAI requires it: a default would also be left out of translated responses
     function: FunctionCall | None = None
     custom: dict[str, Any] | None = None
 
@@ -254,8 +254,9 @@ class ChatCompletionRequest(WireBase):
 # -- response ----------------------------------------------------------------------------------------------------
 
 
-class ChatCompletionMessage(WireBase):
-    """The assistant's reply in a non-streamed response."""
+class ChatCompletionMessage(msgspec.Struct, kw_only=True):
+    """The assistant's reply in a non-streamed response, written whole as OpenAI writes it (``role`` always,
+    ``content`` and ``refusal`` as ``null`` when empty)."""
 
     role: Literal["assistant"] = "assistant"
     content: str | None = None

@@ -269,6 +269,10 @@ class OpenAICompatibleProvider(Provider):
                 errors.NotFoundError) as exc:
             raise errors.CredentialsValidateFailedError(exc.message) from None
 
+    def error_from(self, status: int, headers: httpx.Headers, content: bytes) -> errors.ModelRuntimeError:
+        """The gateway error for an upstream error response (providers with their own error codes add them)."""
+        return error_from_response(self.context, status, headers, content, self.redact)
+
     async def get_json(self, path: str) -> JSONReply:
         """``GET`` a JSON resource."""
         with map_errors(self.context):
@@ -276,7 +280,7 @@ class OpenAICompatibleProvider(Provider):
             if response.status_code < 400:
                 return await self._read_json(response)
             content = await _read(response)
-        raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
+        raise self.error_from(response.status_code, response.headers, content)
 
     async def post(self, path: str, body: dict[str, Any], stream: bool,
                    timeout_s: float | None = None) -> JSONReply | EventStream:
@@ -304,7 +308,7 @@ class OpenAICompatibleProvider(Provider):
             if response.status_code < 400:
                 return response
             content = await _read(response)
-        raise error_from_response(self.context, response.status_code, response.headers, content, self.redact)
+        raise self.error_from(response.status_code, response.headers, content)
 
     async def _read_json(self, response: httpx.Response) -> JSONReply:
         """Read a complete body and check it is JSON before passing it on."""

@@ -126,7 +126,7 @@ routes:
     deployments: [{target: nope/x}, {target: openai/gpt-4o, weight: 2}]
     fallbacks: [openai]
 """) == [
-        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: cohere, huggingface_tei, jina, "
+        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: anthropic, cohere, huggingface_tei, jina, "
             "openai, openai_compatible, voyage, xinference)",
         "p.yaml:6: providers[1].credentials.api_kee: unknown credential (known: api_key, base_url, organization)",
         "p.yaml:5: providers[1].credentials.api_key: required by provider 'openai'",

@@ -1,0 +1,308 @@
+"""OpenAI chat completions to Anthropic's Messages API and back.
+
+Request: system and developer messages become the top-level ``system``; tool results become ``tool_result``
+blocks of a user turn; consecutive turns of one role are merged (the Messages API alternates user and
+assistant); images go as ``base64`` or ``url`` sources; ``stop`` becomes ``stop_sequences``; ``tool_choice``
+``required`` becomes ``any`` and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``;
+``response_format`` becomes ``output_config.format`` (a JSON schema; JSON mode asks for any object).
+``max_tokens`` is required upstream: the model's parameter rule fills it when the client leaves it out.
+What Anthropic cannot do (several choices, log probabilities, penalties, audio input) is a 400 naming the
+parameter, rather than an answer that silently ignores it.
+
+Response: text blocks are joined into ``content``, ``tool_use`` blocks become ``tool_calls`` with their input
+as a JSON string, ``stop_reason`` becomes ``finish_reason`` and usage counts cached prompt tokens in
+``prompt_tokens`` as OpenAI does (``cached_tokens`` says how many were read from the cache).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from core.errors import InvalidRequestError
+from core.openai.chat import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionMessage,
+    ChatCompletionRequest,
+    Choice,
+    ContentPart,
+    DeveloperMessage,
+    FunctionCall,
+    FunctionMessage,
+    SystemMessage,
+    ToolCall,
+    ToolChoiceObject,
+    ToolMessage,
+    UserMessage,
+)
+from core.openai.usage import PromptTokensDetails, Usage
+
+__all__ = ["FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion", "openai_usage"]
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+"""Anthropic's ``stop_reason`` as OpenAI's ``finish_reason``; an unknown reason passes as ``stop``."""
+
+_DEFAULT_MAX_TOKENS = 4096
+"""Only for a model without a ``max_tokens`` rule (a customizable one without ``max_tokens_to_sample``)."""
+_UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty", "presence_penalty")
+_JSON_OBJECT = {"type": "object", "additionalProperties": True}
+
+_decode_arguments = msgspec.json.Decoder(dict[str, Any]).decode
+_encode = msgspec.json.Encoder().encode
+
+
+# -- the request -------------------------------------------------------------------------------------------------
+
+
+def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: str,
+                  default_max_tokens: int | None) -> dict[str, Any]:
+    """The Messages API body for an OpenAI chat request (``raw`` is the client's JSON after parameter rules)."""
+    _reject_unsupported(request, raw)
+    system, messages = _messages(request)
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if system:
+        body["system"] = system
+    body["max_tokens"] = (request.max_completion_tokens or request.max_tokens or default_max_tokens
+                          or _DEFAULT_MAX_TOKENS)
+    if request.stop:
+        body["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
+    for name in ("temperature", "top_p"):
+        if raw.get(name) is not None:
+            body[name] = raw[name]
+    if raw.get("top_k") is not None:  # not OpenAI's, but Anthropic's; the model's rules checked it
+        body["top_k"] = raw["top_k"]
+    if request.stream:
+        body["stream"] = True
+    if request.user:
+        body["metadata"] = {"user_id": request.user}
+    if request.tools:
+        body["tools"] = [_tool(i, t) for i, t in enumerate(request.tools)]
+    choice = _tool_choice(request)
+    if choice is not None:
+        body["tool_choice"] = choice
+    if request.response_format is not None and request.response_format.type != "text":
+        spec = request.response_format.json_schema
+        schema = spec.schema if spec is not None and spec.schema is not None else _JSON_OBJECT
+        body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    return body
+
+
+def _reject_unsupported(request: ChatCompletionRequest, raw: dict[str, Any]) -> None:
+    if request.n is not None and request.n != 1:
+        raise _unsupported("n", "Anthropic models return one choice; send 'n' as 1 or leave it out")
+    for name in _UNSUPPORTED:
+        value = raw.get(name)
+        if value not in (None, False, 0, 0.0, {}):
+            raise _unsupported(name, f"Anthropic models do not support '{name}'")
+
+
+def _unsupported(param: str, message: str) -> InvalidRequestError:
+    return InvalidRequestError(message + ".", param=param, code="unsupported_parameter")
+
+
+def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, alternating messages)."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+
+    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+
+    for i, message in enumerate(request.messages):
+        at = f"messages[{i}]"
+        match message:
+            case SystemMessage(content=content) | DeveloperMessage(content=content):
+                system.extend({"type": "text", "text": text} for text in _texts(content, at) if text)
+            case UserMessage(content=content):
+                add("user", _user_blocks(content, at))
+            case AssistantMessage():
+                blocks = _assistant_blocks(message, at)
+                if blocks:
+                    add("assistant", blocks)
+            case ToolMessage(content=content, tool_call_id=tool_call_id):
+                text = "".join(_texts(content, at))
+                add("user", [{"type": "tool_result", "tool_use_id": tool_call_id, "content": text}])
+            case FunctionMessage():
+                raise InvalidRequestError("Function-role messages are not supported with Anthropic models; send "
+                                          "tool results as 'tool' messages.", param=f"{at}.role",
+                                          code="unsupported_value")
+    if not turns:
+        raise InvalidRequestError("Anthropic models need at least one user or assistant message besides the "
+                                  "system prompt.", param="messages", code="invalid_value")
+    return system, turns
+
+
+def _texts(content: str | list[ContentPart] | None, at: str) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    texts = []
+    for j, part in enumerate(content):
+        if part.type != "text" or part.text is None:
+            raise InvalidRequestError(f"Only text parts are allowed here, not '{part.type}'.",
+                                      param=f"{at}.content[{j}]", code="unsupported_value")
+        texts.append(part.text)
+    return texts
+
+
+def _user_blocks(content: str | list[ContentPart], at: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [_user_part(part, f"{at}.content[{j}]") for j, part in enumerate(content)]
+
+
+def _user_part(part: ContentPart, at: str) -> dict[str, Any]:
+    if part.type == "text" and part.text is not None:
+        return {"type": "text", "text": part.text}
+    if part.type == "image_url" and part.image_url is not None:
+        return {"type": "image", "source": _source(part.image_url.url, at)}
+    if part.type == "file" and part.file is not None and isinstance(part.file.get("file_data"), str):
+        media_type, data = _data_uri(part.file["file_data"], at)
+        return {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    raise InvalidRequestError(f"Anthropic models do not take '{part.type}' content parts here.", param=at,
+                              code="unsupported_value")
+
+
+def _source(url: str, at: str) -> dict[str, Any]:
+    if url.startswith("data:"):
+        media_type, data = _data_uri(url, at)
+        return {"type": "base64", "media_type": media_type, "data": data}
+    if url.startswith(("http://", "https://")):
+        return {"type": "url", "url": url}
+    raise InvalidRequestError("An image URL must be http(s) or a base64 data: URI.", param=f"{at}.image_url.url",
+                              code="invalid_value")
+
+
+def _data_uri(uri: str, at: str) -> tuple[str, str]:
+    header, comma, data = uri.partition(",")
+    media_type, _, encoding = header.removeprefix("data:").partition(";")
+    if not comma or encoding != "base64" or not media_type:
+        raise InvalidRequestError("A data: URI must look like data:<media type>;base64,<data>.", param=at,
+                                  code="invalid_value")
+    return media_type, data
+
+
+def _assistant_blocks(message: AssistantMessage, at: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": t} for t in _texts(message.content, at) if t]
+    for j, call in enumerate(message.tool_calls or []):
+        if call.function is None:
+            raise InvalidRequestError("Only function tool calls can be sent to Anthropic models.",
+                                      param=f"{at}.tool_calls[{j}]", code="unsupported_value")
+        try:
+            arguments = _decode_arguments(call.function.arguments or "{}")
+        except msgspec.DecodeError:
+            raise InvalidRequestError("Tool call arguments must be a JSON object.",
+                                      param=f"{at}.tool_calls[{j}].function.arguments", code="invalid_value") from None
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
+    return blocks
+
+
+def _tool(index: int, tool: Any) -> dict[str, Any]:
+    if tool.type != "function" or tool.function is None:
+        raise InvalidRequestError(f"Only function tools can be offered to Anthropic models, not '{tool.type}'.",
+                                  param=f"tools[{index}]", code="unsupported_value")
+    function = tool.function
+    spec: dict[str, Any] = {"name": function.name,
+                            "input_schema": function.parameters or {"type": "object", "properties": {}}}
+    if function.description:
+        spec["description"] = function.description
+    if function.strict:
+        spec["strict"] = True
+    return spec
+
+
+def _tool_choice(request: ChatCompletionRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    parallel_off = request.parallel_tool_calls is False and bool(request.tools)
+    if choice is None:
+        return {"type": "auto", "disable_parallel_tool_use": True} if parallel_off else None
+    if isinstance(choice, ToolChoiceObject):
+        if choice.type != "function" or choice.function is None:
+            raise InvalidRequestError(f"tool_choice of type '{choice.type}' is not supported with Anthropic models.",
+                                      param="tool_choice", code="unsupported_value")
+        picked: dict[str, Any] = {"type": "tool", "name": choice.function.name}
+    elif choice in ("auto", "required"):
+        picked = {"type": "auto" if choice == "auto" else "any"}
+    elif choice == "none":
+        return {"type": "none"}
+    else:
+        raise InvalidRequestError(f"Invalid value for 'tool_choice': '{choice}'.", param="tool_choice",
+                                  code="invalid_value")
+    if parallel_off:
+        picked["disable_parallel_tool_use"] = True
+    return picked
+
+
+# -- the response ------------------------------------------------------------------------------------------------
+
+
+class AnthropicUsage(msgspec.Struct):
+    """Usage as Anthropic reports it (``message_start`` carries the input side, ``message_delta`` the output)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class Block(msgspec.Struct):
+    """A content block: ``text``, ``tool_use``, ``thinking`` or a newer type (skipped)."""
+
+    type: str
+    text: str | None = None
+    id: str | None = None
+    name: str | None = None
+    input: msgspec.Raw = msgspec.Raw()
+
+
+class Message(msgspec.Struct):
+    """A Messages API response."""
+
+    id: str
+    model: str
+    content: list[Block]
+    stop_reason: str | None = None
+    usage: AnthropicUsage | None = None
+
+
+def openai_usage(usage: AnthropicUsage) -> Usage:
+    """OpenAI's usage: every prompt token in ``prompt_tokens``, cache reads also in ``cached_tokens``."""
+    cached = usage.cache_read_input_tokens or 0
+    prompt = (usage.input_tokens or 0) + (usage.cache_creation_input_tokens or 0) + cached
+    completion = usage.output_tokens or 0
+    details = PromptTokensDetails(cached_tokens=cached) if usage.cache_read_input_tokens is not None else None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion,
+                 prompt_tokens_details=details)
+
+
+def chat_completion(message: Message) -> ChatCompletion:
+    """The OpenAI chat completion for a Messages API response."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text" and block.text is not None:
+            texts.append(block.text)
+        elif block.type == "tool_use" and block.id is not None and block.name is not None:
+            arguments = bytes(block.input).decode() if block.input else "{}"
+            function = FunctionCall(name=block.name, arguments=arguments)
+            calls.append(ToolCall(id=block.id, type="function", function=function))
+    reply = ChatCompletionMessage(content="".join(texts) if texts or not calls else None, tool_calls=calls or None)
+    finish = FINISH_REASONS.get(message.stop_reason or "end_turn", "stop")
+    return ChatCompletion(id=message.id, created=int(time.time()), model=message.model,
+                          choices=[Choice(index=0, message=reply, finish_reason=finish)],
+                          usage=openai_usage(message.usage) if message.usage is not None else None)

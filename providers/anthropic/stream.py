@@ -1,0 +1,173 @@
+"""Anthropic's streamed Messages events as OpenAI chat completion chunks, translated as they arrive.
+
+``message_start`` opens the stream with the assistant role; ``text_delta`` becomes ``content``; a ``tool_use``
+block opens a tool call (id and name) whose ``input_json_delta`` fragments become its ``arguments``, indexed
+per tool call as OpenAI does; ``message_delta`` carries the finish reason; ``message_stop`` ends the stream
+(after a usage chunk when the client asked for ``stream_options.include_usage``). ``ping`` and thinking
+deltas are dropped. An ``error`` event, garbage, or a stream that ends before ``message_stop`` ends with an
+OpenAI error event, never with a silent truncation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import msgspec
+
+from core import errors
+from core.model_types import ProviderContext
+from core.openai.chat import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ToolCallDelta
+from core.sse import DONE, error_event, event
+from providers.openai_compatible.errors import map_errors
+
+from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
+
+__all__ = ["AnthropicStream"]
+
+
+class _Started(msgspec.Struct):
+    id: str
+    model: str
+    usage: AnthropicUsage | None = None
+
+
+class _BlockStart(msgspec.Struct):
+    type: str
+    id: str | None = None
+    name: str | None = None
+
+
+class _Delta(msgspec.Struct):
+    type: str | None = None
+    text: str | None = None
+    partial_json: str | None = None
+    stop_reason: str | None = None
+
+
+class _Failure(msgspec.Struct):
+    type: str = "api_error"
+    message: str = ""
+
+
+class _Event(msgspec.Struct):
+    type: str
+    index: int | None = None
+    message: _Started | None = None
+    content_block: _BlockStart | None = None
+    delta: _Delta | None = None
+    usage: AnthropicUsage | None = None
+    error: _Failure | None = None
+
+
+_decode_event = msgspec.json.Decoder(_Event).decode
+ErrorFor = Callable[[str, str], errors.ModelRuntimeError]
+"""The gateway error for an upstream error event's ``(type, message)``."""
+
+
+class AnthropicStream:
+    """An :class:`~core.model_types.EventStream` over an open Messages API stream."""
+
+    def __init__(self, response: httpx.Response, context: ProviderContext, include_usage: bool,
+                 error_for: ErrorFor) -> None:
+        self._response, self._context = response, context
+        self._include_usage, self._error_for = include_usage, error_for
+        self._id, self._model, self._created = "", "", int(time.time())
+        self._usage = AnthropicUsage()
+        self._tools: dict[int, int] = {}  # content block index -> tool call index
+        self._finish: str | None = None
+        self._ended = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        pending = b""
+        try:
+            with map_errors(self._context, streaming=True):
+                async for chunk in self._response.aiter_bytes():
+                    pending += chunk.replace(b"\r\n", b"\n")
+                    end = pending.rfind(b"\n\n")
+                    if end < 0:
+                        continue
+                    ready, pending = pending[:end + 2], pending[end + 2:]
+                    out = b"".join([self._translate(data) for data in _payloads(ready)])
+                    if out:
+                        yield out
+                    if self._ended:
+                        return
+            if pending.strip():
+                yield b"".join([self._translate(data) for data in _payloads(pending + b"\n\n")])
+            if not self._ended:
+                raise self._broken("ended the stream before it was complete", "upstream_stream_interrupted")
+        except errors.ModelRuntimeError as exc:
+            yield error_event(exc)
+        finally:
+            await self._response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the upstream response."""
+        await self._response.aclose()
+
+    def _translate(self, data: bytes) -> bytes:
+        if self._ended:
+            return b""
+        try:
+            item = _decode_event(data)
+        except msgspec.MsgspecError:
+            raise self._broken("sent an event that is not a Messages API event", "upstream_invalid_event") from None
+        match item.type:
+            case "message_start" if item.message is not None:
+                self._id, self._model = item.message.id, item.message.model
+                if item.message.usage is not None:
+                    self._usage = item.message.usage
+                return self._chunk(ChoiceDelta(role="assistant", content=""))
+            case "content_block_start" if item.content_block is not None and item.index is not None:
+                block = item.content_block
+                if block.type != "tool_use":
+                    return b""
+                index = self._tools[item.index] = len(self._tools)
+                call = ToolCallDelta(index=index, id=block.id, type="function",
+                                     function=FunctionCallDelta(name=block.name, arguments=""))
+                return self._chunk(ChoiceDelta(tool_calls=[call]))
+            case "content_block_delta" if item.delta is not None:
+                return self._content(item.index, item.delta)
+            case "message_delta":
+                if item.usage is not None and item.usage.output_tokens is not None:
+                    self._usage.output_tokens = item.usage.output_tokens
+                reason = item.delta.stop_reason if item.delta is not None else None
+                self._finish = FINISH_REASONS.get(reason or "end_turn", "stop")
+                return self._chunk(ChoiceDelta(), self._finish)
+            case "message_stop":
+                self._ended = True
+                out = b"" if self._finish is not None else self._chunk(ChoiceDelta(), "stop")
+                if self._include_usage:
+                    out += event(ChatCompletionChunk(id=self._id, created=self._created, model=self._model,
+                                                     choices=[], usage=openai_usage(self._usage)))
+                return out + DONE
+            case "error" if item.error is not None:
+                raise self._error_for(item.error.type, item.error.message)
+        return b""  # ping, content_block_stop, thinking and newer events
+
+    def _content(self, index: int | None, delta: _Delta) -> bytes:
+        if delta.type == "text_delta" and delta.text:
+            return self._chunk(ChoiceDelta(content=delta.text))
+        if delta.type == "input_json_delta" and delta.partial_json and index in self._tools:
+            call = ToolCallDelta(index=self._tools[index], function=FunctionCallDelta(arguments=delta.partial_json))
+            return self._chunk(ChoiceDelta(tool_calls=[call]))
+        return b""
+
+    def _chunk(self, delta: ChoiceDelta, finish: str | None = None) -> bytes:
+        return event(ChatCompletionChunk(id=self._id, created=self._created, model=self._model,
+                                         choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)]))
+
+    def _broken(self, what: str, code: str) -> errors.UpstreamError:
+        return errors.UpstreamError(f"provider instance '{self._context.name}' {what}", code=code)
+
+
+def _payloads(events: bytes) -> list[bytes]:
+    """The ``data:`` payload of each complete event (``event:`` lines are redundant: the payload has a type)."""
+    out = []
+    for block in events.split(b"\n\n"):
+        data = [line[6:] if line[5:6] == b" " else line[5:] for line in block.split(b"\n") if line.startswith(b"data:")]
+        if data:
+            out.append(b"\n".join(data))
+    return out
