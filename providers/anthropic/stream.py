@@ -19,7 +19,7 @@ import msgspec
 from core import errors
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, error_event, event
+from core.sse import DONE, error_event, event, payloads
 from providers.openai_compatible.errors import map_errors
 
 from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
@@ -80,22 +80,14 @@ class AnthropicStream:
         self._ended = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        pending = b""
         try:
             with map_errors(self._context, streaming=True):
-                async for chunk in self._response.aiter_bytes():
-                    pending += chunk.replace(b"\r\n", b"\n")
-                    end = pending.rfind(b"\n\n")
-                    if end < 0:
-                        continue
-                    ready, pending = pending[:end + 2], pending[end + 2:]
-                    out = b"".join([self._translate(data) for data in _payloads(ready)])
+                async for found in payloads(self._response.aiter_bytes()):
+                    out = b"".join([self._translate(data) for data in found])
                     if out:
                         yield out
                     if self._ended:
                         return
-            if pending.strip():
-                yield b"".join([self._translate(data) for data in _payloads(pending + b"\n\n")])
             if not self._ended:
                 raise self._broken("ended the stream before it was complete", "upstream_stream_interrupted")
         except errors.ModelRuntimeError as exc:
@@ -162,12 +154,3 @@ class AnthropicStream:
     def _broken(self, what: str, code: str) -> errors.UpstreamError:
         return errors.UpstreamError(f"provider instance '{self._context.name}' {what}", code=code)
 
-
-def _payloads(events: bytes) -> list[bytes]:
-    """The ``data:`` payload of each complete event (``event:`` lines are redundant: the payload has a type)."""
-    out = []
-    for block in events.split(b"\n\n"):
-        data = [line[6:] if line[5:6] == b" " else line[5:] for line in block.split(b"\n") if line.startswith(b"data:")]
-        if data:
-            out.append(b"\n".join(data))
-    return out
