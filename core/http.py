@@ -12,16 +12,38 @@ from __future__ import annotations
 
 import base64
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 
 import aiohttp
 import httpx
 import yarl
 
-__all__ = ["AiohttpTransport", "Upstream"]
+from . import errors
+from .model_types import ProviderContext
+
+__all__ = ["AiohttpTransport", "Upstream", "map_errors"]
 
 _URL_CACHE = 64
 _NOT_FORWARDED = frozenset({b"content-length", b"transfer-encoding"})  # aiohttp frames the body itself
+
+
+@contextmanager
+def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator[None]:
+    """Translate httpx exceptions raised inside the block; nothing above a provider sees httpx."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise errors.UpstreamTimeoutError(
+            f"provider instance '{context.name}' did not answer within {context.timeout_s:g}s") from None
+    except httpx.ConnectError:
+        raise errors.UpstreamConnectionError(f"could not connect to provider instance '{context.name}'") from None
+    except httpx.HTTPError as exc:
+        if streaming:
+            raise errors.UpstreamError(f"provider instance '{context.name}' broke off the stream "
+                                       f"({type(exc).__name__})", code="upstream_stream_interrupted") from None
+        raise errors.UpstreamError(
+            f"the connection to provider instance '{context.name}' failed ({type(exc).__name__})") from None
 
 
 class Upstream:

@@ -39,6 +39,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
+from core.translate import data_uri, texts, tool_arguments
 
 __all__ = ["FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion", "openai_usage"]
 
@@ -58,7 +59,6 @@ _DEFAULT_MAX_TOKENS = 4096
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty", "presence_penalty")
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
 
-_decode_arguments = msgspec.json.Decoder(dict[str, Any]).decode
 _encode = msgspec.json.Encoder().encode
 
 
@@ -126,7 +126,7 @@ def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], lis
         at = f"messages[{i}]"
         match message:
             case SystemMessage(content=content) | DeveloperMessage(content=content):
-                system.extend({"type": "text", "text": text} for text in _texts(content, at) if text)
+                system.extend({"type": "text", "text": text} for text in texts(content, at) if text)
             case UserMessage(content=content):
                 add("user", _user_blocks(content, at))
             case AssistantMessage():
@@ -134,7 +134,7 @@ def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], lis
                 if blocks:
                     add("assistant", blocks)
             case ToolMessage(content=content, tool_call_id=tool_call_id):
-                text = "".join(_texts(content, at))
+                text = "".join(texts(content, at))
                 add("user", [{"type": "tool_result", "tool_use_id": tool_call_id, "content": text}])
             case FunctionMessage():
                 raise InvalidRequestError("Function-role messages are not supported with Anthropic models; send "
@@ -144,20 +144,6 @@ def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], lis
         raise InvalidRequestError("Anthropic models need at least one user or assistant message besides the "
                                   "system prompt.", param="messages", code="invalid_value")
     return system, turns
-
-
-def _texts(content: str | list[ContentPart] | None, at: str) -> list[str]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [content]
-    texts = []
-    for j, part in enumerate(content):
-        if part.type != "text" or part.text is None:
-            raise InvalidRequestError(f"Only text parts are allowed here, not '{part.type}'.",
-                                      param=f"{at}.content[{j}]", code="unsupported_value")
-        texts.append(part.text)
-    return texts
 
 
 def _user_blocks(content: str | list[ContentPart], at: str) -> list[dict[str, Any]]:
@@ -172,7 +158,7 @@ def _user_part(part: ContentPart, at: str) -> dict[str, Any]:
     if part.type == "image_url" and part.image_url is not None:
         return {"type": "image", "source": _source(part.image_url.url, at)}
     if part.type == "file" and part.file is not None and isinstance(part.file.get("file_data"), str):
-        media_type, data = _data_uri(part.file["file_data"], at)
+        media_type, data = data_uri(part.file["file_data"], at)
         return {"type": "document", "source": {"type": "base64", "media_type": media_type, "data": data}}
     raise InvalidRequestError(f"Anthropic models do not take '{part.type}' content parts here.", param=at,
                               code="unsupported_value")
@@ -180,7 +166,7 @@ def _user_part(part: ContentPart, at: str) -> dict[str, Any]:
 
 def _source(url: str, at: str) -> dict[str, Any]:
     if url.startswith("data:"):
-        media_type, data = _data_uri(url, at)
+        media_type, data = data_uri(url, at)
         return {"type": "base64", "media_type": media_type, "data": data}
     if url.startswith(("http://", "https://")):
         return {"type": "url", "url": url}
@@ -188,27 +174,11 @@ def _source(url: str, at: str) -> dict[str, Any]:
                               code="invalid_value")
 
 
-def _data_uri(uri: str, at: str) -> tuple[str, str]:
-    header, comma, data = uri.partition(",")
-    media_type, _, encoding = header.removeprefix("data:").partition(";")
-    if not comma or encoding != "base64" or not media_type:
-        raise InvalidRequestError("A data: URI must look like data:<media type>;base64,<data>.", param=at,
-                                  code="invalid_value")
-    return media_type, data
-
-
 def _assistant_blocks(message: AssistantMessage, at: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": t} for t in _texts(message.content, at) if t]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": t} for t in texts(message.content, at) if t]
     for j, call in enumerate(message.tool_calls or []):
-        if call.function is None:
-            raise InvalidRequestError("Only function tool calls can be sent to Anthropic models.",
-                                      param=f"{at}.tool_calls[{j}]", code="unsupported_value")
-        try:
-            arguments = _decode_arguments(call.function.arguments or "{}")
-        except msgspec.DecodeError:
-            raise InvalidRequestError("Tool call arguments must be a JSON object.",
-                                      param=f"{at}.tool_calls[{j}].function.arguments", code="invalid_value") from None
-        blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
+        name, arguments = tool_arguments(call, f"{at}.tool_calls[{j}]", "Anthropic")
+        blocks.append({"type": "tool_use", "id": call.id, "name": name, "input": arguments})
     return blocks
 
 

@@ -10,17 +10,16 @@ OpenAI error event, never with a silent truncation.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import msgspec
 
 from core import errors
 from core.model_types import ProviderContext
-from core.openai.chat import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, error_event, event, payloads
-from providers.openai_compatible.errors import map_errors
+from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
+from core.sse import DONE, event
+from core.translate import TranslatedStream
 
 from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
 
@@ -66,52 +65,29 @@ ErrorFor = Callable[[str, str], errors.ModelRuntimeError]
 """The gateway error for an upstream error event's ``(type, message)``."""
 
 
-class AnthropicStream:
+class AnthropicStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open Messages API stream."""
 
     def __init__(self, response: httpx.Response, context: ProviderContext, include_usage: bool,
                  error_for: ErrorFor) -> None:
-        self._response, self._context = response, context
+        super().__init__(response, context, "")
         self._include_usage, self._error_for = include_usage, error_for
-        self._id, self._model, self._created = "", "", int(time.time())
         self._usage = AnthropicUsage()
         self._tools: dict[int, int] = {}  # content block index -> tool call index
         self._finish: str | None = None
-        self._ended = False
+        self._done = b""
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            with map_errors(self._context, streaming=True):
-                async for found in payloads(self._response.aiter_bytes()):
-                    out = b"".join([self._translate(data) for data in found])
-                    if out:
-                        yield out
-                    if self._ended:
-                        return
-            if not self._ended:
-                raise self._broken("ended the stream before it was complete", "upstream_stream_interrupted")
-        except errors.ModelRuntimeError as exc:
-            yield error_event(exc)
-        finally:
-            await self._response.aclose()
-
-    async def aclose(self) -> None:
-        """Close the upstream response."""
-        await self._response.aclose()
-
-    def _translate(self, data: bytes) -> bytes:
-        if self._ended:
-            return b""
+    def translate(self, data: bytes) -> bytes:
         try:
             item = _decode_event(data)
         except msgspec.MsgspecError:
-            raise self._broken("sent an event that is not a Messages API event", "upstream_invalid_event") from None
+            raise self.broken("sent an event that is not a Messages API event", "upstream_invalid_event") from None
         match item.type:
             case "message_start" if item.message is not None:
-                self._id, self._model = item.message.id, item.message.model
+                self.id, self.model = item.message.id, item.message.model
                 if item.message.usage is not None:
                     self._usage = item.message.usage
-                return self._chunk(ChoiceDelta(role="assistant", content=""))
+                return self.chunk(ChoiceDelta(role="assistant", content=""))
             case "content_block_start" if item.content_block is not None and item.index is not None:
                 block = item.content_block
                 if block.type != "tool_use":
@@ -119,7 +95,7 @@ class AnthropicStream:
                 index = self._tools[item.index] = len(self._tools)
                 call = ToolCallDelta(index=index, id=block.id, type="function",
                                      function=FunctionCallDelta(name=block.name, arguments=""))
-                return self._chunk(ChoiceDelta(tool_calls=[call]))
+                return self.chunk(ChoiceDelta(tool_calls=[call]))
             case "content_block_delta" if item.delta is not None:
                 return self._content(item.index, item.delta)
             case "message_delta":
@@ -127,30 +103,26 @@ class AnthropicStream:
                     self._usage.output_tokens = item.usage.output_tokens
                 reason = item.delta.stop_reason if item.delta is not None else None
                 self._finish = FINISH_REASONS.get(reason or "end_turn", "stop")
-                return self._chunk(ChoiceDelta(), self._finish)
+                return self.chunk(ChoiceDelta(), self._finish)
             case "message_stop":
-                self._ended = True
-                out = b"" if self._finish is not None else self._chunk(ChoiceDelta(), "stop")
-                if self._include_usage:
-                    out += event(ChatCompletionChunk(id=self._id, created=self._created, model=self._model,
-                                                     choices=[], usage=openai_usage(self._usage)))
-                return out + DONE
+                self.ended = True
+                return b"" if self._finish is not None else self.chunk(ChoiceDelta(), "stop")
             case "error" if item.error is not None:
                 raise self._error_for(item.error.type, item.error.message)
         return b""  # ping, content_block_stop, thinking and newer events
 
+    def finish(self) -> bytes:
+        if not self.ended:
+            raise self.broken("ended the stream before it was complete")
+        if not self._include_usage:
+            return DONE
+        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
+                                         usage=openai_usage(self._usage))) + DONE
+
     def _content(self, index: int | None, delta: _Delta) -> bytes:
         if delta.type == "text_delta" and delta.text:
-            return self._chunk(ChoiceDelta(content=delta.text))
+            return self.chunk(ChoiceDelta(content=delta.text))
         if delta.type == "input_json_delta" and delta.partial_json and index in self._tools:
             call = ToolCallDelta(index=self._tools[index], function=FunctionCallDelta(arguments=delta.partial_json))
-            return self._chunk(ChoiceDelta(tool_calls=[call]))
+            return self.chunk(ChoiceDelta(tool_calls=[call]))
         return b""
-
-    def _chunk(self, delta: ChoiceDelta, finish: str | None = None) -> bytes:
-        return event(ChatCompletionChunk(id=self._id, created=self._created, model=self._model,
-                                         choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)]))
-
-    def _broken(self, what: str, code: str) -> errors.UpstreamError:
-        return errors.UpstreamError(f"provider instance '{self._context.name}' {what}", code=code)
-

@@ -43,6 +43,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
+from core.translate import data_uri, texts, tool_arguments
 
 __all__ = ["Candidate", "GenerateContentResponse", "Part", "build_request", "chat_completion", "finish_reason",
            "openai_usage", "tool_call_id"]
@@ -118,7 +119,7 @@ def _contents(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str,
         at = f"messages[{i}]"
         match message:
             case SystemMessage(content=content) | DeveloperMessage(content=content):
-                system.extend(text for text in _texts(content, at) if text)
+                system.extend(text for text in texts(content, at) if text)
             case UserMessage(content=content):
                 add("user", [_user_part(p, f"{at}.content[{j}]") for j, p in enumerate(_parts(content))])
             case AssistantMessage():
@@ -130,7 +131,7 @@ def _contents(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str,
                 if name is None:
                     raise InvalidRequestError(f"No earlier assistant tool call has the id '{call_id}'.",
                                               param=f"{at}.tool_call_id", code="invalid_value")
-                add("user", [{"functionResponse": {"name": name, "response": _result("".join(_texts(content, at)))}}])
+                add("user", [{"functionResponse": {"name": name, "response": _result("".join(texts(content, at)))}}])
             case FunctionMessage(name=name, content=content):
                 add("user", [{"functionResponse": {"name": name, "response": _result(content or "")}}])
     if not contents:
@@ -141,20 +142,6 @@ def _contents(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str,
 
 def _parts(content: str | list[ContentPart]) -> list[ContentPart]:
     return [ContentPart(type="text", text=content)] if isinstance(content, str) else content
-
-
-def _texts(content: str | list[ContentPart] | None, at: str) -> list[str]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [content]
-    texts = []
-    for j, part in enumerate(content):
-        if part.type != "text" or part.text is None:
-            raise InvalidRequestError(f"Only text parts are allowed here, not '{part.type}'.",
-                                      param=f"{at}.content[{j}]", code="unsupported_value")
-        texts.append(part.text)
-    return texts
 
 
 def _user_part(part: ContentPart, at: str) -> dict[str, Any]:
@@ -172,11 +159,7 @@ def _user_part(part: ContentPart, at: str) -> dict[str, Any]:
 
 def _media(url: str, at: str) -> dict[str, Any]:
     if url.startswith("data:"):
-        header, comma, data = url.partition(",")
-        mime, _, encoding = header.removeprefix("data:").partition(";")
-        if not comma or encoding != "base64" or not mime:
-            raise InvalidRequestError("A data: URI must look like data:<media type>;base64,<data>.", param=at,
-                                      code="invalid_value")
+        mime, data = data_uri(url, at)
         return {"inlineData": {"mimeType": mime, "data": data}}
     if url.startswith(("http://", "https://", "gs://")):
         extension = url.split("?", 1)[0].rpartition(".")[2].lower()
@@ -186,18 +169,11 @@ def _media(url: str, at: str) -> dict[str, Any]:
 
 
 def _model_parts(message: AssistantMessage, at: str, names: dict[str, str]) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = [{"text": text} for text in _texts(message.content, at) if text]
+    parts: list[dict[str, Any]] = [{"text": text} for text in texts(message.content, at) if text]
     for j, call in enumerate(message.tool_calls or []):
-        if call.function is None:
-            raise InvalidRequestError("Only function tool calls can be sent to Gemini models.",
-                                      param=f"{at}.tool_calls[{j}]", code="unsupported_value")
-        try:
-            args = _decode_object(call.function.arguments or "{}")
-        except msgspec.DecodeError:
-            raise InvalidRequestError("Tool call arguments must be a JSON object.",
-                                      param=f"{at}.tool_calls[{j}].function.arguments", code="invalid_value") from None
-        names[call.id] = call.function.name
-        part: dict[str, Any] = {"functionCall": {"name": call.function.name, "args": args}}
+        name, args = tool_arguments(call, f"{at}.tool_calls[{j}]", "Gemini")
+        names[call.id] = name
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
         _, marked, signature = call.id.partition(_SIGNATURE)
         if marked and signature:
             part["thoughtSignature"] = signature

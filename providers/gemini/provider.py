@@ -105,8 +105,7 @@ class GeminiProvider(OpenAICompatibleProvider):
             response = await self._send(self._model_path(target, "streamGenerateContent?alt=sse"), _encode(body),
                                         target.timeout_s)
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return GeminiStream(response, self.context, model, include_usage, request.n or 1,
-                                errors.InvalidRequestError)
+            return GeminiStream(response, self.context, model, include_usage, request.n or 1)
         reply = await self.post_json(self._model_path(target, "generateContent"), body, target.timeout_s)
         try:
             answer = _decode_response(reply.body)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import msgspec
 
 from core import errors
+from core.http import map_errors
 from core.model_types import ProviderContext
 
 __all__ = ["error_from_response", "map_errors"]
@@ -31,24 +31,6 @@ class _UpstreamError(msgspec.Struct):
 
 
 _decode_error = msgspec.json.Decoder(_UpstreamError).decode
-
-
-@contextmanager
-def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator[None]:
-    """Translate httpx exceptions raised inside the block; nothing above a provider sees httpx."""
-    try:
-        yield
-    except httpx.TimeoutException:
-        raise errors.UpstreamTimeoutError(
-            f"provider instance '{context.name}' did not answer within {context.timeout_s:g}s") from None
-    except httpx.ConnectError:
-        raise errors.UpstreamConnectionError(f"could not connect to provider instance '{context.name}'") from None
-    except httpx.HTTPError as exc:
-        if streaming:
-            raise errors.UpstreamError(f"provider instance '{context.name}' broke off the stream "
-                                       f"({type(exc).__name__})", code="upstream_stream_interrupted") from None
-        raise errors.UpstreamError(
-            f"the connection to provider instance '{context.name}' failed ({type(exc).__name__})") from None
 
 
 def error_from_response(context: ProviderContext, status: int, headers: httpx.Headers, body: bytes,

@@ -1,0 +1,116 @@
+"""What the providers that translate OpenAI's chat completions to a native wire format share.
+
+Reading OpenAI messages: :func:`texts` (text-only content), :func:`data_uri` and :func:`tool_arguments`, each
+raising a 400 that names the offending parameter. Writing OpenAI streams: :class:`TranslatedStream`, the event
+loop around a provider's own per-event translation, which turns every failure after the first byte into the
+final OpenAI error event.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+
+from . import errors
+from .http import map_errors
+from .model_types import ProviderContext
+from .openai.chat import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ContentPart, ToolCall
+from .sse import error_event, event, payloads
+
+__all__ = ["TranslatedStream", "data_uri", "texts", "tool_arguments"]
+
+_decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def texts(content: str | list[ContentPart] | None, at: str) -> list[str]:
+    """The texts of a message whose content may only be text (system, tool and assistant messages)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    found = []
+    for j, part in enumerate(content):
+        if part.type != "text" or part.text is None:
+            raise errors.InvalidRequestError(f"Only text parts are allowed here, not '{part.type}'.",
+                                             param=f"{at}.content[{j}]", code="unsupported_value")
+        found.append(part.text)
+    return found
+
+
+def data_uri(uri: str, at: str) -> tuple[str, str]:
+    """``(media type, base64 data)`` of a ``data:<media type>;base64,<data>`` URI."""
+    header, comma, data = uri.partition(",")
+    media_type, _, encoding = header.removeprefix("data:").partition(";")
+    if not comma or encoding != "base64" or not media_type:
+        raise errors.InvalidRequestError("A data: URI must look like data:<media type>;base64,<data>.", param=at,
+                                         code="invalid_value")
+    return media_type, data
+
+
+def tool_arguments(call: ToolCall, at: str, provider: str) -> tuple[str, dict[str, Any]]:
+    """``(function name, arguments object)`` of an assistant's earlier tool call."""
+    if call.function is None:
+        raise errors.InvalidRequestError(f"Only function tool calls can be sent to {provider} models.", param=at,
+                                         code="unsupported_value")
+    try:
+        return call.function.name, _decode_object(call.function.arguments or "{}")
+    except msgspec.DecodeError:
+        raise errors.InvalidRequestError("Tool call arguments must be a JSON object.",
+                                         param=f"{at}.function.arguments", code="invalid_value") from None
+
+
+class TranslatedStream(abc.ABC):
+    """An :class:`~core.model_types.EventStream` translating a native SSE stream into OpenAI chunks as events arrive.
+
+    A subclass translates one event's ``data:`` payload (:meth:`translate`, which may raise any
+    :class:`~core.errors.ModelRuntimeError`) and says how the stream ends (:meth:`finish`: the last chunks and
+    ``[DONE]``, or an error if the upstream stopped too early). Whatever fails becomes the final error event.
+    """
+
+    def __init__(self, response: httpx.Response, context: ProviderContext, model: str) -> None:
+        self.response, self.context, self.model = response, context, model
+        self.id, self.created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
+        self.ended = False
+        """Set by a subclass when the upstream said the stream is over (no later event is read)."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            with map_errors(self.context, streaming=True):
+                async for found in payloads(self.response.aiter_bytes()):
+                    out = b"".join([self.translate(data) for data in found])
+                    if out:
+                        yield out
+                    if self.ended:
+                        break
+            yield self.finish()
+        except errors.ModelRuntimeError as exc:
+            yield error_event(exc)
+        finally:
+            await self.response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the upstream response."""
+        await self.response.aclose()
+
+    @abc.abstractmethod
+    def translate(self, data: bytes) -> bytes:
+        """The OpenAI events for one upstream event (possibly none)."""
+
+    @abc.abstractmethod
+    def finish(self) -> bytes:
+        """The closing events, ``data: [DONE]`` last; raise if the upstream ended before it was complete."""
+
+    def chunk(self, delta: ChoiceDelta, finish: str | None = None, index: int = 0) -> bytes:
+        """One chat completion chunk event."""
+        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
+                                         choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)]))
+
+    def broken(self, what: str, code: str = "upstream_stream_interrupted") -> errors.UpstreamError:
+        """The error for a stream the upstream broke (``what`` completes "provider instance 'x' ...")."""
+        return errors.UpstreamError(f"provider instance '{self.context.name}' {what}", code=code)
