@@ -72,7 +72,9 @@ def profile_view(loaded: LoadedProfile) -> dict[str, Any]:
         view["state"] = mask_url(view["state"])
     for entry, config in zip(view.get("providers", []), loaded.profile.providers, strict=True):
         schema = loaded.registry[config.provider].schema
-        entry["credentials"] = masked_credentials(schema, config.credentials)
+        instance = loaded.instances.get(config.name or config.provider)
+        filled = instance.credentials if instance is not None else config.credentials  # form defaults filled
+        entry["credentials"] = masked_credentials(schema, filled)
         for model in entry.get("models", []):
             if isinstance(model, dict) and "credentials" in model:
                 model["credentials"] = masked_credentials(schema, model["credentials"])

@@ -2,9 +2,11 @@
 
 A plug-in is a Python package holding ``provider.yaml`` (its :class:`~core.schema.ProviderSchema`),
 ``models/<model_type>/*.yaml`` (predefined models, ordered by ``_position.yaml``), ``icons/`` and the code; its
-``__init__`` exports ``PROVIDER``, the :class:`~core.model_types.Provider` subclass. Third-party packages add
-theirs through the entry-point group ``model_runtime.providers`` (the value is the package's import name). The
-YAML is read once at start-up; the code is imported only for providers a profile uses.
+``__init__`` exports ``PROVIDER``, the :class:`~core.model_types.Provider` subclass. A plug-in without code (no
+``__init__.py``: a hosted service speaking another plug-in's wire format, such as DeepSeek's OpenAI-compatible API)
+names the plug-in whose code serves it in ``provider.yaml``: ``extra: {code: openai_compatible}``. Third-party
+packages add theirs through the entry-point group ``model_runtime.providers`` (the value is the package's import
+name). The YAML is read once at start-up; the code is imported only for providers a profile uses.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ def load_plugin(package: str, directory: Path) -> ProviderPlugin:
     schema = to_struct(source, source.data, ProviderSchema)
     if schema.provider != directory.name and package.startswith("providers."):
         raise source.error(("provider",), f"must equal the folder name '{directory.name}'")
+    if not (directory / "__init__.py").is_file():
+        code = (schema.extra or {}).get("code")
+        if not isinstance(code, str) or not (directory.parent / code / "__init__.py").is_file():
+            raise source.error(("extra", "code"), "a plug-in without __init__.py must name the plug-in whose code "
+                                                  "serves it (a sibling folder with __init__.py)")
+        package = f"{package.rpartition('.')[0]}.{code}"
     models: dict[ModelType, list[ModelSchema]] = {}
     models_dir = directory / "models"
     for type_dir in sorted(models_dir.iterdir()) if models_dir.is_dir() else []:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.profile import LoadedProfile, ProfileError, load_profile
+from core.registry import Registry
 from core.schema import ModelType
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,8 +127,8 @@ routes:
     deployments: [{target: nope/x}, {target: openai/gpt-4o, weight: 2}]
     fallbacks: [openai]
 """) == [
-        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: anthropic, cohere, gemini, "
-            "huggingface_tei, jina, openai, openai_compatible, voyage, xinference)",
+        "p.yaml:3: providers[0].provider: unknown provider 'anthropicx' (known: "
+        f"{', '.join(sorted(Registry.discover().plugins))})",
         "p.yaml:6: providers[1].credentials.api_kee: unknown credential (known: api_key, base_url, organization)",
         "p.yaml:5: providers[1].credentials.api_key: required by provider 'openai'",
         "p.yaml:7: providers[1].models[0]: 'gpt-9' is not a predefined model of provider 'openai'; declare it as "

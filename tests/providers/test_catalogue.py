@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import xml.dom.minidom
+from pathlib import Path
 
 import pytest
 
 from core.model_types import Provider
-from core.registry import Registry
+from core.registry import Registry, load_plugin
 from core.schema import ModelType
+from core.yamlfile import ConfigError
 
 REGISTRY = Registry.discover()
 
@@ -41,3 +43,27 @@ def test_openai_predefined_models() -> None:
 
 def test_secret_variables() -> None:
     assert REGISTRY["openai"].schema.secret_variables() == {"api_key"}
+
+
+HOSTED = ["deepseek", "groq", "mistral", "together", "openrouter", "moonshot", "siliconflow", "fireworks"]
+
+
+@pytest.mark.parametrize("provider_id", HOSTED)
+def test_hosted_openai_compatible_services_are_yaml_only(provider_id: str) -> None:
+    plugin = REGISTRY[provider_id]
+    assert not (plugin.directory / "__init__.py").exists()
+    assert plugin.provider_class() is REGISTRY["openai_compatible"].provider_class()
+    assert plugin.schema.provider_credential_schema is not None
+    forms = {f.variable: f for f in plugin.schema.provider_credential_schema.credential_form_schemas}
+    assert forms["api_key"].required and forms["api_key"].is_secret
+    assert str(forms["base_url"].default).startswith("https://")
+
+
+def test_a_plugin_without_code_must_name_the_code_that_serves_it(tmp_path: Path) -> None:
+    folder = tmp_path / "nocode"
+    folder.mkdir()
+    (folder / "provider.yaml").write_text("provider: nocode\nlabel: {en_US: No code}\n"
+                                          "supported_model_types: [llm]\nconfigurate_methods: [customizable-model]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_plugin("providers.nocode", folder)
+    assert "extra.code" in str(caught.value) and "provider.yaml" in str(caught.value)
