@@ -113,8 +113,8 @@ class OpenAICompatibleProvider(Provider):
 
     @classmethod
     def check_credential_values(cls, credentials: Mapping[str, Any]) -> None:
-        """``base_url`` (``server_url``) must be an http(s) URL and ``api_key`` fit in an HTTP header."""
-        for variable in ("base_url", "server_url"):
+        """``base_url`` (``server_url``, ``endpoint``) must be an http(s) URL and ``api_key`` fit in an HTTP header."""
+        for variable in ("base_url", "server_url", "endpoint"):
             value = credentials.get(variable)
             if not value:
                 continue
@@ -179,21 +179,28 @@ class OpenAICompatibleProvider(Provider):
             raise self._unsupported(model_type)
         return self
 
+    def route(self, target: ModelTarget, path: str) -> str:
+        """Where ``path`` (``chat/completions``, ``embeddings``, ...) is for ``target``, relative to the base URL
+        (Azure: under the model's deployment, with the API version)."""
+        return path
+
     def upstream_model(self, target: ModelTarget) -> str:
         """The name the upstream knows the model by (Xinference: the model's ``model_uid``)."""
         return target.name
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST chat/completions``."""
-        return await self.post("chat/completions", self.with_model(raw, target), bool(request.stream), target.timeout_s)
+        return await self.post(self.route(target, "chat/completions"), self.with_model(raw, target),
+                               bool(request.stream), target.timeout_s)
 
     async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST completions``."""
-        return await self.post("completions", self.with_model(raw, target), bool(request.stream), target.timeout_s)
+        return await self.post(self.route(target, "completions"), self.with_model(raw, target), bool(request.stream),
+                               target.timeout_s)
 
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
-        return await self.post_json("embeddings", self.with_model(raw, target), target.timeout_s)
+        return await self.post_json(self.route(target, "embeddings"), self.with_model(raw, target), target.timeout_s)
 
     def with_model(self, raw: RawBody, target: ModelTarget) -> dict[str, Any]:
         """The client's body for the upstream: only ``model`` replaced."""
@@ -205,7 +212,7 @@ class OpenAICompatibleProvider(Provider):
         body.update(self.rerank_fields, model=self.upstream_model(target), documents=request.texts())
         if request.limit is not None and request.score_threshold is None:
             body["top_n"] = request.limit
-        reply = await self.post_json("rerank", body, target.timeout_s)
+        reply = await self.post_json(self.route(target, "rerank"), body, target.timeout_s)
         scores, usage = read_scores(reply.body, self.name)
         return ranked(request, scores, target.name, self.name, usage)
 
@@ -213,7 +220,7 @@ class OpenAICompatibleProvider(Provider):
                          translate: bool) -> JSONReply:
         """``POST audio/transcriptions`` (or ``translations``) as multipart; the answer in the format asked for."""
         content, content_type = multipart({**raw, "model": self.upstream_model(target)}, audio)
-        path = "audio/translations" if translate else "audio/transcriptions"
+        path = self.route(target, "audio/translations" if translate else "audio/transcriptions")
         response = await self._send(path, content, target.timeout_s, content_type)
         if request.response_format in ("text", "srt", "vtt"):
             with map_errors(self.context):
@@ -225,12 +232,13 @@ class OpenAICompatibleProvider(Provider):
 
     async def speech(self, target: ModelTarget, request: SpeechRequest, raw: RawBody) -> AudioStream:
         """``POST audio/speech``: the audio streamed through as it arrives."""
-        response = await self._send("audio/speech", _encode(self.with_model(raw, target)), target.timeout_s)
+        response = await self._send(self.route(target, "audio/speech"), _encode(self.with_model(raw, target)),
+                                     target.timeout_s)
         return audio_stream(response, self.context, len(request.input))
 
     async def moderate(self, target: ModelTarget, request: ModerationRequest, raw: RawBody) -> JSONReply:
         """``POST moderations``."""
-        return await self.post_json("moderations", self.with_model(raw, target), target.timeout_s)
+        return await self.post_json(self.route(target, "moderations"), self.with_model(raw, target), target.timeout_s)
 
     async def validate_credentials(self) -> None:
         """List the upstream's models: the cheapest authenticated call the OpenAI API has."""
@@ -242,12 +250,12 @@ class OpenAICompatibleProvider(Provider):
         if target.model_type is ModelType.LLM:
             body: dict[str, Any] = {"model": model, "max_tokens": 1,
                                     "messages": [{"role": "user", "content": "ping"}]}
-            await self._validated(self.post_json("chat/completions", body))
+            await self._validated(self.post_json(self.route(target, "chat/completions"), body))
         elif target.model_type is ModelType.TEXT_EMBEDDING:
-            await self._validated(self.post_json("embeddings", {"model": model, "input": "ping"}))
+            await self._validated(self.post_json(self.route(target, "embeddings"), {"model": model, "input": "ping"}))
         elif target.model_type is ModelType.RERANK:
-            await self._validated(self.post_json("rerank", {"model": model, "query": "ping",
-                                                            "documents": ["ping"]}))
+            await self._validated(self.post_json(self.route(target, "rerank"),
+                                                 {"model": model, "query": "ping", "documents": ["ping"]}))
         else:
             await self.validate_credentials()
 
