@@ -273,8 +273,8 @@ class Choice(msgspec.Struct, kw_only=True):
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletion(WireBase, kw_only=True):
-    """A non-streamed chat completion."""
+class ChatCompletion(msgspec.Struct, kw_only=True):
+    """A non-streamed chat completion, written whole as OpenAI writes it (``object`` always, ``null`` fields too)."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -319,8 +319,8 @@ class ChunkChoice(msgspec.Struct, kw_only=True):
     logprobs: dict[str, Any] | None = None
 
 
-class ChatCompletionChunk(WireBase, kw_only=True):
-    """One event of a streamed chat completion."""
+class ChatCompletionChunk(msgspec.Struct, kw_only=True):
+    """One event of a streamed chat completion, written whole as OpenAI writes it (``object`` always)."""
 
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"

@@ -45,8 +45,17 @@ from core.openai.chat import (
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
 from core.translate import data_uri, texts, tool_arguments
 
-__all__ = ["Candidate", "GenerateContentResponse", "Part", "build_request", "chat_completion", "finish_reason",
-           "openai_usage", "tool_call_id"]
+__all__ = [
+    "Candidate",
+    "GenerateContentResponse",
+    "Part",
+    "build_request",
+    "call_arguments",
+    "chat_completion",
+    "finish_reason",
+    "openai_usage",
+    "tool_call_id",
+]
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "MALFORMED_FUNCTION_CALL": "stop", "OTHER": "stop",
            "FINISH_REASON_UNSPECIFIED": "stop"}
@@ -264,6 +273,11 @@ class GenerateContentResponse(msgspec.Struct, rename="camel"):
     response_id: str | None = None
 
 
+def call_arguments(call: FunctionCallPart) -> str:
+    """A call's ``args`` as compact JSON (Gemini pretty-prints whole responses, arguments included)."""
+    return msgspec.json.encode(msgspec.json.decode(call.args)).decode() if call.args else "{}"
+
+
 def tool_call_id(part: Part) -> str:
     """A new tool call id, carrying the call's thought signature when it has one."""
     call_id = part.function_call.id if part.function_call is not None and part.function_call.id else None
@@ -299,7 +313,7 @@ def _message(candidate: Candidate) -> tuple[ChatCompletionMessage, bool]:
     calls: list[ToolCall] = []
     for part in candidate.content.parts if candidate.content is not None else []:
         if part.function_call is not None:
-            arguments = bytes(part.function_call.args).decode() if part.function_call.args else "{}"
+            arguments = call_arguments(part.function_call)
             function = FunctionCall(name=part.function_call.name, arguments=arguments)
             calls.append(ToolCall(id=tool_call_id(part), type="function", function=function))
         elif part.text is not None and not part.thought:

@@ -18,7 +18,7 @@ from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta
 from core.sse import DONE, event
 from core.translate import TranslatedStream
 
-from .contents import GenerateContentResponse, UsageMetadata, finish_reason, openai_usage, tool_call_id
+from .contents import GenerateContentResponse, UsageMetadata, call_arguments, finish_reason, openai_usage, tool_call_id
 
 __all__ = ["GeminiStream"]
 
@@ -66,7 +66,7 @@ class GeminiStream(TranslatedStream):
             for part in candidate.content.parts if candidate.content is not None else []:
                 if part.function_call is not None:
                     call = part.function_call
-                    arguments = bytes(call.args).decode() if call.args else "{}"
+                    arguments = call_arguments(call)
                     delta = ToolCallDelta(index=choice.calls, id=tool_call_id(part), type="function",
                                           function=FunctionCallDelta(name=call.name, arguments=arguments))
                     choice.calls += 1

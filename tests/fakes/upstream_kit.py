@@ -13,6 +13,8 @@ without one, from the server-wide `fault` attribute:
 * `fault-status-<code>`: that status with the server's real error body for it.
 * `fault-stall-<seconds>`: wait, then answer normally (gives up if the client disconnects meanwhile).
 * `fault-garbage`: 200 `text/html` that is not JSON.
+* `fault-cut-<n>`: only for a fake that lists `cut` in its `fault_kinds` (it streams): n events, then the
+  connection drops (`stream(..., cut=n)`).
 
 Also here: multipart/form-data parsing (binary-safe, via the `multipart` package), SSE framing, chunked
 streaming that notices a client going away, and the logit used by servers that answer raw reranker scores.
@@ -33,6 +35,7 @@ import msgspec
 import multipart  # type: ignore[import-untyped]  # the multipart 2.x package ships no type information
 
 from tests.fakes.asgi_server import (
+    AbortConnection,
     Receive,
     Scope,
     Send,
@@ -44,6 +47,7 @@ from tests.fakes.asgi_server import (
 from tests.fakes.openai_upstream import RecordedRequest
 
 __all__ = [
+    "FAULT_KINDS",
     "GARBAGE",
     "JSON",
     "Exchange",
@@ -61,7 +65,8 @@ __all__ = [
 
 JSON = dict[str, Any]
 GARBAGE = b"<html>502 Bad Gateway</html>"
-_FAULT = re.compile(r"fault-(status|stall)-(\d+(?:\.\d+)?)|fault-(garbage)")
+_FAULT = re.compile(r"fault-(status|stall|cut)-(\d+(?:\.\d+)?)|fault-(garbage)")
+FAULT_KINDS = frozenset({"status", "stall", "garbage"})
 
 
 # --- faults -------------------------------------------------------------------------------------
@@ -69,7 +74,8 @@ _FAULT = re.compile(r"fault-(status|stall)-(\d+(?:\.\d+)?)|fault-(garbage)")
 
 @dataclass(frozen=True)
 class Fault:
-    """A parsed fault model name: `status` (value = HTTP status), `stall` (value = seconds) or `garbage`."""
+    """A parsed fault model name: `status` (value = HTTP status), `stall` (value = seconds), `cut` (value =
+    events sent before the connection drops) or `garbage`."""
 
     kind: str
     value: float = 0.0
@@ -79,17 +85,20 @@ class Fault:
         return int(self.value)
 
 
-def parse_fault(model: object) -> Fault | None:
-    """The fault a model name asks for, or None for an ordinary model (or a status outside 400-599)."""
+def parse_fault(model: object, kinds: frozenset[str] = FAULT_KINDS) -> Fault | None:
+    """The fault a model name asks for, or None for an ordinary model (or a status outside 400-599, a
+    fractional cut, or a kind outside `kinds`)."""
     if not isinstance(model, str):
         return None
     match = _FAULT.fullmatch(model)
     if match is None:
         return None
-    if match.group(3):
-        return Fault("garbage")
-    fault = Fault(match.group(1), float(match.group(2)))
+    fault = Fault("garbage") if match.group(3) else Fault(match.group(1), float(match.group(2)))
+    if fault.kind not in kinds:
+        return None
     if fault.kind == "status" and (fault.status != fault.value or not 400 <= fault.status <= 599):
+        return None
+    if fault.kind == "cut" and fault.status != fault.value:
         return None
     return fault
 
@@ -255,6 +264,7 @@ class FakeUpstream:
     """Base of the local-server fakes; subclasses implement `handle`."""
 
     server_name = "fake-upstream"
+    fault_kinds = FAULT_KINDS  # a streaming fake adds "cut"
 
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
@@ -348,7 +358,7 @@ class FakeUpstream:
 
     def fault_for(self, model: object) -> Fault | None:
         """The fault named by a request's model, else the server-wide one (`fault`), else None."""
-        return parse_fault(model) or parse_fault(self.fault)
+        return parse_fault(model, self.fault_kinds) or parse_fault(self.fault, self.fault_kinds)
 
     async def stall(self, exchange: Exchange, seconds: float) -> bool:
         """Wait `seconds`; False (and one disconnect counted) if the client went away first."""
@@ -366,16 +376,22 @@ class FakeUpstream:
         headers: dict[str, str] | None = None,
         length: int | None = None,
         delay: float = 0.0,
+        cut: int | None = None,
     ) -> None:
-        """Send 200 with `chunks` as separate body messages; count a disconnect if the client leaves first."""
+        """Send 200 with `chunks` as separate body messages; count a disconnect if the client leaves first.
+        With `cut`, drop the connection after that many chunks instead of ending the body."""
         pieces: Sequence[bytes] = list(chunks)
         await exchange.start(200, content_type, headers, length)
 
         async def produce() -> None:
             for index, piece in enumerate(pieces):
+                if cut is not None and index >= cut:
+                    break
                 if delay and index:
                     await asyncio.sleep(delay)
                 await exchange.chunk(piece)
+            if cut is not None:
+                raise AbortConnection(f"fault-cut: dropped the connection after {cut} chunks")
 
         if await _race_disconnect(exchange.receive, produce):
             await exchange.end()
