@@ -1,0 +1,151 @@
+"""Anthropic end to end: the openai SDK through the gateway in front of the faithful Anthropic fake (tests/fakes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import openai
+import pytest
+from openai.types.chat import ChatCompletionFunctionToolParam
+
+from tests.conftest import GATEWAY_KEY
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.gateway import GatewayProcess
+
+ANTHROPIC_KEY = "sk-ant-canary-key-5d2e"
+MODEL = "anthropic/claude-haiku-4-5"
+PROFILE = """
+server: {api_keys: ["${GATEWAY_KEY}"]}
+providers:
+  - {name: anthropic, provider: anthropic, credentials: {api_key: "${ANTHROPIC_KEY}", base_url: "${ANTHROPIC_URL}"}}
+  - {name: anthropic-badkey, provider: anthropic, credentials: {api_key: wrong, base_url: "${ANTHROPIC_URL}"},
+     models: [claude-haiku-4-5]}
+routes:
+  - model: long-context
+    deployments: [{target: anthropic/fault-context}]
+    context_fallbacks: [anthropic/claude-haiku-4-5]
+router: {retries: 0}
+"""
+WEATHER: ChatCompletionFunctionToolParam = {
+    "type": "function",
+    "function": {"name": "weather", "description": "Weather in a city",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+CLOCK: ChatCompletionFunctionToolParam = {
+    "type": "function", "function": {"name": "clock", "parameters": {"type": "object", "properties": {}}}}
+
+
+@pytest.fixture(scope="module")
+def anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(ANTHROPIC_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def gateway(anthropic: FakeAnthropic) -> Iterator[GatewayProcess]:
+    env = {"GATEWAY_KEY": GATEWAY_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
+    with GatewayProcess(PROFILE, env) as gw:
+        yield gw
+
+
+def ask(text: str) -> list[Any]:
+    return [{"role": "user", "content": text}]
+
+
+def test_chat_usage_cost_and_what_was_sent(client: openai.OpenAI, anthropic: FakeAnthropic) -> None:
+    anthropic.clear()
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "system", "content": "Be brief."}, *ask("Say hello")], stop=["never"])
+    reply = raw.parse()
+    assert reply.choices[0].message.content == "echo: Say hello" and reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None
+    expected = (Decimal(1) * reply.usage.prompt_tokens + Decimal(5) * reply.usage.completion_tokens) / 10**6
+    assert Decimal(raw.headers["x-model-runtime-cost"]) == expected
+    sent = anthropic.requests[-1]
+    assert sent.path == "/v1/messages" and sent.headers["x-api-key"] == ANTHROPIC_KEY
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    body = sent.json()
+    assert body["system"] == [{"type": "text", "text": "Be brief."}] and body["stop_sequences"] == ["never"]
+    assert body["max_tokens"] == 8192  # required upstream: the model's rule filled it
+
+
+def test_length_and_stream_equal_the_answer(client: openai.OpenAI) -> None:
+    cut = client.chat.completions.create(model=MODEL, messages=ask("one two three four five"), max_tokens=2)
+    assert cut.choices[0].finish_reason == "length"
+    question = ask("Tell me a story about seven brave little tailors")
+    whole = client.chat.completions.create(model=MODEL, messages=question)
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    assert chunks[-1].usage is not None and whole.usage is not None
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def calls(message: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(c.id, c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls or []]
+
+
+def test_parallel_tool_calls_streamed_equal_the_answer(client: openai.OpenAI) -> None:
+    question = ask("What do weather and clock say? city=Paris")
+    whole = client.chat.completions.create(model=MODEL, messages=question, tools=[WEATHER, CLOCK])
+    assert whole.choices[0].finish_reason == "tool_calls"
+    assert [(name, args) for _, name, args in calls(whole.choices[0].message)] == [
+        ("weather", {"city": "Paris"}), ("clock", {})]
+    with client.chat.completions.stream(model=MODEL, messages=question, tools=[WEATHER, CLOCK]) as stream:
+        final = stream.get_final_completion()
+    assert [c[1:] for c in calls(final.choices[0].message)] == [c[1:] for c in calls(whole.choices[0].message)]
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def test_tool_results_round_trip(client: openai.OpenAI, anthropic: FakeAnthropic) -> None:
+    first = client.chat.completions.create(model=MODEL, messages=ask("Use weather. city=Rome"), tools=[WEATHER],
+                                           tool_choice="required")
+    [(call_id, name, args)] = calls(first.choices[0].message)
+    anthropic.clear()
+    second = client.chat.completions.create(model=MODEL, tools=[WEATHER], messages=[
+        *ask("Use weather. city=Rome"),
+        {"role": "assistant", "tool_calls": [{"id": call_id, "type": "function",
+                                              "function": {"name": name, "arguments": json.dumps(args)}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "21C and sunny"}])
+    assert "weather returned 21C and sunny" in (second.choices[0].message.content or "")
+    turns = anthropic.requests[-1].json()["messages"]
+    assert turns[1]["content"][0] == {"type": "tool_use", "id": call_id, "name": "weather", "input": args}
+    assert turns[2]["content"][0]["type"] == "tool_result"
+
+
+def test_a_context_error_takes_the_context_fallback(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(model="long-context", messages=ask("Hi"))
+    assert raw.parse().choices[0].message.content == "echo: Hi"
+    assert raw.headers["x-model-runtime-deployment"] == "anthropic/claude-haiku-4-5"
+
+
+@pytest.mark.parametrize(("model", "error", "status", "code"), [
+    ("anthropic-badkey/claude-haiku-4-5", openai.AuthenticationError, 401, "provider_authentication_failed"),
+    ("anthropic/fault-status-429", openai.RateLimitError, 429, None),
+    ("anthropic/fault-status-529", openai.InternalServerError, 503, None),
+    ("anthropic/fault-status-500", openai.InternalServerError, 502, None),
+    ("anthropic/fault-context", openai.BadRequestError, 400, "context_length_exceeded"),
+    ("anthropic/gpt-x", openai.NotFoundError, 404, "model_not_found"),
+])
+def test_errors_are_mapped(client: openai.OpenAI, gateway: GatewayProcess, model: str, error: type[openai.APIError],
+                           status: int, code: str | None) -> None:
+    with pytest.raises(error) as caught:
+        client.chat.completions.create(model=model, messages=ask("Hi"))
+    assert isinstance(caught.value, openai.APIStatusError) and caught.value.status_code == status
+    if code is not None:
+        assert caught.value.code == code
+    if status == 429:
+        assert caught.value.response.headers["retry-after"] == "1"
+    assert ANTHROPIC_KEY not in caught.value.message and "Traceback" not in gateway.log()
+
+
+@pytest.mark.parametrize(("model", "words"), [("anthropic/fault-stream-error", "overloaded"),
+                                              ("anthropic/fault-cut-3", "broke off the stream")])
+def test_a_broken_stream_ends_with_an_error_event(client: openai.OpenAI, model: str, words: str) -> None:
+    stream = client.chat.completions.create(model=model, messages=ask("A long story please"), stream=True)
+    with pytest.raises(openai.APIError) as caught:
+        for _ in stream:
+            pass
+    assert words in caught.value.message.lower()
