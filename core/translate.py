@@ -1,9 +1,11 @@
 """What the providers that translate OpenAI's chat completions to a native wire format share.
 
-Reading OpenAI messages: :func:`texts` (text-only content), :func:`data_uri` and :func:`tool_arguments`, each
-raising a 400 that names the offending parameter. Writing OpenAI streams: :class:`TranslatedStream`, the event
-loop around a provider's own per-event translation, which turns every failure after the first byte into the
-final OpenAI error event.
+Reading OpenAI messages: :func:`texts` (text-only content), :func:`data_uri`, :func:`tool_arguments`,
+:func:`offered_function` and :func:`answered_function`, each raising a 400 that names the offending parameter.
+Writing OpenAI streams: :func:`expect_stream` checks that a stream came at all, then :class:`TranslatedStream`
+is the event loop around a provider's own per-event translation, which turns every failure after the first byte
+into the final OpenAI error event. Native streams come as SSE (:func:`core.sse.payloads`) or, as Ollama's do, as
+newline-delimited JSON (:func:`json_lines`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import abc
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -20,10 +22,19 @@ import msgspec
 from . import errors
 from .http import map_errors
 from .model_types import ProviderContext
-from .openai.chat import ChatCompletionChunk, ChoiceDelta, ChunkChoice, ContentPart, ToolCall
+from .openai.chat import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    ContentPart,
+    FunctionDefinition,
+    Tool,
+    ToolCall,
+)
 from .sse import error_event, event, payloads
 
-__all__ = ["TranslatedStream", "data_uri", "texts", "tool_arguments"]
+__all__ = ["TranslatedStream", "answered_function", "data_uri", "expect_stream", "json_lines", "offered_function",
+           "texts", "tool_arguments"]
 
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
@@ -65,12 +76,55 @@ def tool_arguments(call: ToolCall, at: str, provider: str) -> tuple[str, dict[st
                                          param=f"{at}.function.arguments", code="invalid_value") from None
 
 
-class TranslatedStream(abc.ABC):
-    """An :class:`~core.model_types.EventStream` translating a native SSE stream into OpenAI chunks as events arrive.
+def offered_function(tool: Tool, index: int, provider: str) -> FunctionDefinition:
+    """The function of a tool offered to the model; another kind of tool is a 400 naming it."""
+    if tool.type != "function" or tool.function is None:
+        raise errors.InvalidRequestError(f"Only function tools can be offered to {provider} models, not "
+                                         f"'{tool.type}'.", param=f"tools[{index}]", code="unsupported_value")
+    return tool.function
 
-    A subclass translates one event's ``data:`` payload (:meth:`translate`, which may raise any
+
+def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:
+    """The function a tool message answers, from ``names`` (call id -> function name) of the earlier assistant tool
+    calls: OpenAI's tool messages carry only the id, where native APIs want the name."""
+    name = names.get(call_id)
+    if name is None:
+        raise errors.InvalidRequestError(f"No earlier assistant tool call has the id '{call_id}'.",
+                                         param=f"{at}.tool_call_id", code="invalid_value")
+    return name
+
+
+async def expect_stream(response: httpx.Response, media_type: str, provider: str) -> None:
+    """Close ``response`` and raise when the upstream answered a stream request with anything but ``media_type``."""
+    if not response.headers.get("content-type", "").startswith(media_type):
+        await response.aclose()
+        raise errors.UpstreamError(f"provider instance '{provider}' answered a stream request without a stream",
+                                   code="upstream_invalid_response")
+
+
+async def json_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The lines of a newline-delimited JSON stream completed by each read, as soon as they are complete (a partial
+    line waits for the rest; a last line missing its newline is taken at the end). Blank lines are dropped."""
+    pending = b""
+    async for chunk in chunks:
+        pending += chunk
+        end = pending.rfind(b"\n")
+        if end >= 0:
+            ready, pending = pending[:end], pending[end + 1:]
+            found = [line for line in ready.split(b"\n") if line.strip()]
+            if found:
+                yield found
+    if pending.strip():
+        yield [pending]
+
+
+class TranslatedStream(abc.ABC):
+    """An :class:`~core.model_types.EventStream` translating a native stream into OpenAI chunks as events arrive.
+
+    A subclass translates one event's payload (:meth:`translate`, which may raise any
     :class:`~core.errors.ModelRuntimeError`) and says how the stream ends (:meth:`finish`: the last chunks and
     ``[DONE]``, or an error if the upstream stopped too early). Whatever fails becomes the final error event.
+    Events are SSE ``data:`` payloads unless the subclass reads another framing (:meth:`frames`).
     """
 
     def __init__(self, response: httpx.Response, context: ProviderContext, model: str) -> None:
@@ -82,10 +136,12 @@ class TranslatedStream(abc.ABC):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             with map_errors(self.context, streaming=True):
-                async for found in payloads(self.response.aiter_bytes()):
-                    out = b"".join([self.translate(data) for data in found])
+                async for found in self.frames():
+                    out, failure = self._translated(found)
                     if out:
                         yield out
+                    if failure is not None:
+                        raise failure
                     if self.ended:
                         break
             yield self.finish()
@@ -97,6 +153,20 @@ class TranslatedStream(abc.ABC):
     async def aclose(self) -> None:
         """Close the upstream response."""
         await self.response.aclose()
+
+    def _translated(self, found: list[bytes]) -> tuple[bytes, errors.ModelRuntimeError | None]:
+        """The events for one read, and the failure that stopped them: what came before it is still delivered."""
+        out: list[bytes] = []
+        for data in found:
+            try:
+                out.append(self.translate(data))
+            except errors.ModelRuntimeError as exc:
+                return b"".join(out), exc
+        return b"".join(out), None
+
+    def frames(self) -> AsyncIterator[list[bytes]]:
+        """The upstream's event payloads, a list per read: SSE ``data:`` payloads here."""
+        return payloads(self.response.aiter_bytes())
 
     @abc.abstractmethod
     def translate(self, data: bytes) -> bytes:

@@ -63,7 +63,7 @@ def test_provider_keys_become_instances(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (("openai_api_compatible:", "ollama:"), ":13: ollama: unknown provider 'ollama'"),
+    (("openai_api_compatible:", "baichuan:"), ":13: baichuan: unknown provider 'baichuan'"),
     (("    openai_api_key: '${OPENAI_KEY}'\n    openai_org", "    openai_api_kee: 'x'\n    openai_org"),
      ":10: openai.provider_credential.openai_api_kee: unknown credential"),
     (("context_size: '32768'", "context_size: 'big'"),
