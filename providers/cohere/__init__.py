@@ -1,4 +1,4 @@
-"""Cohere: Embed and Rerank through its v2 API."""
+"""Cohere: Command (chat), Embed and Rerank through its v2 API."""
 
 from .provider import CohereProvider
 

@@ -1,9 +1,19 @@
-"""A faithful fake of Cohere's REST API (embed, rerank, key check, models) for tests: `FakeCohere`.
+"""A faithful fake of Cohere's REST API (chat, embed, rerank, key check, models) for tests: `FakeCohere`.
 
 It is a raw ASGI 3 application (JSON via msgspec) served by uvicorn on 127.0.0.1:<ephemeral> in a daemon
 thread (see `asgi_server`). `base_url` is the server root, like the SDK's `https://api.cohere.com`.
 Routes, all behind `Authorization: Bearer <key>`:
 
+* `POST /v2/chat`: `messages` (system/user/assistant/tool; `image_url` parts for vision models), `tools`,
+  `tool_choice`, `response_format`, `max_tokens`, `stop_sequences`, sampling (`temperature`, `p`, `k`, penalties,
+  `seed`), `stream`; an unknown field, at any depth, is Cohere's 422. The reply is `echo: <text of the last user
+  or tool message>`; a user message that names an offered tool (or any, with `tool_choice: REQUIRED`) gets tool
+  calls instead, with a `tool_plan` and arguments from `name=value` words in the text; `response_format` gets a
+  JSON object (sampled from `json_schema`). Tokens are whitespace-separated pieces: `stop_sequences` cut the text
+  (`STOP_SEQUENCE`), `max_tokens` cuts the pieces (`MAX_TOKENS`). `usage.billed_units` counts the words, and
+  `usage.tokens` a few more (the prompt template). Streamed, it is Cohere's SSE: `event: <type>` and
+  `data: <json>` per event, `message-start` ... `message-end`, a text piece or a few argument characters per
+  delta. A prompt over the model's context is Cohere's `too many tokens: ...` 400.
 * `POST /v2/embed`: `texts` / `images` / `inputs`, `input_type`, `embedding_types`, `output_dimension`,
   `max_tokens`, `truncate`; answers `{id, texts, [images], embeddings: {<type>: [...]}, meta,
   response_type: "embeddings_by_type"}` with deterministic unit vectors of the model's real width.
@@ -17,19 +27,24 @@ reference lists where it lists one: 401 `no api key supplied` / `invalid api tok
 found, ...`, 400 `invalid request: valid input_type must be provided with the provided model`, ... Cohere
 documents no `retry-after` on 429 and none is seen in the wild, so this fake sends none (the SDK then backs off
 exponentially from 1 s). Where Cohere's reference lists no message (bad `output_dimension`, `truncate`,
-`top_n`, page tokens, 405, 503, ...), the wording is this fake's own, in Cohere's `invalid request: ...` style.
+`top_n`, page tokens, most chat fields, 405, 503, ...), the wording is this fake's own, in Cohere's
+`invalid request: ...` style.
 Token counts are `relevance.word_count` words.
 
 Faults are chosen by the request's `model` (POST routes), so they pass through any gateway unchanged:
 
 * `fault-status-<code>`: that HTTP status with the body Cohere sends for it.
 * `fault-stall-<seconds>`: wait before answering normally (gives up if the client disconnects).
-* `fault-cut-<n>`: send 200 headers and half of the JSON body, then drop the connection.
+* `fault-cut-<n>`: send 200 headers and half of the JSON body (a chat stream: its first n events), then drop
+  the connection.
 * `fault-garbage`: 200 `text/html` non-JSON body.
+* `fault-error`: a chat that Cohere ends with `finish_reason: ERROR` (streamed: after two text deltas, in
+  `message-end` with its `error` text).
 
-A fault model otherwise behaves as an embed + rerank model of width 1024. Every request is recorded (in
-order, faulted ones included) in `FakeCohere.requests`; a client that gave up during a stall increments
-`FakeCohere.disconnects`.
+Cohere sends no `retry-after` with a 429; set `FakeCohere.retry_after` to make `fault-status-429` carry one.
+A fault model otherwise behaves as a chat + embed + rerank model of width 1024 and context 4096. Every request
+is recorded (in order, faulted ones included) in `FakeCohere.requests`; a client that gave up during a stall
+increments `FakeCohere.disconnects`.
 """
 
 from __future__ import annotations
@@ -78,11 +93,12 @@ DEFAULT_MAX_TOKENS_PER_DOC = 4096
 DEFAULT_PAGE_SIZE = 20
 
 _GARBAGE = b"<html>502 Bad Gateway</html>"
-_FAULT = re.compile(r"fault-(status|stall|cut)-(\d+(?:\.\d+)?)|fault-(garbage)")
+_FAULT = re.compile(r"fault-(status|stall|cut)-(\d+(?:\.\d+)?)|fault-(garbage|error)")
 _WORD = re.compile(r"\w+")  # the words `relevance.word_count` counts
 _DATA_URI = re.compile(r"data:image/(jpeg|png|webp|gif);base64,(.*)", re.DOTALL)
 _TOKENIZERS = "https://storage.googleapis.com/cohere-public/tokenizers/"
-_ROUTES = {"/v2/embed": "POST", "/v2/rerank": "POST", "/v1/check-api-key": "POST", "/v1/models": "GET"}
+_ENDPOINTS = {"/v2/chat": "chat", "/v2/embed": "embed", "/v2/rerank": "rerank"}
+_ROUTES = {**dict.fromkeys(_ENDPOINTS, "POST"), "/v1/check-api-key": "POST", "/v1/models": "GET"}
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
@@ -116,14 +132,14 @@ class CohereModel:
         }
 
 
+_CHAT_FEATURES = ("json_mode", "json_schema", "safety_modes", "strict_tools", "tools")
 MODELS: tuple[CohereModel, ...] = (
-    CohereModel(
-        "command-a-03-2025",
-        ("chat",),
-        256000,
-        default_endpoints=("chat",),
-        features=("json_mode", "json_schema", "safety_modes", "strict_tools", "tools"),
-    ),
+    CohereModel("command-a-03-2025", ("chat",), 256000, default_endpoints=("chat",), features=_CHAT_FEATURES),
+    CohereModel("command-a-vision-07-2025", ("chat",), 128000, features=("json_mode",), supports_vision=True),
+    CohereModel("command-r-plus-08-2024", ("chat",), 128000, features=_CHAT_FEATURES),
+    CohereModel("command-r-08-2024", ("chat",), 128000, features=_CHAT_FEATURES),
+    CohereModel("command-r7b-12-2024", ("chat",), 128000, features=_CHAT_FEATURES),
+    CohereModel("c4ai-aya-expanse-8b", ("chat",), 8192, features=()),
     CohereModel(
         "embed-v4.0",
         ("embed",),
@@ -454,6 +470,313 @@ def rerank(body: JSON) -> JSON:
     }
 
 
+# --- chat ---------------------------------------------------------------------------------------
+
+CHAT_FIELDS = frozenset({
+    "model", "messages", "stream", "tools", "strict_tools", "documents", "citation_options", "response_format",
+    "safety_mode", "max_tokens", "stop_sequences", "temperature", "seed", "frequency_penalty", "presence_penalty",
+    "k", "p", "logprobs", "tool_choice", "thinking", "priority",
+})
+MAX_STOP_SEQUENCES = 5
+TEMPLATE_TOKENS = 3
+"""Tokens Cohere's prompt template adds per turn, counted in `usage.tokens` but not billed (as a reply's
+end-of-turn token is)."""
+_RANGES = {"temperature": (0, 1.0), "p": (0.01, 0.99), "k": (0, 500), "frequency_penalty": (0, 1.0),
+           "presence_penalty": (0, 1.0)}
+_PIECE = re.compile(r"\s*\S+|\s+")
+_ASSIGNMENT = re.compile(r"(\w+)=(\S+)")
+_SAMPLES: dict[str, Any] = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+_ERROR_TEXT = "internal server error, this has been reported to our developers"
+_MESSAGE_FIELDS = {"user": {"role", "content"}, "system": {"role", "content"},
+                   "tool": {"role", "tool_call_id", "content"},
+                   "assistant": {"role", "content", "tool_plan", "tool_calls", "citations"}}
+
+
+def _known_fields(obj: JSON, known: frozenset[str] | set[str]) -> None:
+    """Cohere answers 422 for a field it does not know, at any depth (OpenAI's `strict` in a tool, say)."""
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise CohereAPIError(422, f"unknown field: parameter '{unknown[0]}' is not a valid field. For proper usage, "
+                             "please refer to https://docs.cohere.com/reference/chat")
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+def _pieces(text: str) -> list[str]:
+    """The tokens of a reply: whitespace-separated pieces, each with the whitespace before it."""
+    return _PIECE.findall(text)
+
+
+@dataclass
+class _Prompt:
+    words: int = 0
+    template: int = TEMPLATE_TOKENS  # the reply's turn is templated too
+    last: str = ""
+    last_role: str = ""
+    calls: set[str] = field(default_factory=set)
+
+
+def _text_of(content: Any, at: str, model: CohereModel, kinds: tuple[str, ...]) -> str:
+    """The text of a message's content; `kinds` are the block types besides text that it may hold."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _invalid(f"{at}.content must be a string or an array of content blocks")
+    texts: list[str] = []
+    for index, part in enumerate(content):
+        where = f"{at}.content[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind == "image_url" and "image_url" in kinds and isinstance(part.get("image_url"), dict):
+            if not model.supports_vision:
+                raise _invalid(f"model '{model.name}' does not support image inputs")
+            url = part["image_url"].get("url")
+            if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                _image(url, f"{where}.image_url.url")
+        elif kind == "document" and "document" in kinds and isinstance(part.get("document"), dict):
+            texts.append(_json(part["document"]))
+        else:
+            raise _invalid(f"{where} must be a content block of a type this message takes")
+    return " ".join(texts)
+
+
+def _assistant_text(message: JSON, at: str, model: CohereModel, prompt: _Prompt) -> str:
+    calls = message.get("tool_calls") or []
+    for index, call in enumerate(calls if isinstance(calls, list) else [None]):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not (isinstance(function, dict) and isinstance(call.get("id"), str) and function.get("name")
+                and isinstance(function.get("arguments"), str)):
+            raise _invalid(f"{at}.tool_calls[{index}] must have an id and a function with a name and arguments")
+        try:
+            arguments = msgspec.json.decode(function["arguments"])
+        except msgspec.DecodeError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            raise _invalid(f"{at}.tool_calls[{index}].function.arguments must be a JSON object")
+        prompt.calls.add(call["id"])
+    content = message.get("content")
+    text = "" if content is None else _text_of(content, at, model, ())
+    if not calls and not text:
+        raise CohereAPIError(400, "message must not be empty in a turn")
+    plan = message.get("tool_plan")
+    return " ".join(t for t in (plan if isinstance(plan, str) else "", text) if t)
+
+
+def read_messages(body: JSON, model: CohereModel) -> _Prompt:
+    """Validate `messages`: roles, content blocks, and tool results answering earlier tool calls."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _invalid("messages must be a non-empty array")
+    prompt = _Prompt()
+    for index, message in enumerate(messages):
+        at = f"messages[{index}]"
+        role = message.get("role") if isinstance(message, dict) else None
+        if isinstance(message, dict) and role in _MESSAGE_FIELDS:
+            _known_fields(message, _MESSAGE_FIELDS[str(role)])
+        if role == "user":
+            text = _text_of(message.get("content"), at, model, ("image_url",))
+        elif role == "system":
+            text = _text_of(message.get("content"), at, model, ())
+        elif role == "assistant":
+            text = _assistant_text(message, at, model, prompt)
+        elif role == "tool":
+            if message.get("tool_call_id") not in prompt.calls:
+                raise _invalid(f"{at}.tool_call_id must be the id of an earlier tool call")
+            text = _text_of(message.get("content"), at, model, ("document",))
+        else:
+            raise _invalid(f"{at}.role must be one of 'user', 'assistant', 'system' or 'tool'")
+        prompt.words += word_count(text)
+        prompt.template += TEMPLATE_TOKENS
+        if role in ("user", "tool"):
+            prompt.last, prompt.last_role = text, str(role)
+    return prompt
+
+
+@dataclass
+class ChatSettings:
+    """What a `/v2/chat` body asks for besides its messages."""
+
+    tools: list[JSON]
+    choice: str | None
+    json_schema: JSON | None
+    json_mode: bool
+    max_tokens: int | None
+    stops: list[str]
+
+
+def _read_tools(body: JSON) -> list[JSON]:
+    tools = body.get("tools") or []
+    functions = []
+    for index, tool in enumerate(tools if isinstance(tools, list) else [None]):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not (isinstance(function, dict) and tool.get("type", "function") == "function"
+                and isinstance(function.get("name"), str) and function["name"]
+                and isinstance(function.get("parameters"), dict)):
+            raise _invalid(f"tools[{index}] must be a function with a name and parameters")
+        _known_fields(tool, {"type", "function"})
+        _known_fields(function, {"name", "description", "parameters"})
+        functions.append(function)
+    return functions
+
+
+def read_settings(body: JSON) -> ChatSettings:
+    """Validate everything in a `/v2/chat` body but the messages."""
+    _known_fields(body, CHAT_FIELDS)
+    for name, (low, high) in _RANGES.items():
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not low <= value <= high):
+            raise _invalid(f"{name} must be between {low} and {high} inclusive.")
+    tools = _read_tools(body)
+    choice = body.get("tool_choice")
+    if choice not in (None, "REQUIRED", "NONE"):
+        raise _invalid("tool_choice must be one of 'REQUIRED' or 'NONE'")
+    if choice == "REQUIRED" and not tools:
+        raise _invalid("tool_choice REQUIRED needs tools to be specified")
+    fmt = body.get("response_format")
+    if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object")
+                            or (fmt.get("type") == "text" and "json_schema" in fmt)):
+        raise _invalid("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"} with an "
+                       "optional json_schema")
+    stops = body.get("stop_sequences") or []
+    if not isinstance(stops, list) or len(stops) > MAX_STOP_SEQUENCES or not all(isinstance(x, str) for x in stops):
+        raise _invalid(f"stop_sequences must be an array of at most {MAX_STOP_SEQUENCES} strings")
+    if not isinstance(body.get("stream", False), bool):
+        raise _invalid("stream must be a boolean")
+    json_mode = isinstance(fmt, dict) and fmt.get("type") == "json_object"
+    schema = fmt.get("json_schema") if json_mode and isinstance(fmt, dict) else None
+    return ChatSettings(tools, choice, schema if isinstance(schema, dict) else None, json_mode,
+                        _positive_int(body, "max_tokens"), stops)
+
+
+def _sample(schema: Any, given: dict[str, str], name: str = "") -> Any:
+    """A value fitting a JSON schema: `given[name]` converted to the schema's type, else a plain default."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "object" or (kind is None and isinstance(schema, dict) and "properties" in schema):
+        properties = schema.get("properties") or {}
+        return {key: _sample(spec, given, key) for key, spec in properties.items()}
+    raw = given.get(name)
+    if raw is None:
+        return _SAMPLES.get(str(kind))
+    if kind in ("integer", "number"):
+        try:
+            return int(raw) if kind == "integer" else float(raw)
+        except ValueError:
+            return _SAMPLES[kind]
+    return raw == "true" if kind == "boolean" else raw
+
+
+@dataclass
+class ChatPlan:
+    """One reply, complete: its text, or its tool plan and calls; the finish reason and the token counts."""
+
+    text: str
+    tool_plan: str
+    calls: list[JSON]
+    finish: str
+    input_tokens: int
+    output_tokens: int
+    template: int
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def usage(self) -> JSON:
+        billed = {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+        tokens = {"input_tokens": self.input_tokens + self.template, "output_tokens": self.output_tokens + 1}
+        return {"billed_units": billed, "tokens": tokens}
+
+
+def _tool_calls(body: JSON, prompt: _Prompt, settings: ChatSettings) -> list[JSON]:
+    if not settings.tools or settings.choice == "NONE" or prompt.last_role != "user":
+        return []
+    named = [f for f in settings.tools if re.search(rf"\b{re.escape(f['name'])}\b", prompt.last)]
+    given = dict(_ASSIGNMENT.findall(prompt.last))
+    key = hashlib.sha256(msgspec.json.encode([body.get("messages"), settings.tools])).hexdigest()
+    calls = []
+    for index, function in enumerate(named or (settings.tools[:1] if settings.choice == "REQUIRED" else [])):
+        arguments = _json(_sample(function["parameters"], given))
+        suffix = base64.b32encode(bytes.fromhex(key[index * 2 : index * 2 + 16])).decode().lower()[:12]
+        calls.append({"id": f"{function['name']}_{suffix}", "type": "function",
+                      "function": {"name": function["name"], "arguments": arguments}})
+    return calls
+
+
+def plan_chat(body: JSON, model: CohereModel) -> ChatPlan:
+    """Validate a `/v2/chat` body and decide the whole reply (streamed or not, it is the same)."""
+    settings = read_settings(body)
+    prompt = read_messages(body, model)
+    prompt_tokens = prompt.words + sum(word_count(_json(f)) for f in settings.tools)
+    if prompt_tokens + prompt.template > model.context_length:
+        raise CohereAPIError(400, f"too many tokens: total number of tokens in the prompt cannot exceed "
+                             f"{model.context_length} - received {prompt_tokens + prompt.template}. Try using a "
+                             "shorter prompt, or enabling prompt truncating. See "
+                             "https://docs.cohere.com/reference/generate for more details.")
+    calls = _tool_calls(body, prompt, settings)
+    if calls:
+        plan = f"I will use {', '.join(c['function']['name'] for c in calls)} to answer this."
+        words = word_count(plan) + sum(word_count(c["function"]["arguments"]) for c in calls)
+        return ChatPlan("", plan, calls, "TOOL_CALL", prompt_tokens, words, prompt.template)
+    text = f"echo: {prompt.last}"
+    if settings.json_mode:
+        text = _json(_sample(settings.json_schema, dict(_ASSIGNMENT.findall(prompt.last))) if settings.json_schema
+                     else {"echo": prompt.last})
+    finish = "COMPLETE"
+    cuts = [text.find(stop) for stop in settings.stops if stop and stop in text]
+    if cuts:
+        text, finish = text[: min(cuts)], "STOP_SEQUENCE"
+    pieces = _pieces(text)
+    if settings.max_tokens is not None and len(pieces) > settings.max_tokens:
+        pieces, finish = pieces[: settings.max_tokens], "MAX_TOKENS"
+    return ChatPlan("".join(pieces), "", [], finish, prompt_tokens, len(pieces), prompt.template)
+
+
+def chat_response(plan: ChatPlan) -> JSON:
+    """The non-streamed `/v2/chat` response."""
+    message: JSON = {"role": "assistant"}
+    if plan.calls:
+        message.update(tool_plan=plan.tool_plan, tool_calls=plan.calls)
+    else:
+        message["content"] = [{"type": "text", "text": plan.text}]
+    return {"id": plan.id, "message": message, "finish_reason": plan.finish, "usage": plan.usage()}
+
+
+def chat_events(plan: ChatPlan) -> list[JSON]:
+    """The streamed `/v2/chat` events, `message-start` to `message-end`."""
+    empty = {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}
+    events: list[JSON] = [{"id": plan.id, "type": "message-start", "delta": {"message": empty}}]
+    if plan.calls:
+        events += [{"type": "tool-plan-delta", "delta": {"message": {"tool_plan": p}}} for p in _pieces(plan.tool_plan)]
+        for index, call in enumerate(plan.calls):
+            arguments = call["function"]["arguments"]
+            start = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append({"type": "tool-call-start", "index": index, "delta": {"message": {"tool_calls": start}}})
+            events += [{"type": "tool-call-delta", "index": index,
+                        "delta": {"message": {"tool_calls": {"function": {"arguments": arguments[i : i + 8]}}}}}
+                       for i in range(0, len(arguments), 8)]
+            events.append({"type": "tool-call-end", "index": index})
+    else:
+        events.append({"type": "content-start", "index": 0,
+                       "delta": {"message": {"content": {"type": "text", "text": ""}}}})
+        events += [{"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": p}}}}
+                   for p in _pieces(plan.text)]
+        events.append({"type": "content-end", "index": 0})
+    events.append({"type": "message-end", "delta": {"finish_reason": plan.finish, "usage": plan.usage()}})
+    return events
+
+
+def failed_events(plan: ChatPlan) -> list[JSON]:
+    """A stream that Cohere ends with `ERROR` after two text deltas."""
+    end = {"type": "message-end", "delta": {"error": _ERROR_TEXT, "finish_reason": "ERROR", "usage": plan.usage()}}
+    return [*chat_events(plan)[:4], end]
+
+
+def sse_event(payload: JSON) -> bytes:
+    """One event as Cohere frames it: `event: <type>` then `data: <json>`."""
+    return b"event: " + str(payload["type"]).encode() + b"\ndata: " + msgspec.json.encode(payload) + b"\n\n"
+
+
 # --- models -------------------------------------------------------------------------------------
 
 
@@ -520,7 +843,7 @@ def _parse_fault(model: str) -> _Fault | None:
     if match is None:
         return None
     if match.group(3):
-        return _Fault("garbage")
+        return _Fault(match.group(3))
     return _Fault(match.group(1), float(match.group(2)))
 
 
@@ -532,13 +855,14 @@ class _Exchange:
         self.send = send
         self.trace_id = uuid.uuid4().hex
 
-    async def start(self, status: int, content_type: str, headers: dict[str, str], length: int) -> None:
+    async def start(self, status: int, content_type: str, headers: dict[str, str], length: int | None) -> None:
         raw = [
             (b"content-type", content_type.encode()),
             (b"x-debug-trace-id", self.trace_id.encode()),
             (b"x-envoy-upstream-service-time", b"7"),
-            (b"content-length", str(length).encode()),
         ]
+        if length is not None:  # a stream goes chunked
+            raw.append((b"content-length", str(length).encode()))
         raw += [(k.encode(), v.encode()) for k, v in headers.items()]
         await self.send({"type": "http.response.start", "status": status, "headers": raw})
 
@@ -559,6 +883,7 @@ class FakeCohere:
 
     def __init__(self, api_key: str = "co-fake-upstream-key") -> None:
         self.api_key = api_key
+        self.retry_after: str | None = None  # sent with fault-status-429 when set (Cohere sends none)
         self.requests: list[RecordedRequest] = []
         self._disconnects = 0
         self._cond = threading.Condition()
@@ -611,6 +936,7 @@ class FakeCohere:
         with self._cond:
             self.requests.clear()
             self._disconnects = 0
+        self.retry_after = None
 
     def _record(self, request: RecordedRequest) -> None:
         with self._cond:
@@ -669,11 +995,14 @@ class FakeCohere:
             raise CohereAPIError(400, "a model parameter is required for this endpoint.")
         fault = _parse_fault(name)
         if fault is not None and fault.kind == "status":
-            raise fault_status(_status(fault.value, name), name, path)
-        endpoint = "embed" if path == "/v2/embed" else "rerank"
+            error = fault_status(_status(fault.value, name), name, path)
+            if error.status == 429 and self.retry_after is not None:
+                error.headers["retry-after"] = self.retry_after
+            raise error
+        endpoint = _ENDPOINTS[path]
         model = _BY_NAME.get(name)
         if fault is not None:
-            model = CohereModel(name, ("embed", "rerank"), 4096, 1024)
+            model = CohereModel(name, ("chat", "embed", "rerank"), 4096, 1024)
         if model is None:
             raise model_not_found(name)
         if endpoint not in model.endpoints:
@@ -681,8 +1010,30 @@ class FakeCohere:
         if fault is not None and fault.kind == "stall" and not await sleep_unless_disconnected(ex.receive, fault.value):
             self._count_disconnect()  # the client gave up while we stalled
             return
-        payload = embed(body, model) if endpoint == "embed" else rerank(body)
+        if endpoint == "chat":
+            plan = plan_chat(body, model)
+            if body.get("stream"):
+                await self._stream(ex, plan, fault)
+                return
+            payload = chat_response(plan)
+            if fault is not None and fault.kind == "error":
+                payload["finish_reason"] = "ERROR"
+        else:
+            payload = embed(body, model) if endpoint == "embed" else rerank(body)
         await self._respond(ex, payload, fault)
+
+    async def _stream(self, ex: _Exchange, plan: ChatPlan, fault: _Fault | None) -> None:
+        kind = fault.kind if fault is not None else None
+        if kind == "garbage":
+            await self._respond(ex, {}, fault)
+            return
+        events = failed_events(plan) if kind == "error" else chat_events(plan)
+        await ex.start(200, "text/event-stream", {}, None)
+        for index, payload in enumerate(events):
+            if kind == "cut" and fault is not None and index >= fault.value:
+                raise AbortConnection(f"fault-cut: dropped the connection after {index} events")
+            await ex.body(sse_event(payload), more=True)
+        await ex.body(b"")
 
     async def _respond(self, ex: _Exchange, payload: JSON, fault: _Fault | None) -> None:
         kind = fault.kind if fault is not None else None

@@ -12,6 +12,7 @@ import array
 import base64
 import json
 import math
+import re
 import struct
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -322,6 +323,223 @@ def test_rerank_ignores_v1_return_documents(fake: FakeCohere) -> None:
     assert response.json()["results"] == [{"index": 0, "relevance_score": relevance("q", "q")}]
 
 
+# --- chat ---------------------------------------------------------------------------------------
+
+CHAT = "command-r7b-12-2024"
+WEATHER: Any = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}},
+    },
+}
+CLOCK: Any = {"type": "function", "function": {"name": "clock", "parameters": {"type": "object", "properties": {}}}}
+
+
+def _user(text: str) -> list[Any]:
+    return [{"role": "user", "content": text}]
+
+
+def _system(text: str) -> list[Any]:
+    return [{"role": "system", "content": text}]
+
+
+def _sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """(event name, data) of each event of a raw SSE body."""
+    events = []
+    for block in text.strip().split("\n\n"):
+        name, data = block.split("\n")
+        assert name.startswith("event: ") and data.startswith("data: ")
+        events.append((name[7:], json.loads(data[6:])))
+    return events
+
+
+def test_chat_echoes_the_last_user_message(client: cohere.ClientV2, fake: FakeCohere) -> None:
+    raw = client.with_raw_response.chat(
+        model=CHAT, messages=[*_system("Be brief."), *_user("Hello there")], temperature=0.2
+    )
+    wire = raw.response.json()
+    assert list(wire) == ["id", "message", "finish_reason", "usage"] and len(wire["id"]) == 36
+    assert wire["message"] == {"role": "assistant", "content": [{"type": "text", "text": "echo: Hello there"}]}
+    reply = raw.data
+    assert reply.finish_reason == "COMPLETE" and reply.message.content is not None
+    assert reply.message.content[0].type == "text" and reply.message.content[0].text == "echo: Hello there"
+    assert reply.usage is not None and reply.usage.billed_units is not None and reply.usage.tokens is not None
+    assert (reply.usage.billed_units.input_tokens, reply.usage.billed_units.output_tokens) == (4, 3)
+    assert (reply.usage.tokens.input_tokens, reply.usage.tokens.output_tokens) == (13, 4)  # + the prompt template
+    assert fake.requests[-1].json() == {
+        "model": CHAT,
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"}],
+        "temperature": 0.2,
+        "stream": False,
+    }
+
+
+def test_chat_stream_is_cohere_sse(client: cohere.ClientV2, fake: FakeCohere) -> None:
+    events = list(client.chat_stream(model=CHAT, messages=_user("one two three")))
+    assert [e.type for e in events] == ["message-start", "content-start"] + ["content-delta"] * 4 + [
+        "content-end",
+        "message-end",
+    ]
+    text = "".join(e.delta.message.content.text or "" for e in events if e.type == "content-delta"
+                   and e.delta is not None and e.delta.message is not None and e.delta.message.content is not None)
+    assert text == "echo: one two three"
+    end = events[-1]
+    assert end.type == "message-end" and end.delta is not None and end.delta.finish_reason == "COMPLETE"
+    assert end.delta.usage is not None and end.delta.usage.billed_units is not None
+    assert end.delta.usage.billed_units.output_tokens == 4
+    raw = _post(fake, "/v2/chat", {"model": CHAT, "messages": _user("one two"), "stream": True})
+    assert raw.headers["content-type"] == "text/event-stream" and "content-length" not in raw.headers
+    wire = _sse(raw.text)
+    assert [name for name, _ in wire] == [data["type"] for _, data in wire]
+    assert wire[0][1]["delta"] == {
+        "message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}
+    }
+    assert wire[2][1] == {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "echo:"}}}}
+
+
+def test_chat_tool_calls_streamed_and_not(client: cohere.ClientV2, fake: FakeCohere) -> None:
+    asked = _user("Call get_weather city=Paris days=3 and the clock")
+    reply = client.chat(model=CHAT, messages=asked, tools=[WEATHER, CLOCK])
+    assert reply.finish_reason == "TOOL_CALL" and reply.message.content is None
+    assert reply.message.tool_plan == "I will use get_weather, clock to answer this."
+    calls = reply.message.tool_calls or []
+    assert [(c.function.name, c.function.arguments) for c in calls if c.function] == [
+        ("get_weather", '{"city":"Paris","days":3}'),
+        ("clock", "{}"),
+    ]
+    assert all(re.fullmatch(r"(get_weather|clock)_[a-z2-7]{12}", c.id) for c in calls)
+    plan, started, arguments = "", dict[int, Any](), dict[int, str]()  # the stream, reassembled
+    for event in client.chat_stream(model=CHAT, messages=asked, tools=[WEATHER, CLOCK]):
+        seen: Any = event  # the SDK's events are a union whose deltas differ by type
+        if seen.type == "tool-plan-delta":
+            plan += seen.delta.message.tool_plan
+        elif seen.type == "tool-call-start":
+            started[seen.index] = seen.delta.message.tool_calls
+        elif seen.type == "tool-call-delta":
+            arguments[seen.index] = arguments.get(seen.index, "") + seen.delta.message.tool_calls.function.arguments
+    assert plan == reply.message.tool_plan
+    assert [(started[i].id, started[i].function.name, arguments[i]) for i in sorted(started)] == [
+        (c.id, c.function.name if c.function else None, c.function.arguments if c.function else None) for c in calls
+    ]
+    results: list[Any] = [{"role": "tool", "tool_call_id": c.id, "content": "18C"} for c in calls]
+    turn: Any = {"role": "assistant", "tool_plan": reply.message.tool_plan, "tool_calls": [c.dict() for c in calls]}
+    answer = client.chat(model=CHAT, messages=[*asked, turn, *results], tools=[WEATHER, CLOCK])
+    assert answer.message.content is not None and answer.message.content[0].type == "text"
+    assert answer.message.content[0].text == "echo: 18C" and answer.finish_reason == "COMPLETE"
+    required = client.chat(model=CHAT, messages=_user("Hi"), tools=[WEATHER, CLOCK], tool_choice="REQUIRED")
+    assert [c.function.name for c in required.message.tool_calls or [] if c.function] == ["get_weather"]
+    none = client.chat(model=CHAT, messages=_user("get_weather"), tools=[WEATHER], tool_choice="NONE")
+    assert none.message.tool_calls is None and none.finish_reason == "COMPLETE"
+
+
+@pytest.mark.parametrize(
+    ("options", "text", "finish"),
+    [
+        ({"max_tokens": 2}, "echo: one", "MAX_TOKENS"),
+        ({"stop_sequences": ["three", "two"]}, "echo: one ", "STOP_SEQUENCE"),
+        ({"response_format": {"type": "json_object"}}, '{"echo":"one two three"}', "COMPLETE"),
+    ],
+)
+def test_chat_max_tokens_stop_and_json(
+    client: cohere.ClientV2, options: dict[str, Any], text: str, finish: str
+) -> None:
+    reply = client.chat(model=CHAT, messages=_user("one two three"), **options)
+    assert reply.message.content is not None and reply.message.content[0].type == "text"
+    assert (reply.message.content[0].text, reply.finish_reason) == (text, finish)
+    streamed = list(client.chat_stream(model=CHAT, messages=_user("one two three"), **options))
+    end = streamed[-1]
+    assert end.type == "message-end" and end.delta is not None and end.delta.finish_reason == finish
+
+
+def test_chat_images_only_for_vision_models(client: cohere.ClientV2) -> None:
+    looked: Any = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": _png(2, 2), "detail": "low"}},
+            ],
+        }
+    ]
+    seen = client.chat(model="command-a-vision-07-2025", messages=looked)
+    assert seen.message.content is not None and seen.message.content[0].type == "text"
+    assert seen.message.content[0].text == "echo: What is this?"
+    with pytest.raises(cohere.BadRequestError) as blind:
+        client.chat(model=CHAT, messages=looked)
+    assert blind.value.body["message"] == f"invalid request: model '{CHAT}' does not support image inputs"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"temperature": 1.5}, "invalid request: temperature must be between 0 and 1.0 inclusive."),
+        ({"p": 1.0}, "invalid request: p must be between 0.01 and 0.99 inclusive."),
+        ({"tool_choice": "REQUIRED"}, "invalid request: tool_choice REQUIRED needs tools to be specified"),
+        ({"messages": []}, "invalid request: messages must be a non-empty array"),
+        ({"stop_sequences": list("abcdef")}, "invalid request: stop_sequences must be an array of at most 5 strings"),
+        (
+            {"messages": [{"role": "tool", "tool_call_id": "x", "content": "1"}]},
+            "invalid request: messages[0].tool_call_id must be the id of an earlier tool call",
+        ),
+        ({"messages": [{"role": "assistant", "content": ""}]}, "message must not be empty in a turn"),
+    ],
+)
+def test_chat_rejects_bad_requests(fake: FakeCohere, body: dict[str, Any], message: str) -> None:
+    assert _error(_post(fake, "/v2/chat", {"model": CHAT, "messages": _user("Hi"), **body}), 400) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"top_p": 0.5}, "top_p"),
+        ({"tools": [{**CLOCK, "function": {**CLOCK["function"], "strict": True}}]}, "strict"),
+        ({"messages": [{"role": "user", "content": "Hi", "name": "ann"}]}, "name"),
+    ],
+)
+def test_chat_unknown_fields_are_422_at_any_depth(client: cohere.ClientV2, fake: FakeCohere, body: dict[str, Any],
+                                                  field: str) -> None:
+    message = _error(_post(fake, "/v2/chat", {"model": CHAT, "messages": _user("Hi"), **body}), 422)
+    assert message == (f"unknown field: parameter '{field}' is not a valid field. For proper usage, please refer to "
+                       "https://docs.cohere.com/reference/chat")
+    with pytest.raises(cohere.UnprocessableEntityError):
+        client.chat(model=CHAT, messages=_user("Hi"), request_options={"additional_body_parameters": {"top_p": 1}})
+
+
+def test_chat_prompt_over_the_context_is_too_many_tokens(client: cohere.ClientV2) -> None:
+    with pytest.raises(cohere.BadRequestError) as caught:
+        client.chat(model="c4ai-aya-expanse-8b", messages=_user("word " * 8200))
+    assert caught.value.body["message"].startswith(
+        "too many tokens: total number of tokens in the prompt cannot exceed 8192 - received 8206."
+    )
+
+
+def test_chat_faults(client: cohere.ClientV2, fake: FakeCohere) -> None:
+    failed = client.chat(model="fault-error", messages=_user("a b c"))
+    assert failed.finish_reason == "ERROR"
+    events = list(client.chat_stream(model="fault-error", messages=_user("a b c")))
+    assert [e.type for e in events] == ["message-start", "content-start", "content-delta", "content-delta",
+                                        "message-end"]
+    end = events[-1]
+    assert end.type == "message-end" and end.delta is not None
+    assert (end.delta.finish_reason, end.delta.error) == (
+        "ERROR",
+        "internal server error, this has been reported to our developers",
+    )
+    cut: list[str] = []
+    with pytest.raises(httpx.RemoteProtocolError):
+        cut.extend(e.type for e in client.chat_stream(model="fault-cut-3", messages=_user("a b c")))
+    assert cut == ["message-start", "content-start", "content-delta"]
+    with pytest.raises(cohere.TooManyRequestsError) as limited:
+        client.chat(model="fault-status-429", messages=_user("Hi"))
+    assert limited.value.headers is not None and "retry-after" not in limited.value.headers
+    fake.retry_after = "3"
+    with pytest.raises(cohere.TooManyRequestsError) as told:
+        client.chat_stream(model="fault-status-429", messages=_user("Hi")).__next__()
+    assert told.value.headers is not None and told.value.headers["retry-after"] == "3"
+
+
 # --- key check and models -----------------------------------------------------------------------
 
 
@@ -408,7 +626,7 @@ def test_unknown_model_route_and_method(client: cohere.ClientV2, fake: FakeCoher
     with pytest.raises(cohere.NotFoundError) as caught:
         client.embed(model="embed-english-v9.0", input_type="search_query", texts=["x"])
     assert caught.value.body["message"].startswith("model 'embed-english-v9.0' not found, make sure")
-    assert _error(_post(fake, "/v2/chat", {"model": "command-a-03-2025"}), 404) == "404 page not found"
+    assert _error(_post(fake, "/v1/chat", {"model": "command-a-03-2025"}), 404) == "404 page not found"
     assert _error(_post(fake, "/v1/embed", {"model": EMBED_V3}), 404) == "404 page not found"
     with httpx.Client() as http:
         wrong_method = http.get(fake.base_url + "/v2/embed", headers={"authorization": f"Bearer {fake.api_key}"})
@@ -501,6 +719,21 @@ async def test_async_client(aclient: cohere.AsyncClientV2, fake: FakeCohere) -> 
         "/v2/rerank",
         "/v1/check-api-key",
     ]
+
+
+async def test_async_chat_and_stream(aclient: cohere.AsyncClientV2, fake: FakeCohere) -> None:
+    reply = await aclient.chat(model=CHAT, messages=_user("Hi async"), tools=[CLOCK])
+    assert reply.message.content is not None and reply.message.content[0].type == "text"
+    assert reply.message.content[0].text == "echo: Hi async"
+    texts: list[str] = []
+    async for event in aclient.chat_stream(model=CHAT, messages=_user("Hi async")):
+        if event.type == "content-delta" and event.delta and event.delta.message and event.delta.message.content:
+            texts.append(event.delta.message.content.text or "")
+    assert "".join(texts) == "echo: Hi async"
+    called = [e async for e in aclient.chat_stream(model=CHAT, messages=_user("clock"), tools=[CLOCK])]
+    assert [e.type for e in called if e.type.startswith("tool-call")] == ["tool-call-start", "tool-call-delta",
+                                                                         "tool-call-end"]
+    assert [r.json()["stream"] for r in fake.requests] == [False, True, True]
 
 
 # --- harness ------------------------------------------------------------------------------------
