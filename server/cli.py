@@ -1,4 +1,4 @@
-"""The ``model-runtime`` command: ``serve``, ``profile check``, ``providers list``."""
+"""The ``model-runtime`` command: ``serve``, ``console``, ``profile check``, ``providers list``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default: the profile's server.workers)")
     serve.set_defaults(run=_serve)
 
+    console = commands.add_parser("console", help="the terminal console of a running gateway")
+    console.add_argument("--url", default=os.environ.get("MODEL_RUNTIME_URL", "http://127.0.0.1:8000"),
+                         help="the gateway (default: $MODEL_RUNTIME_URL, else http://127.0.0.1:8000)")
+    console.add_argument("--api-key", default=os.environ.get("MODEL_RUNTIME_API_KEY"),
+                         help="a gateway key (default: $MODEL_RUNTIME_API_KEY)")
+    console.add_argument("--theme", choices=["dark", "light"], default="dark")
+    console.set_defaults(run=_console)
+
     profile = commands.add_parser("profile", help="profile tools").add_subparsers(required=True, metavar="action")
     check = profile.add_parser("check", help="load a profile and report every mistake with file:line")
     check.add_argument("path", nargs="?", default=default)
@@ -77,6 +85,14 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+    return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    from console.api import Gateway  # Textual loads only for this command
+    from console.app import ConsoleApp
+
+    ConsoleApp(Gateway(args.url, args.api_key), theme=args.theme).run()
     return 0
 
 
