@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench bench-quick bench-soak bench-profile clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,17 @@ lint: $(VENV)/.dev
 test: lint  ## install, lint, type-check and run the whole test suite
 	$(VENV)/bin/pytest
 
-bench: $(VENV)/.dev  ## rough throughput/latency of the gateway against a fake upstream
-	$(VENV)/bin/python bench/quick.py
+bench: $(VENV)/.runtime  ## direct, nginx, LiteLLM proxy and the gateway side by side (~17 min): bench/results/
+	$(VENV)/bin/python bench/run.py
+
+bench-quick: $(VENV)/.runtime  ## a one-minute smoke of the harness (short runs, no LiteLLM)
+	$(VENV)/bin/python bench/run.py --quick
+
+bench-soak: $(VENV)/.runtime  ## the gateway under load for 10 minutes: does worker memory stay flat?
+	$(VENV)/bin/python bench/run.py --soak
+
+bench-profile: $(VENV)/.runtime  ## py-spy profiles of the gateway under load: bench/results/profile-*
+	$(VENV)/bin/python bench/hotspots.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
