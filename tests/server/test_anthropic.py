@@ -9,11 +9,11 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionFunctionToolParam
 
 from tests.conftest import GATEWAY_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.gateway import GatewayProcess
+from tests.server.chat_tools import CLOCK, WEATHER, ask
 
 ANTHROPIC_KEY = "sk-ant-canary-key-5d2e"
 MODEL = "anthropic/claude-haiku-4-5"
@@ -29,12 +29,6 @@ routes:
     context_fallbacks: [anthropic/claude-haiku-4-5]
 router: {retries: 0}
 """
-WEATHER: ChatCompletionFunctionToolParam = {
-    "type": "function",
-    "function": {"name": "weather", "description": "Weather in a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-CLOCK: ChatCompletionFunctionToolParam = {
-    "type": "function", "function": {"name": "clock", "parameters": {"type": "object", "properties": {}}}}
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +43,6 @@ def gateway(anthropic: FakeAnthropic) -> Iterator[GatewayProcess]:
     with GatewayProcess(PROFILE, env) as gw:
         yield gw
 
-
-def ask(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 def test_chat_usage_cost_and_what_was_sent(client: openai.OpenAI, anthropic: FakeAnthropic) -> None:

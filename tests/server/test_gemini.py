@@ -9,11 +9,12 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionMessageFunctionToolCall
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 
 from tests.conftest import GATEWAY_KEY
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.gateway import GatewayProcess
+from tests.server.chat_tools import CLOCK, WEATHER, ask
 
 GEMINI_KEY = "gemini-canary-key-3c9b"
 PROFILE = """
@@ -24,12 +25,6 @@ providers:
      models: [gemini-2.5-flash]}
 router: {retries: 0}
 """
-WEATHER: ChatCompletionFunctionToolParam = {
-    "type": "function",
-    "function": {"name": "weather", "description": "Weather in a city",
-                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-CLOCK: ChatCompletionFunctionToolParam = {
-    "type": "function", "function": {"name": "clock", "parameters": {"type": "object", "properties": {}}}}
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +39,6 @@ def gateway(gemini: FakeGemini) -> Iterator[GatewayProcess]:
     with GatewayProcess(PROFILE, env) as gw:
         yield gw
 
-
-def ask(text: str) -> list[Any]:
-    return [{"role": "user", "content": text}]
 
 
 def test_chat_with_usage_and_cost(client: openai.OpenAI, gemini: FakeGemini) -> None:
