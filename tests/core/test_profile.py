@@ -94,7 +94,7 @@ providers:
     ("providers:\n  - provider: openai\n    credentials: {api_key: k}\n    models: [{model: m, model_type: x}]\n",
      "p.yaml:4: providers[0].models[0].model_type: invalid value 'x'"),
     ("routes:\n  - model: r\n    deployments: []\n", "p.yaml:3: routes[0].deployments: expected array of length >= 1"),
-    ("a: [1\n", "p.yaml:2: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+    ("a: [1\n", "p.yaml:2: invalid YAML: did not find expected ',' or ']'"),  # libyaml's wording
     ("a: 1\na: 2\n", "p.yaml:2: a: duplicate key"),
     ("- 1\n", "p.yaml:1: a profile is a mapping (server, providers, routes, ...)"),
     ("state: postgres://x\n", "p.yaml:1: state: must be 'memory' or a redis:// URL"),
