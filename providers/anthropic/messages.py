@@ -39,7 +39,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import data_uri, texts, tool_arguments
+from core.translate import data_uri, offered_function, texts, tool_arguments
 
 __all__ = ["FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion", "openai_usage"]
 
@@ -183,10 +183,7 @@ def _assistant_blocks(message: AssistantMessage, at: str) -> list[dict[str, Any]
 
 
 def _tool(index: int, tool: Any) -> dict[str, Any]:
-    if tool.type != "function" or tool.function is None:
-        raise InvalidRequestError(f"Only function tools can be offered to Anthropic models, not '{tool.type}'.",
-                                  param=f"tools[{index}]", code="unsupported_value")
-    function = tool.function
+    function = offered_function(tool, index, "Anthropic")
     spec: dict[str, Any] = {"name": function.name,
                             "input_schema": function.parameters or {"type": "object", "properties": {}}}
     if function.description:

@@ -21,6 +21,7 @@ from core import errors
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
+from core.translate import expect_stream
 from providers.openai_compatible import OpenAICompatibleProvider
 from providers.openai_compatible.provider import USER_AGENT
 
@@ -80,10 +81,7 @@ class AnthropicProvider(OpenAICompatibleProvider):
         body = build_request(request, raw, self.upstream_model(target), _default_max_tokens(target))
         response = await self._send("v1/messages", _encode(body), target.timeout_s)
         if request.stream:
-            if not response.headers.get("content-type", "").startswith("text/event-stream"):
-                await response.aclose()
-                raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request without a "
-                                           "stream", code="upstream_invalid_response")
+            await expect_stream(response, "text/event-stream", self.name)
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
             return AnthropicStream(response, self.context, include_usage, self._event_error)
         reply = await self._read_json(response)

@@ -46,7 +46,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import data_uri, texts, tool_arguments
+from core.translate import data_uri, offered_function, texts, tool_arguments
 
 __all__ = ["FAILED", "FINISH_REASONS", "ChatReply", "CohereUsage", "build_request", "chat_completion",
            "openai_usage"]
@@ -173,12 +173,10 @@ def _assistant(message: AssistantMessage, at: str) -> dict[str, Any]:
 
 
 def _tool(index: int, tool: Tool) -> dict[str, Any]:
-    if tool.type != "function" or tool.function is None:
-        raise InvalidRequestError(f"Only function tools can be offered to Cohere models, not '{tool.type}'.",
-                                  param=f"tools[{index}]", code="unsupported_value")
-    function: dict[str, Any] = {"name": tool.function.name, "parameters": tool.function.parameters or _NO_PARAMETERS}
-    if tool.function.description:
-        function["description"] = tool.function.description
+    offered = offered_function(tool, index, "Cohere")
+    function: dict[str, Any] = {"name": offered.name, "parameters": offered.parameters or _NO_PARAMETERS}
+    if offered.description:
+        function["description"] = offered.description
     return {"type": "function", "function": function}
 
 

@@ -43,7 +43,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import data_uri, texts, tool_arguments
+from core.translate import answered_function, data_uri, offered_function, texts, tool_arguments
 
 __all__ = [
     "Candidate",
@@ -136,10 +136,7 @@ def _contents(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str,
                 if parts:
                     add("model", parts)
             case ToolMessage(content=content, tool_call_id=call_id):
-                name = names.get(call_id)
-                if name is None:
-                    raise InvalidRequestError(f"No earlier assistant tool call has the id '{call_id}'.",
-                                              param=f"{at}.tool_call_id", code="invalid_value")
+                name = answered_function(names, call_id, at)
                 add("user", [{"functionResponse": {"name": name, "response": _result("".join(texts(content, at)))}}])
             case FunctionMessage(name=name, content=content):
                 add("user", [{"functionResponse": {"name": name, "response": _result(content or "")}}])
@@ -199,10 +196,7 @@ def _result(text: str) -> dict[str, Any]:
 
 
 def _declaration(index: int, tool: Any) -> dict[str, Any]:
-    if tool.type != "function" or tool.function is None:
-        raise InvalidRequestError(f"Only function tools can be offered to Gemini models, not '{tool.type}'.",
-                                  param=f"tools[{index}]", code="unsupported_value")
-    function = tool.function
+    function = offered_function(tool, index, "Gemini")
     declaration: dict[str, Any] = {"name": function.name}
     if function.description:
         declaration["description"] = function.description
