@@ -68,24 +68,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from .workers import serve
 
     loaded = load_profile(args.profile)  # fail here, with file:line, before any worker starts
     server = loaded.profile.server
     os.environ[PROFILE_ENV] = os.path.abspath(args.profile)
-    uvicorn.run(
-        "server.asgi:app_from_env",
-        factory=True,
-        host=args.host or server.host,
-        port=server.port if args.port is None else args.port,
-        workers=args.workers or server.workers,
-        loop="uvloop",
-        http="httptools",
-        log_config=_log_config(),
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
-    return 0
+    options: dict[str, Any] = {
+        "app": "server.asgi:app_from_env", "factory": True,
+        "host": args.host or server.host, "port": server.port if args.port is None else args.port,
+        "loop": "uvloop", "http": "httptools", "log_config": _log_config(), "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    return serve(options, args.workers or server.workers)
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -71,6 +71,12 @@ class GatewayProcess:
         self.stop()
         raise RuntimeError(f"gateway not ready after {timeout}s:\n{self.log()}")
 
+    @property
+    def pid(self) -> int:
+        """The gateway's process id (the supervisor's, when there are several workers)."""
+        assert self._process is not None, "not started"
+        return self._process.pid
+
     def log(self) -> str:
         """Everything the gateway printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

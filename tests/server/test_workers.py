@@ -1,0 +1,103 @@
+"""Several workers: each listens on its own SO_REUSEPORT socket; the supervisor reloads, replaces and stops them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.gateway import ROOT, GatewayProcess, free_port
+
+PROFILE = (ROOT / "profiles" / "default.yaml").read_text()
+
+
+def listeners(port: int) -> int:
+    """How many sockets listen on ``port`` (``/proc/net/tcp``: state 0A is LISTEN)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def workers_of(pid: int) -> list[int]:
+    """The supervisor's child processes (the worker processes, plus multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[GatewayProcess]:
+    with GatewayProcess(PROFILE, workers=2) as gw:
+        assert eventually(lambda: listeners(gw.port) == 2)
+        yield gw
+
+
+def test_each_worker_has_its_own_listening_socket(gateway: GatewayProcess) -> None:
+    assert len(workers_of(gateway.pid)) == 2
+    assert listeners(gateway.port) == 2
+    # Many fresh connections all get answered, whichever socket the kernel hashes them to.
+    for _ in range(40):
+        with httpx.Client() as client:
+            assert client.get(f"{gateway.url}/health/live").status_code == 200
+
+
+def test_sighup_reloads_every_worker(gateway: GatewayProcess) -> None:
+    before = gateway.log().count("reloaded")
+    gateway.signal(signal.SIGHUP)
+    assert eventually(lambda: gateway.log().count("reloaded") == before + 2)
+    assert httpx.get(f"{gateway.url}/health/ready").status_code == 200
+
+
+def test_a_dead_worker_is_replaced(gateway: GatewayProcess) -> None:
+    victim = workers_of(gateway.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    assert eventually(lambda: victim not in workers_of(gateway.pid) and len(workers_of(gateway.pid)) == 2)
+    assert eventually(lambda: listeners(gateway.port) == 2)
+    assert f"Worker [{victim}] died" in gateway.log()
+    for _ in range(20):
+        with httpx.Client() as client:
+            assert client.get(f"{gateway.url}/health/ready").status_code == 200
+
+
+def test_a_taken_address_fails_at_once() -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stops_on_sigterm_with_its_workers() -> None:
+    gw = GatewayProcess(PROFILE, workers=2).start()
+    try:
+        pids = workers_of(gw.pid)
+        gw.terminate()
+        assert gw.wait(timeout=40) == 0
+        assert not [p for p in pids if Path(f"/proc/{p}").exists() and "spawn_main" in
+                    Path(f"/proc/{p}/cmdline").read_text()]
+    finally:
+        gw.close()
