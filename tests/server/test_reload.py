@@ -6,7 +6,7 @@ import functools
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import UPSTREAM_KEY
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.gateway import GatewayProcess, eventually
 
 PROFILE = """
 server: {watch_profile: %s}
@@ -44,15 +44,6 @@ def models(gateway: GatewayProcess) -> list[str]:
 
 def reloads_reached(gateway: GatewayProcess, count: int) -> bool:
     return gateway.log().count("reloaded:") >= count
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_a_changed_file_is_picked_up_and_a_broken_one_refused(watched: GatewayProcess) -> None:

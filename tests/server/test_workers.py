@@ -7,14 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.gateway import ROOT, GatewayProcess, free_port
+from tests.gateway import ROOT, GatewayProcess, eventually, free_port
 
 PROFILE = (ROOT / "profiles" / "default.yaml").read_text()
 
@@ -35,19 +34,10 @@ def workers_of(pid: int) -> list[int]:
     return [int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[GatewayProcess]:
     with GatewayProcess(PROFILE, workers=2) as gw:
-        assert eventually(lambda: listeners(gw.port) == 2)
+        assert eventually(lambda: listeners(gw.port) == 2, 15.0)
         yield gw
 
 
