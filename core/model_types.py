@@ -229,6 +229,19 @@ class Provider(abc.ABC):
         """
 
     @classmethod
+    def unavailable(cls) -> str | None:
+        """Why the plug-in cannot serve on this machine, as what the operator should do (``install ...``), or None.
+
+        For plug-ins that run models in-process from an optional extra: an instance of one that is not installed
+        is reported as not configured, with this as the reason.
+        """
+        return None
+
+    def health(self) -> dict[str, Any]:
+        """Details for ``/health/ready`` beyond configured or not (an in-process model's load state and time)."""
+        return {}
+
+    @classmethod
     def customizable_model_schema(cls, model: str, model_type: ModelType,
                                   credentials: Mapping[str, Any]) -> ModelSchema | None:
         """The catalogue entry of a customizable model, derived from its model credentials (Dify's

@@ -290,7 +290,9 @@ class _Checker:
                 self.fail((*at, "credentials", exc.variable), exc.message)
         models, any_model = self.models(at, plugin, config)
         return InstanceSpec(name=name, plugin=plugin, credentials=check.values, models=models,
-                            any_model=any_model, not_configured=self.not_configured(at, check.empty_required),
+                            any_model=any_model,
+                            not_configured=(self.not_configured(at, check.empty_required)
+                                            or plugin.provider_class().unavailable()),
                             group=config.group or name,
                             credential_hint=self.hint((*at, "credentials"), plugin, config.credentials))
 

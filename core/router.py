@@ -160,9 +160,9 @@ class Router:
             if route.deployments or route.fallbacks:
                 yield alias, ROUTE_OWNER
         for spec in self._configured:
-            for by_name in spec.models.values():
-                for model in by_name:
-                    yield f"{spec.name}/{model}", spec.plugin.id
+            # once each: a name may serve two types (an embedding model that also reranks)
+            for model in dict.fromkeys(name for by_name in spec.models.values() for name in by_name):
+                yield f"{spec.name}/{model}", spec.plugin.id
 
     def find(self, name: str) -> Found | None:
         """Who serves ``name`` and what is known of it (``GET /v1/models/{name}``), or None when nothing here can.

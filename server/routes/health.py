@@ -19,14 +19,20 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready")
 async def ready(request: Req) -> Response[dict[str, Any]]:
-    """Readiness, with each provider instance's state (``not_configured`` says what to set) and the deployments
-    resting after repeated failures (seconds left)."""
+    """Readiness, with each provider instance's state (``not_configured`` says what to set; ``details`` what the
+    provider adds, such as a local model's load time) and the deployments resting after repeated failures
+    (seconds left)."""
     rt = runtime(request)
-    providers: dict[str, dict[str, str]] = {}
+    providers: dict[str, dict[str, Any]] = {}
     for spec in rt.loaded.instances.values():
-        state = {"provider": spec.plugin.id, "status": "ok" if spec.not_configured is None else "not_configured"}
+        state: dict[str, Any] = {"provider": spec.plugin.id,
+                                 "status": "ok" if spec.not_configured is None else "not_configured"}
         if spec.not_configured is not None:
             state["reason"] = spec.not_configured
+        provider = rt.providers.get(spec.name)
+        details = provider.health() if provider is not None else {}
+        if details:
+            state["details"] = details
         providers[spec.name] = state
     cooling = {deployment: round(left, 1) for deployment, left in rt.cooldowns.cooling().items()}
     body = {"status": "draining" if request.app.state.draining else "ready", "providers": providers,
