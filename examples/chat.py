@@ -1,6 +1,6 @@
 """Chat through Model Runtime with the official OpenAI SDK: nothing but the base URL changes.
 
-    MODEL_RUNTIME_URL=http://127.0.0.1:8000/v1 MODEL=local/llama3.2 python examples/chat.py
+    MODEL_RUNTIME_URL=http://127.0.0.1:8000/v1 MODEL=local/smollm2-135m-instruct python examples/chat.py
 """
 
 import os

@@ -29,8 +29,9 @@ def test_default_profile_loads_with_no_environment() -> None:
     loaded = load_profile(ROOT / "profiles" / "default.yaml", {})
     assert loaded.profile.server.port == 8000 and loaded.profile.server.api_keys == [""]
     assert loaded.instances["openai"].not_configured == "set OPENAI_API_KEY"
-    assert loaded.instances["local"].not_configured is None
-    assert loaded.instances["local"].credentials["base_url"] == "http://127.0.0.1:11434/v1"
+    assert loaded.instances["localhost"].not_configured is None
+    assert loaded.instances["localhost"].credentials["base_url"] == "http://127.0.0.1:11434/v1"
+    assert loaded.instances["local"].plugin.id == "local" and loaded.instances["local"].credentials["load"] == "lazy"
 
 
 def test_environment_substitution_and_defaults(tmp_path: Path) -> None:
