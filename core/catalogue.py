@@ -68,8 +68,12 @@ def profile_view(loaded: LoadedProfile) -> dict[str, Any]:
     view: dict[str, Any] = msgspec.to_builtins(loaded.profile)
     server = view.setdefault("server", {})
     server["api_keys"] = [mask(k) for k in loaded.profile.server.api_keys if k]
-    if "state" in view:
+    for key in server.get("keys", []):
+        key["key"] = mask(key["key"])
+    if isinstance(view.get("state"), str):
         view["state"] = mask_url(view["state"])
+    elif isinstance(view.get("state"), dict) and "url" in view["state"]:
+        view["state"]["url"] = mask_url(view["state"]["url"])
     for entry, config in zip(view.get("providers", []), loaded.profile.providers, strict=True):
         schema = loaded.registry[config.provider].schema
         instance = loaded.instances.get(config.name or config.provider)

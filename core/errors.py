@@ -14,6 +14,7 @@ Dify's invoke errors map one to one: ``InvokeBadRequestError`` → :class:`Inval
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProviderAuthenticationError",
     "ProviderNotConfiguredError",
+    "QuotaExceededError",
     "RateLimitError",
     "StreamAborted",
     "UpstreamConnectionError",
@@ -54,12 +56,15 @@ class ModelRuntimeError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code if code is not None else self.default_code
         self.retry_after = retry_after
+        self.headers = headers
+        """Extra response headers (a 429's ``x-ratelimit-*``)."""
 
 
 class InvalidRequestError(ModelRuntimeError):
@@ -126,6 +131,13 @@ class RateLimitError(ModelRuntimeError):
     status = 429
     type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class QuotaExceededError(RateLimitError):
+    """A gateway key spent its budget for the period (429, OpenAI's ``insufficient_quota``)."""
+
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
 
 
 class InternalError(ModelRuntimeError):

@@ -27,8 +27,10 @@ from .schema import ConfigBase, ConfigurateMethod, ModelType
 from .yamlfile import ConfigError, Key, YAMLSource, format_key, load_yaml, to_struct
 
 __all__ = [
+    "BudgetConfig",
     "DeploymentConfig",
     "InstanceSpec",
+    "KeyConfig",
     "LoadedProfile",
     "ModelEntry",
     "Profile",
@@ -39,6 +41,7 @@ __all__ = [
     "RouteTarget",
     "RouterConfig",
     "ServerConfig",
+    "StateConfig",
     "load_profile",
 ]
 
@@ -46,6 +49,47 @@ RESERVED_NAMES = frozenset({"v1", "workspaces", "schema", "health", "metrics"})
 """Names an instance cannot take: ``/{name}/v1/...`` must not collide with the gateway's own routes."""
 _INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class BudgetConfig(ConfigBase, frozen=True, kw_only=True):
+    """A key's spend limit per calendar period (UTC), in the currency of the models' ``pricing``."""
+
+    amount: Positive
+    period: Literal["day", "month"] = "month"
+
+
+class KeyConfig(ConfigBase, frozen=True, kw_only=True):
+    """One gateway key of ``server.keys``: who (``name``, shown in usage and logs; ``key`` itself never is), what
+    it may call (globs over model names and API paths) and how much (limits left out are unlimited)."""
+
+    name: str
+    key: str
+    """The secret, normally ``${ENV_VAR}``; kept only as a SHA-256 digest once loaded. Empty: the key is off."""
+    admin: bool = False
+    """May read ``GET /v1/usage``."""
+    models: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    """Globs over the requested ``model`` (route aliases, ``<instance>/<model>``); others answer 404."""
+    paths: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    """Globs over the API path (``/v1/embeddings``, ``/v1/audio/*``); others answer 403."""
+    rpm: PositiveInt | None = None
+    tpm: PositiveInt | None = None
+    """Prompt + completion tokens per minute, counted from each response's usage."""
+    max_parallel: PositiveInt | None = None
+    budget: BudgetConfig | None = None
+
+
+class StateConfig(ConfigBase, frozen=True, kw_only=True):
+    """``state:`` in its long form: where limits and usage live, and what happens when that store fails."""
+
+    url: str = "memory"
+    """``memory`` (this process) or ``redis://host:6379/0`` (shared by every replica)."""
+    on_error: Literal["open", "closed"] = "open"
+    """When Redis fails or is slow: ``open`` lets requests through unmetered, ``closed`` answers 503."""
+    timeout_s: Positive = 0.25
+    """The longest a request waits for Redis before ``on_error`` applies."""
+    retry_s: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """After a failure, Redis is not asked again for this long (requests get ``on_error`` at once)."""
 
 
 class ServerConfig(ConfigBase, frozen=True, kw_only=True):
@@ -55,6 +99,8 @@ class ServerConfig(ConfigBase, frozen=True, kw_only=True):
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     workers: Annotated[int, msgspec.Meta(ge=1)] = 1
     api_keys: list[str] = []
+    """Plain keys: unlimited, not admin (``keys`` below adds names, scopes and limits)."""
+    keys: list[KeyConfig] = []
     max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
     max_audio_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * 1024 * 1024
     """The largest audio file a transcription accepts (OpenAI's limit); the whole body also obeys
@@ -93,6 +139,9 @@ class DeploymentConfig(ConfigBase, frozen=True, kw_only=True):
     weight: Positive = 1.0
     timeout_s: Positive | None = None
     params: dict[str, Any] = {}
+    rpm: PositiveInt | None = None
+    """Requests per minute this deployment takes; the router skips it while saturated."""
+    tpm: PositiveInt | None = None
 
 
 class RouteConfig(ConfigBase, frozen=True, kw_only=True):
@@ -144,7 +193,13 @@ class Profile(ConfigBase, frozen=True, kw_only=True):
     providers: list[ProviderConfig] = []
     routes: list[RouteConfig] = []
     router: RouterConfig = msgspec.field(default_factory=RouterConfig)
-    state: str = "memory"
+    state: str | StateConfig = "memory"
+    """``memory``, a ``redis://`` URL, or a :class:`StateConfig` mapping."""
+
+    @property
+    def state_config(self) -> StateConfig:
+        """``state`` in its long form."""
+        return self.state if isinstance(self.state, StateConfig) else StateConfig(url=self.state)
 
 
 class InstanceSpec(msgspec.Struct, kw_only=True):
@@ -180,6 +235,8 @@ class RouteTarget(msgspec.Struct, frozen=True, kw_only=True):
     instance: str
     target: ModelTarget
     weight: float = 1.0
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 class RouteSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -258,12 +315,32 @@ class _Checker:
                 self.fail(("providers", i, "name"), f"instance name '{spec.name}' is used twice")
             instances[spec.name] = spec
         routes = self.routes(instances)
-        if not (self.profile.state == "memory" or self.profile.state.startswith(("redis://", "rediss://"))):
-            self.fail(("state",), "must be 'memory' or a redis:// URL")
+        url = self.profile.state_config.url
+        if not (url == "memory" or url.startswith(("redis://", "rediss://", "unix://"))):
+            self.fail(("state",) if isinstance(self.profile.state, str) else ("state", "url"),
+                      "must be 'memory' or a redis:// URL")
+        self.keys()
         if self.errors:
             raise ProfileError(self.errors)
         return LoadedProfile(file=self.source.file, profile=self.profile, instances=instances, routes=routes,
                              registry=self.registry)
+
+    def keys(self) -> None:
+        """Gateway keys: names and secrets unique. An empty secret (``${VAR:-}`` unset) disables its key."""
+        names: set[str] = set()
+        seen = {k for k in self.profile.server.api_keys if k}
+        for i, config in enumerate(self.profile.server.keys):
+            at: Key = ("server", "keys", i)
+            if config.name in names:
+                self.fail((*at, "name"), f"key name '{config.name}' is used twice")
+            names.add(config.name)
+            if config.key and config.key in seen:
+                self.fail((*at, "key"), "the same secret is given to another key")
+            seen.add(config.key)
+            for field, globs in (("models", config.models), ("paths", config.paths)):
+                for j, glob in enumerate(globs):
+                    if not glob:
+                        self.fail((*at, field, j), "an empty glob matches nothing")
 
     def instance(self, at: Key, config: ProviderConfig) -> InstanceSpec | None:
         if config.provider not in self.registry:
@@ -412,7 +489,8 @@ class _Checker:
             if deployment.timeout_s is not None or deployment.params:
                 resolved = msgspec.structs.replace(resolved, timeout_s=deployment.timeout_s,
                                                    params=dict(deployment.params))
-            targets.append(RouteTarget(instance=spec.name, target=resolved, weight=deployment.weight))
+            targets.append(RouteTarget(instance=spec.name, target=resolved, weight=deployment.weight,
+                                       rpm=deployment.rpm, tpm=deployment.tpm))
         if len(targets) < len(entries):
             return None  # the mistakes are reported; the profile will not load
         return RouteSpec(model=route.model, model_type=model_type, strategy=route.strategy,

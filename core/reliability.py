@@ -15,7 +15,8 @@ upstream answered with its headers, and a failure after that ends the stream ins
 
 A deployment that fails ``cooldown_after`` times within ``cooldown_s`` is skipped for ``cooldown_s`` when its
 request has somewhere else to go; when every candidate is cooling down the answer is a 503 with ``Retry-After``.
-The state is per worker process for now.
+Failures are counted per worker process; a cooldown, once started, is shared with every replica when the state is
+Redis (:class:`core.state.SharedCooldowns`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Generic, TypeVar
 from . import errors
 from .profile import RouterConfig
 from .router import Deployment, DeploymentStats
+from .state import SharedCooldowns
 
 __all__ = ["Cooldowns", "Outcome", "attempt"]
 
@@ -49,8 +51,9 @@ ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
 class Cooldowns:
     """Recent failures per deployment, and which deployments are resting."""
 
-    def __init__(self, after: int, period_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.after, self.period_s, self._clock = after, period_s, clock
+    def __init__(self, after: int, period_s: float, clock: Callable[[], float] = time.monotonic,
+                 shared: SharedCooldowns | None = None) -> None:
+        self.after, self.period_s, self._clock, self.shared = after, period_s, clock, shared
         self._failures: dict[str, deque[float]] = {}
         self._until: dict[str, float] = {}
 
@@ -58,6 +61,7 @@ class Cooldowns:
         """Record a failure; the ``after``-th within ``period_s`` starts a cooldown, and so does a ``Retry-After``
         (the upstream said when to come back: the deployment rests that long)."""
         now = self._clock()
+        before = self._until.get(deployment)
         if retry_after is not None and retry_after > 0:
             self._until[deployment] = max(self._until.get(deployment, now), now + retry_after)
         recent = self._failures.setdefault(deployment, deque())
@@ -69,6 +73,9 @@ class Cooldowns:
             recent.clear()
             log.warning("deployment %r is cooling down for %gs after %d failures", deployment, self.period_s,
                         self.after)
+        until = self._until.get(deployment)
+        if self.shared is not None and until is not None and until != before:
+            self.shared.publish(deployment, until - now)
 
     def succeeded(self, deployment: str) -> None:
         """A success forgets earlier failures."""
@@ -76,18 +83,20 @@ class Cooldowns:
 
     def remaining(self, deployment: str) -> float:
         """Seconds of cooldown left; 0 when the deployment may be used."""
+        elsewhere = self.shared.left(deployment) if self.shared is not None else 0.0
         until = self._until.get(deployment)
         if until is None:
-            return 0.0
+            return elsewhere
         left = until - self._clock()
         if left <= 0:
             del self._until[deployment]
-            return 0.0
-        return left
+            return elsewhere
+        return max(left, elsewhere)
 
     def cooling(self) -> dict[str, float]:
         """Every deployment in cooldown, with the seconds left."""
-        return {d: left for d in list(self._until) if (left := self.remaining(d)) > 0}
+        names = [*self._until, *(self.shared.cooling() if self.shared is not None else ())]
+        return {d: left for d in dict.fromkeys(names) if (left := self.remaining(d)) > 0}
 
 
 class Outcome(Generic[T]):

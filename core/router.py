@@ -11,15 +11,24 @@ are only the deployments whose provider instance is configured.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 
 import msgspec
 
-from .errors import InvalidRequestError, ModelNotFoundError, NotFoundError, ProviderNotConfiguredError
+from .errors import (
+    InvalidRequestError,
+    ModelNotFoundError,
+    NotFoundError,
+    ProviderNotConfiguredError,
+    RateLimitError,
+)
+from .limits import DeploymentLimit
 from .model_types import ModelTarget
 from .profile import InstanceSpec, LoadedProfile, RouteSpec
 from .schema import ModelSchema, ModelType
+from .state import DeploymentLoad
 
 __all__ = ["Deployment", "DeploymentStats", "Found", "Router"]
 
@@ -86,9 +95,19 @@ class Router:
     """Resolves model names against a loaded profile; built once per profile, immutable afterwards."""
 
     def __init__(self, loaded: LoadedProfile, rng: random.Random | None = None,
-                 stats: DeploymentStats | None = None) -> None:
+                 stats: DeploymentStats | None = None, load: DeploymentLoad | None = None) -> None:
         self.instances = loaded.instances
         self.stats = stats or DeploymentStats()
+        self.load = load or DeploymentLoad()
+        self.deployment_limits: dict[str, DeploymentLimit] = {}
+        """Route deployments with their own ``rpm`` / ``tpm`` (the lowest, when several routes share one)."""
+        for route in loaded.routes.values():
+            for t in route.deployments:
+                if t.rpm or t.tpm:
+                    deployment_id = f"{t.instance}/{t.target.name}"
+                    had = self.deployment_limits.get(deployment_id, DeploymentLimit())
+                    self.deployment_limits[deployment_id] = DeploymentLimit(_tighter(t.rpm or 0, had.rpm),
+                                                                            _tighter(t.tpm or 0, had.tpm))
         self._configured = [s for s in loaded.instances.values() if s.not_configured is None]
         self._by_preference = self._configured + [s for s in loaded.instances.values() if s.not_configured]
         self.routes = {name: self._build(route) for name, route in loaded.routes.items()}
@@ -207,19 +226,37 @@ class Router:
             raise _mismatch(name, route.model_type, model_type)
         if not route.deployments and not route.fallbacks:
             raise ProviderNotConfiguredError(route.unavailable)
-        if len(route.deployments) <= 1:
-            return [*route.deployments, *route.fallbacks]
+        deployments = self._unsaturated(name, route) if self.deployment_limits else route.deployments
+        if len(deployments) <= 1:
+            return [*deployments, *route.fallbacks]
         match route.strategy:
             case "least-busy":
-                ordered = sorted(route.deployments,
+                ordered = sorted(deployments,
                                  key=lambda d: (self.stats.waiting.get(d.id, 0), self._rng.random()))
             case "fastest":  # never measured goes first, so every deployment gets measured
-                ordered = sorted(route.deployments,
+                ordered = sorted(deployments,
                                  key=lambda d: (self.stats.latency_s.get(d.id, 0.0), self._rng.random()))
             case _:
-                first = self._rng.choices(range(len(route.deployments)), weights=route.weights)[0]
-                ordered = [route.deployments[first], *route.deployments[:first], *route.deployments[first + 1:]]
+                free = {d.id for d in deployments}
+                weights = route.weights if deployments is route.deployments else [
+                    w for d, w in zip(route.deployments, route.weights, strict=True) if d.id in free]
+                first = self._rng.choices(range(len(deployments)), weights=weights)[0]
+                ordered = [deployments[first], *deployments[:first], *deployments[first + 1:]]
         return [*ordered, *route.fallbacks]
+
+    def _unsaturated(self, name: str, route: _Route) -> list[Deployment]:
+        """The route's deployments under their own ``rpm`` / ``tpm`` now; a 429 when every one is saturated and
+        there is no fallback."""
+        busy = {d.id: self.load.busy_for(d.id, limit) for d in route.deployments
+                if (limit := self.deployment_limits.get(d.id)) is not None}
+        if not any(busy.values()):
+            return route.deployments
+        free = [d for d in route.deployments if not busy.get(d.id)]
+        if not free and not route.fallbacks:
+            wait = max(1, math.ceil(min(busy.values())))
+            raise RateLimitError(f"Every deployment of '{name}' is at its rate limit; try again in {wait}s.",
+                                 code="deployments_saturated", retry_after=wait)
+        return free
 
     def _not_found(self, name: str, model_type: ModelType,
                    spec: InstanceSpec | None = None) -> InvalidRequestError | ModelNotFoundError:
@@ -230,6 +267,11 @@ class Router:
                 return _mismatch(name, other_type, model_type)
         return ModelNotFoundError(f"The model '{name}' does not exist on this gateway. GET /v1/models lists the "
                                   "models you can use.", param="model")
+
+
+def _tighter(a: int, b: int) -> int:
+    """The stricter of two limits where 0 means none."""
+    return min(a, b) if a and b else a or b
 
 
 def _mismatch(name: str, has: ModelType, needs: ModelType) -> InvalidRequestError:

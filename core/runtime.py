@@ -16,6 +16,7 @@ from .model_types import Provider, ProviderContext
 from .profile import LoadedProfile
 from .reliability import Cooldowns
 from .router import Deployment, DeploymentStats, Router
+from .state import State
 
 __all__ = ["RemoteModels", "Runtime"]
 
@@ -25,13 +26,16 @@ log = logging.getLogger("model_runtime")
 class Runtime:
     """Providers and router for one profile."""
 
-    def __init__(self, loaded: LoadedProfile) -> None:
+    def __init__(self, loaded: LoadedProfile, state: State | None = None) -> None:
         self.loaded = loaded
+        self.state = state
+        """Where limits, usage and shared cooldowns are kept; it outlives reloads."""
         self.stats = DeploymentStats()
-        self.router = Router(loaded, stats=self.stats)
+        self.router = Router(loaded, stats=self.stats, load=state.load if state is not None else None)
         self.providers: dict[str, Provider] = {}
         self.remote_models = RemoteModels()
-        self.cooldowns = Cooldowns(loaded.profile.router.cooldown_after, loaded.profile.router.cooldown_s)
+        self.cooldowns = Cooldowns(loaded.profile.router.cooldown_after, loaded.profile.router.cooldown_s,
+                                   shared=state.cooldowns if state is not None else None)
         self.created = int(time.time())
         """When this runtime was built: the ``created`` of the models it lists."""
         self.in_flight = 0

@@ -14,13 +14,18 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
-from core.profile import LoadedProfile
+from core.profile import LoadedProfile, StateConfig
 from core.runtime import Runtime
+from core.state import MemoryState
+from core.state import State as LimitState
 
 from .auth import GatewayKeys, require_key
 from .errors import EXCEPTION_HANDLERS
+from .metering import Meter, metering
+from .metrics import Metrics, metrics
 from .reload import Reloader
-from .routes import audio, catalogue, health, models, moderations, openai, rerank, seed, tokens
+from .routes import audio, catalogue, health, models, moderations, openai, rerank, seed, tokens, usage
+from .tracing import Tracing
 
 __all__ = ["create_app"]
 
@@ -31,13 +36,17 @@ VERSION = "0.1.0"
 def create_app(loaded: LoadedProfile) -> Litestar:
     """Build the app; providers and their connection pools live from start-up to shutdown, or until a reloaded
     profile replaces them (:mod:`server.reload`)."""
-    keys = GatewayKeys(loaded.profile.server.api_keys)
-    state = State({"runtime": Runtime(loaded), "gateway_keys": keys, "draining": False})
+    keys = GatewayKeys.from_profile(loaded.profile.server)
+    counters = _limit_state(loaded.profile.state_config)
+    state = State({"runtime": Runtime(loaded, counters), "gateway_keys": keys, "draining": False})
+    state.metrics = Metrics(lambda: state.runtime)
+    state.meter = Meter(counters, state.metrics, Tracing())
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if keys.open:
             log.warning("no gateway keys configured (server.api_keys): anyone who reaches this port can use it")
+        await counters.start()
         reloader = Reloader(state, loaded.file)
         reloader.on_sighup()
         if loaded.profile.server.drain_s > 0:
@@ -51,6 +60,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
                 await asyncio.gather(watcher, return_exceptions=True)
             await reloader.aclose()
             await state.runtime.aclose()
+            await counters.aclose()
 
     v1 = Router(
         "/v1",
@@ -59,19 +69,21 @@ def create_app(loaded: LoadedProfile) -> Litestar:
                         models.list_models, models.retrieve_model,
                         catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
                         catalogue.provider_models, catalogue.validate_credentials,
-                        catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens],
-        guards=[require_key],
+                        catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens,
+                        usage.usage],
+        guards=[require_key], middleware=[metering],
     )
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
     provider_v1 = Router("/{provider:str}/v1", route_handlers=[
         openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, rerank.seed_rerank,
         audio.seed_transcriptions, audio.seed_translations, audio.seed_speech, moderations.seed_moderations,
         seed.seed_models, seed.seed_retrieve_model,
-    ], guards=[require_key])
+    ], guards=[require_key], middleware=[metering])
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
-                       guards=[require_key])
+                       guards=[require_key], middleware=[metering])
+    root = Router("/", route_handlers=[rerank.root_rerank], middleware=[metering])
     return Litestar(
-        route_handlers=[v1, provider_v1, workspace, rerank.root_rerank, health.live, health.ready],
+        route_handlers=[v1, provider_v1, workspace, root, health.live, health.ready, metrics],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=state,
@@ -79,6 +91,15 @@ def create_app(loaded: LoadedProfile) -> Litestar:
         openapi_config=OpenAPIConfig(title="Model Runtime", version=VERSION, path="/schema"),
         logging_config=None,
     )
+
+
+def _limit_state(config: StateConfig) -> LimitState:
+    """Where keys' limits and usage are counted: this process, or Redis (imported only when used)."""
+    if config.url == "memory":
+        return MemoryState()
+    from core.redis_state import RedisState
+
+    return RedisState(config)
 
 
 def _drain_on_sigterm(state: State, drain_s: float) -> None:

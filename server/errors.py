@@ -22,6 +22,8 @@ _encode = msgspec.json.Encoder().encode
 def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
     """Render ``error`` as OpenAI does; ``Retry-After`` when the error carries one."""
     headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else None
+    if error.headers:
+        headers = {**(headers or {}), **error.headers}
     return Response(_encode(error_body(error)), status_code=error.status, media_type="application/json",
                     headers=headers)
 

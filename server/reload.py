@@ -75,8 +75,8 @@ class Reloader:
                 log.error("profile %s not reloaded, the previous one keeps serving:\n%s", self.path, exc)
                 return False
             old: Runtime = self.state.runtime
-            self.state.runtime = Runtime(loaded)
-            self.state.gateway_keys = GatewayKeys(loaded.profile.server.api_keys)
+            self.state.runtime = Runtime(loaded, old.state)
+            self.state.gateway_keys = GatewayKeys.from_profile(loaded.profile.server)
             before, after = old.loaded.profile.server, loaded.profile.server
             if (before.host, before.port, before.workers, before.max_body_bytes) != (
                     after.host, after.port, after.workers, after.max_body_bytes):

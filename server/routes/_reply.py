@@ -23,6 +23,8 @@ from core.runtime import Runtime
 from core.schema import ModelType
 from core.sse import error_event
 
+from ..auth import check_model
+
 __all__ = [
     "ATTEMPTS_HEADER",
     "COST_HEADER",
@@ -77,6 +79,7 @@ async def serve(request: Req, provider: str | None, model: str, model_type: Mode
                 ) -> Response[bytes] | Stream:
     """Resolve ``model`` (anywhere for ``/v1``, among the models of ``provider`` for ``/{provider}/v1``), then
     call each deployment tried with the request after its overrides and parameter rules."""
+    check_model(request, provider, model)
     rt = runtime(request)
 
     async def one(deployment: Deployment) -> Result:

@@ -7,6 +7,7 @@ from litestar import get
 from core.errors import ModelNotFoundError
 from core.openai.models import Model, ModelList, ModelPricing
 
+from ..auth import KEY_STATE, check_model
 from ._reply import Req, runtime
 
 __all__ = ["list_models", "retrieve_model"]
@@ -14,16 +15,19 @@ __all__ = ["list_models", "retrieve_model"]
 
 @get("/models")
 async def list_models(request: Req) -> ModelList:
-    """Route aliases and the enabled models of configured instances (``<instance>/<model>``)."""
+    """Route aliases and the enabled models of configured instances (``<instance>/<model>``), those the caller's
+    key may use."""
     rt = runtime(request)
+    key = request.scope["state"].get(KEY_STATE)
     return ModelList(data=[Model(id=name, object="model", created=rt.created, owned_by=owner)
-                           for name, owner in rt.router.listed()])
+                           for name, owner in rt.router.listed() if key is None or key.may_use_model(name)])
 
 
 @get("/models/{model_id:path}")
 async def retrieve_model(request: Req, model_id: str) -> Model:
     """One model, if a call to it could be served here, with its type, context size, features and price."""
     name = model_id.lstrip("/")
+    check_model(request, None, name)
     rt = runtime(request)
     found = rt.router.find(name)
     if found is None:

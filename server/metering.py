@@ -1,0 +1,283 @@
+"""Keys, limits, usage and metrics around every guarded route: one Litestar middleware, :func:`metering`.
+
+Per request, in order: identify the key (401), check the API path against its scope (403) and admin-only routes
+(403); then, for model calls only, ask the :class:`~core.state.State` to admit it (one call, 429 with
+``Retry-After`` and OpenAI's ``x-ratelimit-*`` headers when refused). The response passes through untouched but
+for those headers; what it reports (status, deployment, usage from the JSON body or the stream's usage event,
+cost) is settled with the state once it is out, off the client's latency; only a key with ``max_parallel``
+settles before the last byte, so its slot is free by the time the client has its answer. The model's scope is
+checked where the model is known (:func:`server.auth.check_model`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, cast
+from urllib.parse import unquote
+
+import msgspec
+from litestar import types
+from opentelemetry import trace
+
+from core.errors import PermissionDeniedError, QuotaExceededError, RateLimitError
+from core.limits import Admission, KeyPolicy, Settlement
+from core.openai.usage import Usage
+from core.pricing import cost as price
+from core.runtime import Runtime
+from core.state import State
+
+from .auth import KEY_NAME_STATE, KEY_STATE, MODEL_STATE, GatewayKeys
+from .metrics import Metrics
+from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER
+from .tracing import Tracing
+
+__all__ = ["METERED", "Meter", "metering", "rate_headers"]
+
+Message = MutableMapping[str, Any]
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("model_runtime")
+METERED = ("/chat/completions", "/completions", "/embeddings", "/rerank", "/audio/transcriptions",
+           "/audio/translations", "/audio/speech", "/moderations")
+"""Path endings of the model calls: the routes limits count and usage records."""
+_DEPLOYMENT = DEPLOYMENT_HEADER.encode()
+_COST = COST_HEADER.encode()
+
+
+class _HasUsage(msgspec.Struct):
+    usage: Usage | None = None
+
+
+class _ErrorCode(msgspec.Struct):
+    code: str | None = None
+
+
+class _HasError(msgspec.Struct):
+    error: _ErrorCode | None = None
+
+
+_decode_usage = msgspec.json.Decoder(_HasUsage).decode
+_decode_error = msgspec.json.Decoder(_HasError).decode
+
+
+class Meter:
+    """What the middleware keeps for the app's lifetime (reloads included): the state, the metrics, the spans."""
+
+    def __init__(self, state: State, metrics: Metrics, tracing: Tracing) -> None:
+        self.state, self.metrics, self.tracing = state, metrics, tracing
+
+
+def metering(app: types.ASGIApp) -> types.ASGIApp:
+    """The middleware (give it to a Router's ``middleware``)."""
+    inner = cast(ASGIApp, app)
+
+    async def wrapped(litestar_scope: types.Scope, litestar_receive: types.Receive, litestar_send: types.Send) -> None:
+        scope = cast(Scope, litestar_scope)
+        app, receive, send = inner, cast(Receive, litestar_receive), cast(Send, litestar_send)
+        handler = scope["route_handler"]
+        if handler.opt.get("public"):
+            await app(scope, receive, send)
+            return
+        app_state = scope["app"].state
+        keys: GatewayKeys = app_state.gateway_keys
+        key = keys.identify(scope["headers"])
+        scope["state"][KEY_STATE] = key
+        scope["state"][KEY_NAME_STATE] = key.name
+        if not key.may_use_path(scope["path"]):
+            raise PermissionDeniedError(f"This API key may not call {scope['path']}.", code="insufficient_scope")
+        if handler.opt.get("admin") and not key.admin:
+            raise PermissionDeniedError(f"{scope['path']} needs an admin key (admin: true in server.keys).",
+                                        code="admin_key_required")
+        meter: Meter = app_state.meter
+        if not scope["path_template"].endswith(METERED):
+            await _Observed(meter, scope, key, None).run(app, receive, send)
+            return
+        admission = None
+        if key.limited:
+            admission = await meter.state.admit(key)
+            if not admission.admitted:
+                meter.metrics.child(meter.metrics.rate_limited, admission.reason).inc()
+                raise _refusal(key, admission)
+        await _Observed(meter, scope, key, admission, app_state.runtime).run(app, receive, send)
+
+    return cast(types.ASGIApp, wrapped)
+
+
+class _Observed:
+    """One request on its way through: what its response says, settled once."""
+
+    def __init__(self, meter: Meter, scope: Scope, key: KeyPolicy, admission: Admission | None,
+                 runtime: Runtime | None = None) -> None:
+        self.meter, self.scope, self.key, self.admission, self.runtime = meter, scope, key, admission, runtime
+        self.started = time.perf_counter()
+        self.first_byte: float | None = None
+        self.status = 0
+        self.deployment = ""
+        self.cost: float | None = None
+        self.usage: Usage | None = None
+        self.stream = False
+        self.error_code = ""
+        self.settled = runtime is None  # not a model call: nothing to settle
+
+    async def run(self, app: ASGIApp, receive: Receive, send: Send) -> None:
+        metrics = self.meter.metrics
+        metrics.in_flight.inc()
+        span = self.meter.tracing.start(self.scope) if self.meter.tracing.enabled else None
+        try:
+            await app(self.scope, receive, self._sender(send))
+        finally:
+            metrics.in_flight.dec()
+            if not self.settled:
+                await self._settle()
+            self._record(span)
+
+    def _sender(self, send: Send) -> Send:
+        extra = rate_headers(self.key, self.admission) if self.admission is not None else []
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self._start(message)
+                if extra:
+                    message["headers"] = [*message.get("headers", ()), *extra]
+            elif message["type"] == "http.response.body":
+                body: bytes = message.get("body", b"")
+                if self.first_byte is None and body:
+                    self.first_byte = time.perf_counter()
+                if body and b'"usage"' in body and self.status < 400:
+                    self._find_usage(body)
+                elif body and self.status >= 500 and not self.stream:
+                    self._find_error(body)
+                if not message.get("more_body", False) and self.admission is not None and self.admission.held:
+                    await self._settle()  # the slot is free before the client can send its next request
+            await send(message)
+
+        return sending
+
+    def _start(self, message: Message) -> None:
+        self.status = message["status"]
+        for name, value in message.get("headers", ()):
+            if name == _DEPLOYMENT:
+                self.deployment = unquote(value.decode("latin-1"))
+            elif name == _COST:
+                self.cost = float(value)
+            elif name == b"content-type":
+                self.stream = value.startswith(b"text/event-stream")
+
+    def _find_usage(self, body: bytes) -> None:
+        if not self.stream:
+            with contextlib.suppress(msgspec.DecodeError):  # a body that only mentions "usage" in text
+                self.usage = _decode_usage(body).usage
+            return
+        for event in body.split(b"\n\n"):
+            if b'"usage"' in event and event.startswith(b"data:"):
+                try:
+                    found = _decode_usage(event[5:]).usage
+                except msgspec.DecodeError:
+                    continue
+                if found is not None:
+                    self.usage = found
+
+    def _find_error(self, body: bytes) -> None:
+        try:
+            error = _decode_error(body).error
+        except msgspec.DecodeError:
+            return
+        self.error_code = (error.code if error else None) or ""
+
+    async def _settle(self) -> None:
+        self.settled = True
+        usage, model = self.usage, self.scope["state"].get(MODEL_STATE, "")
+        if self.cost is None and usage is not None and self.deployment and self.runtime is not None:
+            self.cost = _cost(self.runtime, self.deployment, usage)
+        settled = Settlement(key=self.key.name, model=model, deployment=self.deployment,
+                             prompt_tokens=usage.prompt_tokens if usage else 0,
+                             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+                             cost=self.cost or 0.0, error=self.status >= 400 or self.status == 0)
+        assert self.runtime is not None
+        limit = self.runtime.router.deployment_limits.get(self.deployment) if self.deployment else None
+        try:
+            await self.meter.state.settle(self.key, self.admission, settled, limit)
+        except Exception:  # a broken settlement must not break the answer
+            log.exception("could not record the usage of a request")
+
+    def _record(self, span: trace.Span | None) -> None:
+        metrics = self.meter.metrics
+        route = self.scope["path_template"]
+        model = metrics.model(self.scope["state"].get(MODEL_STATE, "")) if self.status not in (400, 404) else ""
+        status = str(self.status)
+        metrics.child(metrics.requests, route, model, self.deployment, status).inc()
+        ended = time.perf_counter()
+        metrics.child(metrics.latency, route, model).observe(ended - self.started)
+        if self.stream and self.first_byte is not None:
+            metrics.child(metrics.first_token, route, model).observe(self.first_byte - self.started)
+        if self.usage is not None:
+            metrics.child(metrics.tokens, model, self.deployment, "prompt").inc(self.usage.prompt_tokens)
+            if self.usage.completion_tokens:
+                metrics.child(metrics.tokens, model, self.deployment, "completion").inc(self.usage.completion_tokens)
+        if self.cost:
+            metrics.child(metrics.cost, model, self.deployment).inc(self.cost)
+        if self.status >= 500:
+            metrics.child(metrics.upstream_errors, route, status, self.error_code).inc()
+        if span is not None:
+            self.meter.tracing.end(span, self.status, model, self.deployment, self.usage)
+
+
+def _cost(runtime: Runtime, deployment: str, usage: Usage) -> float | None:
+    """The cost of a streamed answer, whose headers went out before its usage was known."""
+    instance, _, name = deployment.partition("/")
+    spec = runtime.loaded.instances.get(instance)
+    for by_name in spec.models.values() if spec is not None else ():
+        target = by_name.get(name)
+        if target is not None and target.schema is not None and target.schema.pricing is not None:
+            return float(price(target.schema.pricing, usage))
+    return None
+
+
+def rate_headers(key: KeyPolicy, admission: Admission) -> list[tuple[bytes, bytes]]:
+    """OpenAI's ``x-ratelimit-*`` headers for the limits ``key`` has."""
+    headers = []
+    if key.rpm:
+        headers += [(b"x-ratelimit-limit-requests", b"%d" % key.rpm),
+                    (b"x-ratelimit-remaining-requests", b"%d" % max(admission.requests_left, 0)),
+                    (b"x-ratelimit-reset-requests", _duration(admission.requests_reset_s))]
+    if key.tpm:
+        headers += [(b"x-ratelimit-limit-tokens", b"%d" % key.tpm),
+                    (b"x-ratelimit-remaining-tokens", b"%d" % max(admission.tokens_left, 0)),
+                    (b"x-ratelimit-reset-tokens", _duration(admission.tokens_reset_s))]
+    return headers
+
+
+def _duration(seconds: float) -> bytes:
+    """OpenAI's spelling of a reset time: ``1s``, ``6m0s``, ``250ms``."""
+    if seconds < 1:
+        return b"%dms" % round(seconds * 1000)
+    minutes, rest = divmod(seconds, 60)
+    return (b"%dm%ds" % (minutes, rest)) if minutes else (b"%gs" % round(rest, 3))
+
+
+def _refusal(key: KeyPolicy, admission: Admission) -> RateLimitError:
+    retry = max(1, math.ceil(admission.retry_after_s))
+    headers = {name.decode(): value.decode() for name, value in rate_headers(key, admission)}
+    match admission.reason:
+        case "budget":
+            return QuotaExceededError(
+                f"Key '{key.name}' has spent its {key.budget_period}ly budget of {key.budget:g}. It renews at the "
+                f"start of the next {key.budget_period} (UTC).", retry_after=retry, headers=headers)
+        case "parallel":
+            return RateLimitError(
+                f"Key '{key.name}' already has {key.max_parallel} requests running (max_parallel). Please try "
+                "again when one has finished.", code="concurrency_limit_exceeded", retry_after=retry,
+                headers=headers)
+        case "tokens":
+            what, limit = "tokens per min (TPM)", key.tpm
+        case _:
+            what, limit = "requests per min (RPM)", key.rpm
+    return RateLimitError(f"Rate limit reached for key '{key.name}' on {what}: Limit {limit}. Please try again in "
+                          f"{retry}s.", retry_after=retry, headers=headers)

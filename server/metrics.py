@@ -1,0 +1,91 @@
+"""``/metrics``: Prometheus counters and histograms of this worker process (prometheus-client).
+
+One registry per app (on ``app.state``, never the library's global one). Label children are looked up once and
+kept, so recording a request is a few dict lookups and additions. The ``model`` label is the name clients asked
+for, so its distinct values are capped (:data:`MAX_MODELS`; more show as ``other``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from core.runtime import Runtime
+
+__all__ = ["MAX_MODELS", "Metrics", "metrics"]
+
+MAX_MODELS = 500
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    """What the gateway counts."""
+
+    def __init__(self, runtime: Callable[[], Runtime]) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter("model_runtime_requests", "Requests by API route, model, deployment and status.",
+                                ["route", "model", "deployment", "status"], registry=registry)
+        self.latency = Histogram("model_runtime_request_duration_seconds", "Time to the last byte of the answer.",
+                                 ["route", "model"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.first_token = Histogram("model_runtime_time_to_first_token_seconds",
+                                     "Streams: time to the first event after the request arrived.",
+                                     ["route", "model"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.tokens = Counter("model_runtime_tokens", "Tokens reported by responses.",
+                              ["model", "deployment", "kind"], registry=registry)
+        self.cost = Counter("model_runtime_cost", "Cost of the answers, in the models' pricing currency.",
+                            ["model", "deployment"], registry=registry)
+        self.upstream_errors = Counter("model_runtime_upstream_errors", "Answers with a 5xx status, by error code.",
+                                       ["route", "status", "code"], registry=registry)
+        self.rate_limited = Counter("model_runtime_rate_limited", "Requests refused by a key's limits.",
+                                    ["reason"], registry=registry)
+        self.in_flight = Gauge("model_runtime_in_flight_requests", "Requests being answered now.",
+                               registry=registry)
+        registry.register(_Cooldowns(runtime))
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._models: set[str] = set()
+
+    def model(self, name: str) -> str:
+        """The label for a client-chosen model name (capped cardinality)."""
+        if name in self._models:
+            return name
+        if len(self._models) < MAX_MODELS:
+            self._models.add(name)
+            return name
+        return "other"
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+
+class _Cooldowns(Collector):
+    """Deployments cooling down now, read at scrape time."""
+
+    def __init__(self, runtime: Callable[[], Runtime]) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("model_runtime_deployment_cooldown_seconds",
+                                   "Seconds of cooldown left per deployment (absent: not cooling down).",
+                                   labels=["deployment"])
+        for deployment, left in self._runtime().cooldowns.cooling().items():
+            family.add_metric([deployment], left)
+        yield family
+
+
+@get("/metrics", opt={"public": True}, include_in_schema=False)
+async def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
+    """The Prometheus text format (scraped without a key, like the health routes)."""
+    found: Metrics = request.app.state.metrics
+    return Response(generate_latest(found.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,246 @@
+"""Gateway keys with scopes and limits (in-process state): exact under concurrency, OpenAI's 429s and headers,
+usage per key with ``GET /v1/usage``, ``/metrics``, per-deployment limits in the router, secrets kept out of logs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from decimal import Decimal
+
+import httpx
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from core.errors import AuthenticationError
+from core.profile import KeyConfig
+from server.auth import GatewayKeys
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import GatewayProcess
+
+ADMIN = "mr-admin-key-canary-5f0e2b7a91"
+LIMITED = "mr-limited-key-canary-0c4d8e13"
+PARALLEL = "mr-parallel-key-canary-7e2a9b55"
+TOKENS = "mr-tokens-key-canary-3b8f6c20"
+SCOPED = "mr-scoped-key-canary-a1d4e7f0"
+BUDGET = "mr-budget-key-canary-9c3e5a71"
+PLAIN = "mr-plain-key-canary-62b0d4f8"
+PROMPT = "PROMPT-CANARY-4e81 what is the weather"
+RPM = 5
+
+PROFILE = f"""
+server:
+  api_keys: ["${{PLAIN}}"]
+  keys:
+    - {{name: ops, key: "${{ADMIN}}", admin: true}}
+    - {{name: team-a, key: "${{LIMITED}}", rpm: {RPM}, tpm: 1000000}}
+    - {{name: batch, key: "${{PARALLEL}}", max_parallel: 2}}
+    - {{name: small, key: "${{TOKENS}}", tpm: 10}}
+    - {{name: chat-only, key: "${{SCOPED}}", models: ["chat", "openai/gpt-*"], paths: ["/v1/chat/*", "/v1/models*"]}}
+    - {{name: thrifty, key: "${{BUDGET}}", budget: {{amount: 0.0000001, period: day}}}}
+providers:
+  - name: up
+    provider: openai_compatible
+    credentials: {{base_url: "${{FAKE_URL}}", api_key: "${{FAKE_KEY}}"}}
+  - name: openai
+    provider: openai
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+    models: [gpt-4o-mini, text-embedding-3-small]
+routes:
+  - model: chat
+    model_type: llm
+    deployments: [{{target: up/gpt-4o-mini}}]
+  - model: spill
+    model_type: llm
+    deployments:
+      - {{target: up/first, weight: 1000000, rpm: 2}}
+      - {{target: up/second, weight: 0.000001}}
+  - model: capped
+    model_type: llm
+    deployments: [{{target: up/capped, rpm: 1}}]
+router: {{retries: 0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    env = {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
+           "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}
+    with GatewayProcess(PROFILE, env) as gw:
+        yield gw
+
+
+def sdk(gateway: GatewayProcess, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
+
+
+def chat(gateway: GatewayProcess, key: str, model: str = "chat") -> httpx.Response:
+    return httpx.post(f"{gateway.base_url}/chat/completions", headers={"authorization": f"Bearer {key}"},
+                      json={"model": model, "messages": [{"role": "user", "content": PROMPT}]}, timeout=10)
+
+
+async def burst(gateway: GatewayProcess, key: str, n: int, model: str = "chat") -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=10,
+                                 headers={"authorization": f"Bearer {key}"}) as client:
+        body = {"model": model, "messages": [{"role": "user", "content": PROMPT}]}
+        return list(await asyncio.gather(*(client.post("/chat/completions", json=body) for _ in range(n))))
+
+
+async def test_a_key_limited_to_m_rpm_gets_exactly_m_of_n_concurrent_requests(gateway: GatewayProcess) -> None:
+    answers = await burst(gateway, LIMITED, 3 * RPM)
+    ok = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code == 429]
+    assert len(ok) == RPM and len(refused) == 2 * RPM
+    assert sorted(int(a.headers["x-ratelimit-remaining-requests"]) for a in ok) == list(range(RPM))
+    assert all(a.headers["x-ratelimit-limit-requests"] == str(RPM) for a in answers)
+    assert ok[0].headers["x-ratelimit-limit-tokens"] == "1000000"
+    refusal = refused[0]
+    assert refusal.json() == {"error": {
+        "message": refusal.json()["error"]["message"], "type": "rate_limit_error", "param": None,
+        "code": "rate_limit_exceeded"}}
+    assert "requests per min (RPM): Limit 5" in refusal.json()["error"]["message"]
+    assert 1 <= int(refusal.headers["retry-after"]) <= 60
+    assert refusal.headers["x-ratelimit-remaining-requests"] == "0"
+    assert refusal.headers["x-ratelimit-remaining-tokens"] != ""
+    async with sdk(gateway, LIMITED) as client:
+        with pytest.raises(openai.RateLimitError) as caught:  # the official SDK sees OpenAI's error
+            await client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.code == "rate_limit_exceeded"
+
+
+async def test_max_parallel_is_exact_and_slots_come_back(gateway: GatewayProcess) -> None:
+    answers = await burst(gateway, PARALLEL, 6, model="up/fault-stall-0.5")
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 200, 429, 429, 429, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.json()["error"]["code"] == "concurrency_limit_exceeded"
+    for _ in range(4):  # one after the other: each finds its slot free again
+        assert chat(gateway, PARALLEL).status_code == 200
+
+
+def test_tokens_per_minute_count_the_usage_of_answers(gateway: GatewayProcess) -> None:
+    first = chat(gateway, TOKENS)
+    assert first.status_code == 200 and first.headers["x-ratelimit-remaining-tokens"] == "10"
+    assert first.json()["usage"]["total_tokens"] >= 10
+    second = chat(gateway, TOKENS)
+    assert second.status_code == 429
+    assert "tokens per min (TPM): Limit 10" in second.json()["error"]["message"]
+    assert second.headers["x-ratelimit-remaining-tokens"] == "0"
+
+
+def test_key_scopes_hide_models_and_forbid_paths(gateway: GatewayProcess) -> None:
+    assert chat(gateway, SCOPED).status_code == 200
+    assert chat(gateway, SCOPED, "openai/gpt-4o-mini").status_code == 200
+    hidden = chat(gateway, SCOPED, "up/gpt-4o-mini")
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "model_not_found" and hidden.json()["error"]["param"] == "model"
+    embeddings = httpx.post(f"{gateway.base_url}/embeddings", headers={"authorization": f"Bearer {SCOPED}"},
+                            json={"model": "openai/text-embedding-3-small", "input": "x"}, timeout=10)
+    assert embeddings.status_code == 403 and embeddings.json()["error"]["type"] == "permission_error"
+    listed = httpx.get(f"{gateway.base_url}/models", headers={"authorization": f"Bearer {SCOPED}"}, timeout=10)
+    assert {m["id"] for m in listed.json()["data"]} == {"chat", "openai/gpt-4o-mini"}
+    hidden_model = httpx.get(f"{gateway.base_url}/models/spill", headers={"authorization": f"Bearer {SCOPED}"})
+    assert hidden_model.status_code == 404 and hidden_model.json()["error"]["code"] == "model_not_found"
+    assert chat(gateway, "not-a-key").status_code == 401
+
+
+def test_a_spent_budget_answers_insufficient_quota(gateway: GatewayProcess) -> None:
+    first = chat(gateway, BUDGET, "openai/gpt-4o-mini")  # priced: its cost exceeds the tiny budget
+    assert first.status_code == 200 and Decimal(first.headers["x-model-runtime-cost"]) > 0
+    second = chat(gateway, BUDGET, "openai/gpt-4o-mini")
+    assert second.status_code == 429
+    assert second.json()["error"]["type"] == "insufficient_quota"
+    assert second.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_plain_api_keys_keep_working_unlimited(gateway: GatewayProcess) -> None:
+    answers = [chat(gateway, PLAIN) for _ in range(RPM + 2)]
+    assert all(a.status_code == 200 and "x-ratelimit-limit-requests" not in a.headers for a in answers)
+
+
+def test_a_deployment_over_its_rpm_is_skipped_then_the_route_answers_429(gateway: GatewayProcess) -> None:
+    served = [chat(gateway, ADMIN, "spill").headers["x-model-runtime-deployment"] for _ in range(4)]
+    assert served == ["up/first", "up/first", "up/second", "up/second"]
+    assert chat(gateway, ADMIN, "capped").status_code == 200
+    saturated = chat(gateway, ADMIN, "capped")
+    assert saturated.status_code == 429 and saturated.json()["error"]["code"] == "deployments_saturated"
+    assert int(saturated.headers["retry-after"]) >= 1
+
+
+async def test_usage_totals_equal_the_sum_of_the_answers(gateway: GatewayProcess) -> None:
+    async with sdk(gateway, ADMIN) as client:
+        answers = [await client.chat.completions.create(model="openai/gpt-4o-mini",
+                                                        messages=[{"role": "user", "content": f"{PROMPT} {i}"}])
+                   for i in range(3)]
+        stream = await client.chat.completions.create(model="openai/gpt-4o-mini", stream=True,
+                                                      stream_options={"include_usage": True},
+                                                      messages=[{"role": "user", "content": PROMPT}])
+        streamed = [chunk.usage async for chunk in stream if chunk.usage is not None]
+    usages = [a.usage for a in answers] + streamed
+    assert len(usages) == 4 and all(u is not None for u in usages)
+    assert chat(gateway, ADMIN, "up/fault-status-500").status_code == 502
+    response = httpx.get(f"{gateway.base_url}/usage", params={"key": "ops", "model": "openai/gpt-4o-mini"},
+                         headers={"authorization": f"Bearer {ADMIN}"}, timeout=10)
+    assert response.status_code == 200
+    [row] = response.json()["data"]
+    assert row["deployment"] == "openai/gpt-4o-mini" and row["requests"] == 4 and row["errors"] == 0
+    assert row["prompt_tokens"] == sum(u.prompt_tokens for u in usages if u)
+    assert row["completion_tokens"] == sum(u.completion_tokens for u in usages if u)
+    expected = sum((Decimal("0.15") * u.prompt_tokens + Decimal("0.60") * u.completion_tokens) / 10**6
+                   for u in usages if u)
+    assert abs(Decimal(str(row["cost"])) - expected) < Decimal("1e-12")
+    everything = httpx.get(f"{gateway.base_url}/usage", headers={"authorization": f"Bearer {ADMIN}"}).json()
+    failed = [r for r in everything["data"] if r["model"] == "up/fault-status-500"]
+    assert failed and failed[0]["errors"] == 1
+    assert everything["totals"]["requests"] == sum(r["requests"] for r in everything["data"])
+
+
+def test_usage_is_for_admin_keys_only(gateway: GatewayProcess) -> None:
+    for key in (PLAIN, LIMITED):
+        answer = httpx.get(f"{gateway.base_url}/usage", headers={"authorization": f"Bearer {key}"}, timeout=10)
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "admin_key_required"
+
+
+def metric(gateway: GatewayProcess, name: str, **labels: str) -> float:
+    text = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_metrics_parse_and_move(gateway: GatewayProcess) -> None:
+    route = {"route": "/v1/chat/completions", "model": "chat", "deployment": "up/gpt-4o-mini", "status": "200"}
+    before = metric(gateway, "model_runtime_requests_total", **route)
+    tokens = metric(gateway, "model_runtime_tokens_total", model="chat", kind="completion")
+    latency = metric(gateway, "model_runtime_request_duration_seconds_count", route="/v1/chat/completions")
+    answer = chat(gateway, ADMIN)
+    assert answer.status_code == 200
+    assert metric(gateway, "model_runtime_requests_total", **route) == before + 1
+    assert metric(gateway, "model_runtime_tokens_total", model="chat", kind="completion") == (
+        tokens + answer.json()["usage"]["completion_tokens"])
+    assert metric(gateway, "model_runtime_request_duration_seconds_count",
+                  route="/v1/chat/completions") == latency + 1
+    errors = metric(gateway, "model_runtime_upstream_errors_total", status="503")
+    assert chat(gateway, ADMIN, "up/fault-status-503").status_code == 503
+    assert metric(gateway, "model_runtime_upstream_errors_total", status="503") == errors + 1
+    assert metric(gateway, "model_runtime_in_flight_requests") == 0
+
+
+def test_no_secret_or_prompt_reaches_the_log_or_the_profile_view(gateway: GatewayProcess) -> None:
+    chat(gateway, LIMITED)
+    chat(gateway, "mr-wrong-key-canary-11aa")
+    profile = httpx.get(f"{gateway.base_url}/profile", headers={"authorization": f"Bearer {ADMIN}"}).text
+    log = gateway.log()
+    for secret in (ADMIN, LIMITED, PARALLEL, TOKENS, SCOPED, BUDGET, PLAIN, "mr-wrong-key-canary-11aa"):
+        assert secret not in log and secret not in profile
+    assert "PROMPT-CANARY-4e81" not in log
+    assert '"name":"team-a"' in profile.replace(" ", "")
+
+
+def test_keys_whose_secrets_are_unset_let_nobody_in() -> None:
+    keys = GatewayKeys([""], [KeyConfig(name="a", key="")])
+    assert not keys.open
+    for presented in (None, "", "anything"):
+        with pytest.raises(AuthenticationError):
+            keys.check(presented)
+    assert GatewayKeys([""]).open  # nothing configured at all: open, as before (a warning is logged)
