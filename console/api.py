@@ -26,6 +26,7 @@ from core.openai.models import Model, ModelList
 from core.openai.rerank import RerankResponse
 from core.schema import ParameterRule
 from core.sse import payloads
+from core.usage import UsageReport
 
 from .wire import CallInfo, Health, ModelInfo, Moderation, ProviderView
 
@@ -125,6 +126,10 @@ class Gateway:
     async def profile(self) -> dict[str, Any]:
         """``GET /v1/profile``: the effective profile, secrets masked by the server."""
         return await self._get("/v1/profile", dict[str, Any])
+
+    async def usage(self) -> UsageReport:
+        """``GET /v1/usage``: requests, tokens and cost per key, model and deployment (admin keys only)."""
+        return await self._get("/v1/usage", UsageReport)
 
     # --- the catalogue ----------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The profile screen: the effective profile as the gateway reports it (secrets masked), its instances with their
-state, its routes with each deployment's health (cooling down or not), and the whole profile as YAML."""
+state, its routes with each deployment's health (cooling down or not), usage per key, model and deployment (with an
+admin key), and the whole profile as YAML."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
+from core.usage import UsageReport
+
+from ..api import ApiError
 from ..wire import Health
 from .base import ConsoleScreen
 
@@ -31,6 +35,9 @@ class ProfileScreen(ConsoleScreen):
                 yield Static(id="reasons", markup=False)
             with TabPane("Routes", id="routes-tab"):
                 yield DataTable(id="routes", cursor_type="row", zebra_stripes=True)
+            with TabPane("Usage", id="usage-tab"):
+                yield DataTable(id="usage", cursor_type="row", zebra_stripes=True)
+                yield Static(id="usage-note", markup=False)
             with TabPane("YAML", id="yaml-tab"), VerticalScroll():
                 yield Static(id="yaml", markup=False)
 
@@ -38,6 +45,8 @@ class ProfileScreen(ConsoleScreen):
         """The tables' columns."""
         self.query_one("#instances", DataTable).add_columns("Instance", "Provider", "State", "Models", "Credentials")
         self.query_one("#routes", DataTable).add_columns("Route", "Role", "Target", "Weight", "Health")
+        self.query_one("#usage", DataTable).add_columns("Key", "Model", "Deployment", "Requests", "Errors",
+                                                        "Tokens in", "Tokens out", "Cost")
 
     async def show_content(self) -> None:
         """The profile and the health report, side by side."""
@@ -47,6 +56,7 @@ class ProfileScreen(ConsoleScreen):
         profile, health = both
         self._instances(profile, health)
         self._routes(profile, health)
+        await self._usage()
         self.query_one("#yaml", Static).update(yaml.safe_dump(profile, sort_keys=False, allow_unicode=True))
 
     def _instances(self, profile: dict[str, Any], health: Health) -> None:
@@ -78,6 +88,23 @@ class ProfileScreen(ConsoleScreen):
                     table.add_row(route["model"], role, target, weight, _state(health, target))
         for target in sorted(set(health.cooldowns) - routed):
             table.add_row("-", "direct", target, "", _state(health, target))
+
+
+    async def _usage(self) -> None:
+        table = self.query_one("#usage", DataTable)
+        note = self.query_one("#usage-note", Static)
+        table.clear()
+        try:
+            usage: UsageReport = await self.gateway.usage()
+        except ApiError as exc:  # a key that is not admin: the other tabs still show
+            note.update(exc.message)
+            return
+        for row in usage.data:
+            table.add_row(row.key or "-", row.model, row.deployment or "-", row.requests, row.errors,
+                          row.prompt_tokens, row.completion_tokens, f"{row.cost:.6f}")
+        total = usage.totals
+        note.update(f"Total: {total.requests} requests, {total.errors} errors, {total.total_tokens} tokens, "
+                    f"cost {total.cost:.6f}")
 
 
 def _state(health: Health, target: str) -> str:
