@@ -94,20 +94,30 @@ async def serve(request: Req, provider: str | None, model: str, model_type: Mode
 async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
     """Await ``upstream_call``, cancelling it (and so the upstream request) if the client disconnects first.
 
+    The call runs in the request's own task; one watcher task waits for the disconnect and cancels it.
     The request body must have been read: what ``receive`` yields next can only be ``http.disconnect``.
     """
-    work = asyncio.ensure_future(upstream_call)
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    def on_disconnect(watch: asyncio.Future[None]) -> None:
+        nonlocal left
+        if not watch.cancelled() and watch.exception() is None:
+            left = True
+            task.cancel()
+
     watch = asyncio.ensure_future(_disconnected(request))
+    watch.add_done_callback(on_disconnect)
     try:
-        await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+        return await upstream_call
+    except asyncio.CancelledError:
+        if left and task.uncancel() == 0:  # cancelled by the watcher alone, not by a shutdown or a timeout
+            raise ClientClosedRequest("the client closed the connection before the answer was ready") from None
+        raise
     finally:
+        watch.remove_done_callback(on_disconnect)
         watch.cancel()
-        if not work.done():
-            work.cancel()
-            await asyncio.gather(work, return_exceptions=True)  # let the provider close its connection now
-    if work.cancelled():
-        raise ClientClosedRequest("the client closed the connection before the answer was ready")
-    return work.result()
 
 
 async def _disconnected(request: Req) -> None:
