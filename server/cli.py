@@ -155,8 +155,7 @@ def _log_config() -> dict[str, Any]:
     config["loggers"]["model_runtime"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     # Access lines are JSON, one per request, on stdout: no level prefix to strip.
     config["formatters"]["json_lines"] = {"format": "%(message)s"}
-    config["handlers"]["access_json"] = {"class": "logging.StreamHandler", "formatter": "json_lines",
-                                         "stream": "ext://sys.stdout"}
+    config["handlers"]["access_json"] = {"()": "server.access.JSONLines", "formatter": "json_lines"}
     # A binary stream the upstream broke off is logged where it happens; uvicorn's traceback would add nothing.
     config.setdefault("filters", {})["stream_aborted"] = {"()": "server.access.DropStreamAborted"}
     config["handlers"]["default"].setdefault("filters", []).append("stream_aborted")
