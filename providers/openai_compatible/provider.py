@@ -14,7 +14,7 @@ import msgspec
 
 from core import errors
 from core.credentials import CredentialValueError, positive_int
-from core.http import Upstream
+from core.http import Upstream, UpstreamResponse
 from core.model_types import (
     AudioFile,
     AudioStream,
@@ -284,7 +284,7 @@ class OpenAICompatibleProvider(Provider):
     async def get_json(self, path: str) -> JSONReply:
         """``GET`` a JSON resource."""
         with map_errors(self.context):
-            response = await self.upstream.send(self.upstream.request("GET", path))
+            response = await self.upstream.fetch("GET", path)
             if response.status_code < 400:
                 return await self._read_json(response)
             content = await _read(response)
@@ -307,25 +307,27 @@ class OpenAICompatibleProvider(Provider):
         return await self._read_json(await self._send(path, _encode(body), timeout_s))
 
     async def _send(self, path: str, content: bytes, timeout_s: float | None = None,
-                    content_type: str = "application/json") -> httpx.Response:
+                    content_type: str = "application/json",
+                    extra_headers: Mapping[str, str] | None = None) -> UpstreamResponse:
         """The upstream response with its headers read, or the mapped error if its status is an error."""
         headers = _JSON if content_type == "application/json" else {"content-type": content_type}
-        request = self.upstream.request("POST", path, content, headers, timeout_s)
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         with map_errors(self.context):
-            response = await self.upstream.send(request)
+            response = await self.upstream.fetch("POST", path, content, headers, timeout_s)
             if response.status_code < 400:
                 return response
             content = await _read(response)
         raise self.error_from(response.status_code, response.headers, content)
 
-    async def _read_json(self, response: httpx.Response) -> JSONReply:
+    async def _read_json(self, response: UpstreamResponse) -> JSONReply:
         """Read a complete body and check it is JSON before passing it on."""
         with map_errors(self.context):
             content = await _read(response)
         try:
             return JSONReply(content, read_usage(content))
         except msgspec.DecodeError:
-            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            kind = (response.content_type or "no content type").split(";")[0]
             raise errors.UpstreamError(
                 f"provider instance '{self.name}' answered HTTP {response.status_code} with {kind}, not JSON",
                 code="upstream_invalid_response") from None
@@ -334,13 +336,12 @@ class OpenAICompatibleProvider(Provider):
         await self.upstream.aclose()
 
 
-async def _read(response: httpx.Response) -> bytes:
+async def _read(response: UpstreamResponse) -> bytes:
     try:
         return await response.aread()
     finally:
         await response.aclose()
 
 
-def _is_event_stream(response: httpx.Response) -> bool:
-    content_type: str = response.headers.get("content-type", "")
-    return content_type.startswith("text/event-stream")
+def _is_event_stream(response: UpstreamResponse) -> bool:
+    return response.content_type.startswith("text/event-stream")

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.sse import DONE, error_event
 
@@ -43,7 +43,7 @@ _decode_any = msgspec.json.Decoder(msgspec.Raw).decode
 class SSEPassthrough:
     """An :class:`~core.model_types.EventStream` over an open upstream response."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext) -> None:
+    def __init__(self, response: ResponseBody, context: ProviderContext) -> None:
         self._response = response
         self._context = context
         self._done = self._finished = self._failed = False
