@@ -86,6 +86,18 @@ class SSEPassthrough:
 
     def _read(self, events: bytes) -> bool:
         """Check every ``data:`` payload of complete ``events`` and note DONE, finish reasons and errors."""
+        if b"\r" in events:
+            return self._read_lines(events)
+        for block in events.split(b"\n\n"):
+            if block[:6] == b"data: " and b"\n" not in block:  # the usual event: one data line
+                if not self._note(block[6:]):
+                    return False
+            elif block and not self._read_lines(block):
+                return False
+        return True
+
+    def _read_lines(self, events: bytes) -> bool:
+        """:meth:`_read` for any framing: CR LF line ends, several ``data:`` lines, comments, other fields."""
         data: list[bytes] = []
         for line in (*events.splitlines(), b""):
             if line.startswith(b"data:"):
@@ -110,8 +122,12 @@ class SSEPassthrough:
             return True
         except msgspec.DecodeError:
             return False
-        self._failed = self._failed or (bool(event.error) and bytes(event.error) != b"null")
-        self._finished = self._finished or any(choice.finish_reason for choice in event.choices)
+        if event.error and bytes(event.error) != b"null":
+            self._failed = True
+        if not self._finished:
+            for choice in event.choices:
+                if choice.finish_reason:
+                    self._finished = True
         return True
 
     def _error(self, what: str, code: str) -> bytes:
