@@ -1,11 +1,14 @@
-"""The pooled HTTP client of a provider instance: ``httpx.AsyncClient`` over aiohttp's connection pool.
+"""The pooled HTTP clients of a provider instance.
 
-Providers speak httpx (requests, responses, streaming, its exception classes), but httpcore's pool collapses
-under concurrency (encode/httpx#3215): measured here, one httpx client sustained 257 req/s at 32 concurrent
-requests with 3.9 ms of CPU per request, against 1,939 req/s and 0.5 ms through aiohttp's pool. So the client
-every provider gets is a plain ``httpx.AsyncClient`` whose transport is :class:`AiohttpTransport`: a small
-adapter that sends through one ``aiohttp.ClientSession``, streams bodies chunk by chunk, and raises httpx's own
-exceptions, so provider error maps stay as they are.
+The hot path, :meth:`Upstream.fetch`, sends through :mod:`core.wire`: a lean keep-alive HTTP/1.1 client on asyncio
+protocols and httptools (aiohttp's per-request machinery was a third of a proxied call's CPU; the lean client
+carries 25-40% more requests per worker, bench/PROFILE.md). Where a proxy is configured for the upstream, fetch
+goes through aiohttp instead, which speaks to proxies.
+
+For anything else providers get ``Upstream.client``, a plain ``httpx.AsyncClient`` whose transport is
+:class:`AiohttpTransport`: httpcore's own pool collapses under concurrency (encode/httpx#3215: measured here, one
+httpx client sustained 257 req/s at 32 concurrent requests with 3.9 ms of CPU per request, against 1,939 req/s and
+0.5 ms through aiohttp's pool). Both paths raise httpx's exception classes, so provider error maps stay as they are.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import base64
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import aiohttp
 import httpx
@@ -22,8 +25,9 @@ import yarl
 
 from . import errors
 from .model_types import ProviderContext
+from .wire import Pool
 
-__all__ = ["AiohttpTransport", "ResponseBody", "Upstream", "UpstreamResponse", "map_errors"]
+__all__ = ["AiohttpTransport", "FetchedResponse", "ResponseBody", "Upstream", "UpstreamResponse", "map_errors"]
 
 _URL_CACHE = 64
 _NOT_FORWARDED = frozenset({b"content-length", b"transfer-encoding"})  # aiohttp frames the body itself
@@ -70,35 +74,54 @@ class Upstream:
         fixed["accept-encoding"] = "identity"
         self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in fixed.raw
                          if k.lower() not in _NOT_FORWARDED]
+        self._head = b"".join(b"%s: %s\r\n" % (k, v) for k, v in fixed.raw if k.lower() not in _NOT_FORWARDED)
         self._connect_s, self._timeout_s = connect_timeout_s, timeout_s
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
-        self._targets: dict[str, tuple[yarl.URL, str | None]] = {}
+        self._routes: dict[str, _Route] = {}
+        self._pools: dict[tuple[str, str, int], Pool] = {}
 
     async def fetch(self, method: str, path: str, content: bytes | None = None,
-                    headers: Mapping[str, str] | None = None, timeout_s: float | None = None) -> UpstreamResponse:
+                    headers: Mapping[str, str] | None = None, timeout_s: float | None = None) -> FetchedResponse:
         """Send a request to ``path`` (relative to the base URL) with the instance's headers (plus ``headers``)
         and timeouts (``timeout_s`` replaces the read timeout: a deployment's own). The answer's headers are
-        read; its body is read or streamed, and closed, by the caller."""
-        url, proxy = self._target(path)
+        read; its body is read or streamed, and closed, by the caller.
+
+        Sent by :mod:`core.wire`'s lean client, or through aiohttp when a proxy is configured for the upstream.
+        """
+        route = self._route(path)
+        read_s = self._timeout_s if timeout_s is None else timeout_s
+        if route.pool is not None:
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") if headers else b""
+            length = b"content-length: %d\r\n" % len(content) if content is not None else b""
+            head = b"%s %s HTTP/1.1\r\nhost: %s\r\n%s%s%s\r\n" % (
+                method.encode("ascii"), route.target, route.pool.authority, self._head, extra, length)
+            return await route.pool.request(head, content, read_s)
         try:
             response = await self.transport.session().request(
-                method, url, headers=[*self._headers, *headers.items()] if headers else self._headers,
-                data=content, allow_redirects=False, compress=None, proxy=proxy,
-                timeout=self._timeout(self._timeout_s if timeout_s is None else timeout_s))
+                method, route.url, headers=[*self._headers, *headers.items()] if headers else self._headers,
+                data=content, allow_redirects=False, compress=None, proxy=route.proxy, timeout=self._timeout(read_s))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _as_httpx(exc) from exc
         except ValueError as exc:  # a request aiohttp refuses to send
             raise httpx.LocalProtocolError(str(exc)) from exc
         return UpstreamResponse(response)
 
-    def _target(self, path: str) -> tuple[yarl.URL, str | None]:
-        target = self._targets.get(path)
-        if target is None:
+    def _route(self, path: str) -> _Route:
+        route = self._routes.get(path)
+        if route is None:
             url = self.client.base_url.join(path)
-            target = self.transport.target(url), self.transport.proxy(url)
-            if len(self._targets) < _URL_CACHE:  # the hot paths are a handful; others are joined each time
-                self._targets[path] = target
-        return target
+            proxy = self.transport.proxy(url)
+            pool = None
+            if proxy is None:
+                port = url.port or (443 if url.scheme == "https" else 80)
+                key = (url.scheme, url.host, port)
+                pool = self._pools.get(key)
+                if pool is None:
+                    pool = self._pools[key] = Pool(url.scheme, url.host, port, connect_timeout_s=self._connect_s)
+            route = _Route(self.transport.target(url), proxy, pool, url.raw_path)
+            if len(self._routes) < _URL_CACHE:  # the hot paths are a handful; others are joined each time
+                self._routes[path] = route
+        return route
 
     def _timeout(self, read_s: float) -> aiohttp.ClientTimeout:
         timeout = self._timeouts.get(read_s)
@@ -109,8 +132,19 @@ class Upstream:
         return timeout
 
     async def aclose(self) -> None:
-        """Close the pool."""
+        """Close the pools."""
+        for pool in self._pools.values():
+            pool.close()
         await self.client.aclose()
+
+
+class _Route(NamedTuple):
+    """Where a path goes: the URL, the proxy (then aiohttp sends it), else the pool and the request target."""
+
+    url: yarl.URL
+    proxy: str | None
+    pool: Pool | None
+    target: bytes
 
 
 class ResponseBody(Protocol):
@@ -131,8 +165,15 @@ class ResponseBody(Protocol):
     async def aclose(self) -> None: ...
 
 
+class FetchedResponse(ResponseBody, Protocol):
+    """:meth:`Upstream.fetch`'s answer: a :class:`~core.wire.WireResponse` or an :class:`UpstreamResponse`."""
+
+    @property
+    def content_type(self) -> str: ...
+
+
 class UpstreamResponse:
-    """An upstream answer: its status and headers, its body read whole or as it arrives.
+    """An upstream answer (through aiohttp): its status and headers, its body read whole or as it arrives.
 
     The few ``httpx.Response`` names providers use (``status_code``, ``headers``, ``aread``, ``aiter_bytes``,
     ``aiter_raw``, ``aclose``), over aiohttp's response; ``headers`` become ``httpx.Headers`` only when asked for.

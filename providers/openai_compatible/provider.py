@@ -14,7 +14,7 @@ import msgspec
 
 from core import errors
 from core.credentials import CredentialValueError, positive_int
-from core.http import Upstream, UpstreamResponse
+from core.http import FetchedResponse, Upstream
 from core.model_types import (
     AudioFile,
     AudioStream,
@@ -328,7 +328,7 @@ class OpenAICompatibleProvider(Provider):
 
     async def _send(self, path: str, content: bytes, timeout_s: float | None = None,
                     content_type: str = "application/json",
-                    extra_headers: Mapping[str, str] | None = None) -> UpstreamResponse:
+                    extra_headers: Mapping[str, str] | None = None) -> FetchedResponse:
         """The upstream response with its headers read, or the mapped error if its status is an error."""
         headers = _JSON if content_type == "application/json" else {"content-type": content_type}
         if extra_headers:
@@ -340,7 +340,7 @@ class OpenAICompatibleProvider(Provider):
             content = await _read(response)
         raise self.error_from(response.status_code, response.headers, content)
 
-    async def _read_json(self, response: UpstreamResponse) -> JSONReply:
+    async def _read_json(self, response: FetchedResponse) -> JSONReply:
         """Read a complete body and check it is JSON before passing it on."""
         with map_errors(self.context):
             content = await _read(response)
@@ -356,12 +356,12 @@ class OpenAICompatibleProvider(Provider):
         await self.upstream.aclose()
 
 
-async def _read(response: UpstreamResponse) -> bytes:
+async def _read(response: FetchedResponse) -> bytes:
     try:
         return await response.aread()
     finally:
         await response.aclose()
 
 
-def _is_event_stream(response: UpstreamResponse) -> bool:
+def _is_event_stream(response: FetchedResponse) -> bool:
     return response.content_type.startswith("text/event-stream")
