@@ -184,5 +184,10 @@ class ModelRuntime(System):
         return f"bench/{upstream_model}"
 
     def argv(self) -> Sequence[str]:
-        return [str(ROOT / ".venv" / "bin" / "model-runtime"), "serve", "--profile", str(self.workdir / "profile.yaml"),
+        return [str(ROOT / ".venv" / "bin" / "python"), "-m", "server", "serve",
+                "--profile", str(self.workdir / "profile.yaml"),
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+
+    def env(self) -> dict[str, str]:
+        # This checkout's code, whichever checkout the virtual environment was installed from (git worktrees).
+        return {**super().env(), "PYTHONPATH": str(ROOT)}

@@ -1,11 +1,14 @@
-"""The pooled HTTP client of a provider instance: ``httpx.AsyncClient`` over aiohttp's connection pool.
+"""The pooled HTTP clients of a provider instance.
 
-Providers speak httpx (requests, responses, streaming, its exception classes), but httpcore's pool collapses
-under concurrency (encode/httpx#3215): measured here, one httpx client sustained 257 req/s at 32 concurrent
-requests with 3.9 ms of CPU per request, against 1,939 req/s and 0.5 ms through aiohttp's pool. So the client
-every provider gets is a plain ``httpx.AsyncClient`` whose transport is :class:`AiohttpTransport`: a small
-adapter that sends through one ``aiohttp.ClientSession``, streams bodies chunk by chunk, and raises httpx's own
-exceptions, so provider error maps stay as they are.
+The hot path, :meth:`Upstream.fetch`, sends through :mod:`core.wire`: a lean keep-alive HTTP/1.1 client on asyncio
+protocols and httptools (aiohttp's per-request machinery was a third of a proxied call's CPU; the lean client
+carries 25-40% more requests per worker, bench/PROFILE.md). Where a proxy is configured for the upstream, fetch
+goes through aiohttp instead, which speaks to proxies.
+
+For anything else providers get ``Upstream.client``, a plain ``httpx.AsyncClient`` whose transport is
+:class:`AiohttpTransport`: httpcore's own pool collapses under concurrency (encode/httpx#3215: measured here, one
+httpx client sustained 257 req/s at 32 concurrent requests with 3.9 ms of CPU per request, against 1,939 req/s and
+0.5 ms through aiohttp's pool). Both paths raise httpx's exception classes, so provider error maps stay as they are.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import urllib.request
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
+from typing import NamedTuple, Protocol
 
 import aiohttp
 import httpx
@@ -21,8 +25,9 @@ import yarl
 
 from . import errors
 from .model_types import ProviderContext
+from .wire import Pool
 
-__all__ = ["AiohttpTransport", "Upstream", "map_errors"]
+__all__ = ["AiohttpTransport", "FetchedResponse", "ResponseBody", "Upstream", "UpstreamResponse", "map_errors"]
 
 _URL_CACHE = 64
 _NOT_FORWARDED = frozenset({b"content-length", b"transfer-encoding"})  # aiohttp frames the body itself
@@ -49,9 +54,10 @@ def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator
 class Upstream:
     """The pooled connection of a provider instance to its upstream.
 
-    ``client`` is the instance's ``httpx.AsyncClient`` for any request; :meth:`request` and :meth:`send` are the
-    hot path, which hands a prepared request straight to the transport and skips what the client adds per call
-    (base-URL merging, cookie jar, redirect and auth handling: a quarter of the CPU of a proxied call).
+    ``client`` is the instance's ``httpx.AsyncClient`` for any request. :meth:`fetch` is the hot path: it goes
+    straight to aiohttp's session with headers, URL, proxy and timeouts prepared once per instance, and answers
+    an :class:`UpstreamResponse` rather than httpx objects (building and reading through ``httpx.Request`` and
+    ``httpx.Response`` was an eighth of the CPU of a proxied call). Failures still raise httpx's exceptions.
     """
 
     def __init__(self, base_url: str, headers: Mapping[str, str], *, timeout_s: float,
@@ -64,32 +70,152 @@ class Upstream:
         if url.username and "authorization" not in fixed:  # user:password@ in the base URL is Basic auth
             basic = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
             fixed["authorization"] = f"Basic {basic}"
-        self._headers = fixed.raw
-        self._timeout = {"connect": connect_timeout_s, "read": timeout_s, "write": timeout_s, "pool": timeout_s}
-        self._urls: dict[str, httpx.URL] = {}
+        # Ask for the body as is: it goes to the client as is, and nothing here has to decompress it.
+        fixed["accept-encoding"] = "identity"
+        self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in fixed.raw
+                         if k.lower() not in _NOT_FORWARDED]
+        self._head = b"".join(b"%s: %s\r\n" % (k, v) for k, v in fixed.raw if k.lower() not in _NOT_FORWARDED)
+        self._connect_s, self._timeout_s = connect_timeout_s, timeout_s
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._routes: dict[str, _Route] = {}
+        self._pools: dict[tuple[str, str, int], Pool] = {}
 
-    def request(self, method: str, path: str, content: bytes | None = None,
-                headers: Mapping[str, str] | None = None, timeout_s: float | None = None) -> httpx.Request:
-        """A request to ``path`` (relative to the base URL) with the instance's headers and timeouts (``timeout_s``
-        replaces the read timeout: a deployment's own)."""
-        url = self._urls.get(path)
-        if url is None:
+    async def fetch(self, method: str, path: str, content: bytes | None = None,
+                    headers: Mapping[str, str] | None = None, timeout_s: float | None = None) -> FetchedResponse:
+        """Send a request to ``path`` (relative to the base URL) with the instance's headers (plus ``headers``)
+        and timeouts (``timeout_s`` replaces the read timeout: a deployment's own). The answer's headers are
+        read; its body is read or streamed, and closed, by the caller.
+
+        Sent by :mod:`core.wire`'s lean client, or through aiohttp when a proxy is configured for the upstream.
+        """
+        route = self._route(path)
+        read_s = self._timeout_s if timeout_s is None else timeout_s
+        if route.pool is not None:
+            extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1") if headers else b""
+            length = b"content-length: %d\r\n" % len(content) if content is not None else b""
+            head = b"%s %s HTTP/1.1\r\nhost: %s\r\n%s%s%s\r\n" % (
+                method.encode("ascii"), route.target, route.pool.authority, self._head, extra, length)
+            return await route.pool.request(head, content, read_s)
+        try:
+            response = await self.transport.session().request(
+                method, route.url, headers=[*self._headers, *headers.items()] if headers else self._headers,
+                data=content, allow_redirects=False, compress=None, proxy=route.proxy, timeout=self._timeout(read_s))
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _as_httpx(exc) from exc
+        except ValueError as exc:  # a request aiohttp refuses to send
+            raise httpx.LocalProtocolError(str(exc)) from exc
+        return UpstreamResponse(response)
+
+    def _route(self, path: str) -> _Route:
+        route = self._routes.get(path)
+        if route is None:
             url = self.client.base_url.join(path)
-            if len(self._urls) < _URL_CACHE:  # the hot paths are a handful; others are joined each time
-                self._urls[path] = url
-        extra = [(k.encode(), v.encode()) for k, v in headers.items()] if headers else []
-        timeout = self._timeout if timeout_s is None else {**self._timeout, "read": timeout_s, "write": timeout_s,
-                                                             "pool": timeout_s}
-        return httpx.Request(method, url, headers=self._headers + extra, content=content,
-                             extensions={"timeout": timeout})
+            proxy = self.transport.proxy(url)
+            pool = None
+            if proxy is None:
+                port = url.port or (443 if url.scheme == "https" else 80)
+                key = (url.scheme, url.host, port)
+                pool = self._pools.get(key)
+                if pool is None:
+                    pool = self._pools[key] = Pool(url.scheme, url.host, port, connect_timeout_s=self._connect_s)
+            route = _Route(self.transport.target(url), proxy, pool, url.raw_path)
+            if len(self._routes) < _URL_CACHE:  # the hot paths are a handful; others are joined each time
+                self._routes[path] = route
+        return route
 
-    async def send(self, request: httpx.Request) -> httpx.Response:
-        """Send; the response body is read (or closed) by the caller."""
-        return await self.transport.handle_async_request(request)
+    def _timeout(self, read_s: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(read_s)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(connect=self._connect_s, sock_connect=self._connect_s, sock_read=read_s)
+            if len(self._timeouts) < _URL_CACHE:
+                self._timeouts[read_s] = timeout
+        return timeout
 
     async def aclose(self) -> None:
-        """Close the pool."""
+        """Close the pools."""
+        for pool in self._pools.values():
+            pool.close()
         await self.client.aclose()
+
+
+class _Route(NamedTuple):
+    """Where a path goes: the URL, the proxy (then aiohttp sends it), else the pool and the request target."""
+
+    url: yarl.URL
+    proxy: str | None
+    pool: Pool | None
+    target: bytes
+
+
+class ResponseBody(Protocol):
+    """What streams and readers need of an upstream answer: :class:`UpstreamResponse`, or an ``httpx.Response``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> httpx.Headers: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+    async def aread(self) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+class FetchedResponse(ResponseBody, Protocol):
+    """:meth:`Upstream.fetch`'s answer: a :class:`~core.wire.WireResponse` or an :class:`UpstreamResponse`."""
+
+    @property
+    def content_type(self) -> str: ...
+
+
+class UpstreamResponse:
+    """An upstream answer (through aiohttp): its status and headers, its body read whole or as it arrives.
+
+    The few ``httpx.Response`` names providers use (``status_code``, ``headers``, ``aread``, ``aiter_bytes``,
+    ``aiter_raw``, ``aclose``), over aiohttp's response; ``headers`` become ``httpx.Headers`` only when asked for.
+    Closing before the end drops the connection (the upstream sees it go); after the end it returns to the pool.
+    """
+
+    __slots__ = ("_headers", "_response", "status_code")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status_code = response.status
+        self._headers: httpx.Headers | None = None
+
+    @property
+    def headers(self) -> httpx.Headers:
+        """The response headers."""
+        if self._headers is None:
+            self._headers = httpx.Headers(list(self._response.raw_headers))
+        return self._headers
+
+    @property
+    def content_type(self) -> str:
+        """The ``content-type`` header, or ``""``."""
+        return self._response.headers.get("content-type", "")
+
+    async def aread(self) -> bytes:
+        """The whole body."""
+        try:
+            return await self._response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _as_httpx(exc) from exc
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body in the pieces it arrives in; what arrived before a failure is still handed over."""
+        return _pieces(self._response.content)
+
+    aiter_raw = aiter_bytes
+    """The same: bodies are asked for and passed on without content encoding."""
+
+    async def aclose(self) -> None:
+        """Release the connection to the pool when the body was read to the end, else drop it."""
+        _release(self._response)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -105,14 +231,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._closed = False
         self._targets: dict[str, yarl.URL] = {}
 
-    def _open(self) -> aiohttp.ClientSession:
+    def session(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, as aiohttp requires.
         if self._closed:
             raise httpx.LocalProtocolError("this upstream client is closed")  # a retired runtime's stray caller
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=self._keepalive_s, ttl_dns_cache=300)
             # trust_env=False: aiohttp would read ~/.netrc in a thread on every request; proxies are looked up
-            # once per host instead (see _proxy).
+            # once per host instead (see proxy).
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False,
                                                   cookie_jar=aiohttp.DummyCookieJar())
         return self._session
@@ -121,11 +247,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
                    if k.lower() not in _NOT_FORWARDED]
-        url = self._target(request.url)
+        url = self.target(request.url)
         try:
-            response = await self._open().request(
+            response = await self.session().request(
                 request.method, url, headers=headers, data=await request.aread() or None,
-                allow_redirects=False, compress=None, proxy=self._proxy(request.url),
+                allow_redirects=False, compress=None, proxy=self.proxy(request.url),
                 timeout=aiohttp.ClientTimeout(connect=timeout.get("connect"), sock_connect=timeout.get("connect"),
                                               sock_read=timeout.get("read")))
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -135,7 +261,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(response.status, headers=list(response.raw_headers), stream=_Body(response, request),
                               request=request, extensions={"http_version": b"HTTP/1.1"})
 
-    def _target(self, url: httpx.URL) -> yarl.URL:
+    def target(self, url: httpx.URL) -> yarl.URL:
         """The URL aiohttp sends to, parsed once per distinct URL (a handful per upstream); any user:password is
         dropped, since the caller sends it as a header already."""
         key = str(url)
@@ -146,7 +272,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._targets[key] = target
         return target
 
-    def _proxy(self, url: httpx.URL) -> str | None:
+    def proxy(self, url: httpx.URL) -> str | None:
         """``HTTPS_PROXY`` / ``HTTP_PROXY`` unless ``NO_PROXY`` exempts the host, as httpx does by default."""
         key = (url.scheme, url.host)
         if key not in self._proxies:
@@ -166,22 +292,29 @@ class _Body(httpx.AsyncByteStream):
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response, self._request = response, request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        reader = self._response.content
-        try:
-            async for chunk in reader.iter_any():
-                yield chunk
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            leftover = _unread(reader)
-            if leftover:
-                yield leftover
-            raise _as_httpx(exc, self._request) from exc
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _pieces(self._response.content, self._request)
 
     async def aclose(self) -> None:
-        if self._response.content.at_eof():
-            self._response.release()  # back to the pool
-        else:
-            self._response.close()
+        _release(self._response)
+
+
+def _release(response: aiohttp.ClientResponse) -> None:
+    if response.content.at_eof():
+        response.release()  # back to the pool
+    else:
+        response.close()
+
+
+async def _pieces(reader: aiohttp.StreamReader, request: httpx.Request | None = None) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in reader.iter_any():
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        leftover = _unread(reader)
+        if leftover:
+            yield leftover
+        raise _as_httpx(exc, request) from exc
 
 
 def _unread(reader: aiohttp.StreamReader) -> bytes:
@@ -197,7 +330,7 @@ def _unread(reader: aiohttp.StreamReader) -> bytes:
     return b"".join(bytes(part)[offset:] if i == 0 else bytes(part) for i, part in enumerate(buffer))
 
 
-def _as_httpx(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _as_httpx(exc: BaseException, request: httpx.Request | None = None) -> httpx.TransportError:
     message = str(exc) or type(exc).__name__
     match exc:
         case aiohttp.ConnectionTimeoutError():

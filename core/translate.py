@@ -16,11 +16,10 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
 import msgspec
 
 from . import errors
-from .http import map_errors
+from .http import ResponseBody, map_errors
 from .model_types import ProviderContext
 from .openai.chat import (
     ChatCompletionChunk,
@@ -94,7 +93,7 @@ def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:
     return name
 
 
-async def expect_stream(response: httpx.Response, media_type: str, provider: str) -> None:
+async def expect_stream(response: ResponseBody, media_type: str, provider: str) -> None:
     """Close ``response`` and raise when the upstream answered a stream request with anything but ``media_type``."""
     if not response.headers.get("content-type", "").startswith(media_type):
         await response.aclose()
@@ -127,7 +126,7 @@ class TranslatedStream(abc.ABC):
     Events are SSE ``data:`` payloads unless the subclass reads another framing (:meth:`frames`).
     """
 
-    def __init__(self, response: httpx.Response, context: ProviderContext, model: str) -> None:
+    def __init__(self, response: ResponseBody, context: ProviderContext, model: str) -> None:
         self.response, self.context, self.model = response, context, model
         self.id, self.created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
         self.ended = False

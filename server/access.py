@@ -2,14 +2,21 @@
 
 A pure ASGI wrapper around the app, so it costs a clock read, one dict and one encode per request. It logs who
 answered (the deployment and attempts the response names), never a body: no prompt, no answer, no key.
-An ``x-request-id`` sent by the client (or a proxy) is kept when it is short and plain; otherwise one is made.
+An ``x-request-id`` sent by the client (or a proxy) is kept when it is short and plain; otherwise one is made from
+a random per-process prefix and a counter (unique across workers and replicas, and no system call per request).
+
+With the configured handler (:class:`JSONLines`, see ``server/cli.py``) the lines skip ``logging.LogRecord`` and go
+out in one write per event-loop turn; any other handler gets ordinary records.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -18,7 +25,7 @@ import msgspec
 
 from core.errors import StreamAborted
 
-__all__ = ["ASGIApp", "DropStreamAborted", "access_log"]
+__all__ = ["ASGIApp", "DropStreamAborted", "JSONLines", "access_log"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -30,6 +37,57 @@ log = logging.getLogger("model_runtime.access")
 _encode = msgspec.json.Encoder().encode
 _GOOD_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _WHO = {b"x-model-runtime-deployment": "deployment", b"x-model-runtime-attempts": "attempts"}
+_PREFIX = os.urandom(6).hex().encode()
+_COUNTER = itertools.count(1)
+
+
+def _new_id() -> bytes:
+    return b"%s%012x" % (_PREFIX, next(_COUNTER))
+
+
+class JSONLines(logging.Handler):
+    """Access lines to stdout, gathered and written once per event-loop turn (at once outside a loop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[bytes] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write(self.format(record).encode())
+
+    def write(self, line: bytes) -> None:
+        """Queue one line (no newline)."""
+        self._pending.append(line)
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            lines, self._pending = self._pending, []
+            lines.append(b"")
+            data = b"\n".join(lines)
+            stream = getattr(sys.stdout, "buffer", None)  # a replaced stdout may take text only
+            if stream is None:
+                sys.stdout.write(data.decode())
+                sys.stdout.flush()
+            else:
+                stream.write(data)
+                stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
+def _direct(logger: logging.Logger) -> JSONLines | None:
+    """The logger's only handler when it is a :class:`JSONLines` without filters: lines can skip records."""
+    handlers = logger.handlers
+    if len(handlers) == 1 and isinstance(handlers[0], JSONLines) and not logger.filters and not handlers[0].filters:
+        return handlers[0]
+    return None
 
 
 def access_log(app: ASGIApp) -> ASGIApp:
@@ -41,7 +99,7 @@ def access_log(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given if _GOOD_ID.match(given) else os.urandom(12).hex().encode()
+        request_id = given if _GOOD_ID.match(given) else _new_id()
         line: dict[str, Any] = {"id": request_id.decode(), "method": scope["method"], "path": scope["path"]}
         started = time.perf_counter()
 
@@ -60,7 +118,10 @@ def access_log(app: ASGIApp) -> ASGIApp:
             if log.isEnabledFor(logging.INFO):
                 line["ms"] = round((time.perf_counter() - started) * 1000, 3)
                 line.setdefault("status", 0)  # the client left before any answer
-                log.info("%s", _encode(line).decode())
+                if (direct := _direct(log)) is not None and direct.level <= logging.INFO:
+                    direct.write(_encode(line))
+                else:
+                    log.info("%s", _encode(line).decode())
 
     return wrapped
 

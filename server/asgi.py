@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 from typing import cast
 
-from core.profile import load_profile
+from core.profile import LoadedProfile, load_profile
 
 from .access import ASGIApp, access_log
 from .app import create_app
 
-__all__ = ["PROFILE_ENV", "app_from_env", "default_profile"]
+__all__ = ["PROFILE_ENV", "app_from_env", "default_profile", "preload"]
 
 PROFILE_ENV = "MODEL_RUNTIME_PROFILE"
 _PACKAGE = Path(__file__).resolve().parent
@@ -26,7 +26,20 @@ def default_profile() -> str:
     return str(next((c for c in candidates if c.is_file()), candidates[0]))
 
 
+_preloaded: LoadedProfile | None = None
+
+
+def preload(loaded: LoadedProfile) -> None:
+    """Keep a profile the serving process has just loaded, for :func:`app_from_env` in this process and in the
+    workers forked from it (they start without reading ~250 YAML files again)."""
+    global _preloaded
+    _preloaded = loaded
+
+
 def app_from_env() -> ASGIApp:
-    """uvicorn factory: load :func:`default_profile` and build the app, with request ids and the access log."""
-    app = create_app(load_profile(default_profile()))
+    """uvicorn factory: load :func:`default_profile` (unless it was preloaded) and build the app, with request ids
+    and the access log."""
+    path = default_profile()
+    loaded = _preloaded if _preloaded is not None and _preloaded.file == path else load_profile(path)
+    app = create_app(loaded)
     return access_log(cast("ASGIApp", app))  # Litestar's ASGI types are stricter TypedDicts of the same protocol

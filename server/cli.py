@@ -16,7 +16,7 @@ from core.registry import Registry
 from core.runtime import Runtime
 from core.yamlfile import ConfigError
 
-from .asgi import PROFILE_ENV, default_profile
+from .asgi import PROFILE_ENV, default_profile, preload
 
 __all__ = ["main"]
 
@@ -70,9 +70,11 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from .workers import serve
 
-    loaded = load_profile(args.profile)  # fail here, with file:line, before any worker starts
+    path = os.path.abspath(args.profile)
+    loaded = load_profile(path)  # fail here, with file:line, before any worker starts
     server = loaded.profile.server
-    os.environ[PROFILE_ENV] = os.path.abspath(args.profile)
+    os.environ[PROFILE_ENV] = path
+    preload(loaded)
     options: dict[str, Any] = {
         "app": "server.asgi:app_from_env", "factory": True,
         "host": args.host or server.host, "port": server.port if args.port is None else args.port,
@@ -155,8 +157,7 @@ def _log_config() -> dict[str, Any]:
     config["loggers"]["model_runtime"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     # Access lines are JSON, one per request, on stdout: no level prefix to strip.
     config["formatters"]["json_lines"] = {"format": "%(message)s"}
-    config["handlers"]["access_json"] = {"class": "logging.StreamHandler", "formatter": "json_lines",
-                                         "stream": "ext://sys.stdout"}
+    config["handlers"]["access_json"] = {"()": "server.access.JSONLines", "formatter": "json_lines"}
     # A binary stream the upstream broke off is logged where it happens; uvicorn's traceback would add nothing.
     config.setdefault("filters", {})["stream_aborted"] = {"()": "server.access.DropStreamAborted"}
     config["handlers"]["default"].setdefault("filters", []).append("stream_aborted")

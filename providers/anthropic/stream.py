@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.sse import DONE, event
@@ -68,7 +68,7 @@ ErrorFor = Callable[[str, str], errors.ModelRuntimeError]
 class AnthropicStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open Messages API stream."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext, include_usage: bool,
+    def __init__(self, response: ResponseBody, context: ProviderContext, include_usage: bool,
                  error_for: ErrorFor) -> None:
         super().__init__(response, context, "")
         self._include_usage, self._error_for = include_usage, error_for

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.sse import DONE, event
@@ -61,7 +61,7 @@ _decode_event = msgspec.json.Decoder(_Event).decode
 class CohereStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open ``/v2/chat`` stream."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext, model: str, include_usage: bool,
+    def __init__(self, response: ResponseBody, context: ProviderContext, model: str, include_usage: bool,
                  unfinished: Unfinished) -> None:
         super().__init__(response, context, model)
         self._include_usage, self._unfinished = include_usage, unfinished

@@ -9,10 +9,10 @@ choice finished, or an event that is not a response, ends with an OpenAI error e
 
 from __future__ import annotations
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.sse import DONE, event
@@ -36,7 +36,7 @@ class _Choice:
 class GeminiStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open ``streamGenerateContent`` response."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext, model: str, include_usage: bool,
+    def __init__(self, response: ResponseBody, context: ProviderContext, model: str, include_usage: bool,
                  choices: int) -> None:
         super().__init__(response, context, model)
         self._include_usage = include_usage

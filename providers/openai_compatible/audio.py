@@ -12,6 +12,7 @@ import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import AudioFile, AudioStream, ProviderContext
 from core.openai.usage import Usage
 
@@ -76,7 +77,7 @@ def read_transcription_usage(content: bytes) -> Usage | None:
     return Usage(prompt_tokens=whole, total_tokens=whole)
 
 
-def audio_stream(response: httpx.Response, context: ProviderContext, characters: int) -> AudioStream:
+def audio_stream(response: ResponseBody, context: ProviderContext, characters: int) -> AudioStream:
     """Speech as the upstream sends it, chunk by chunk; priced by the ``characters`` of its input."""
 
     async def chunks() -> AsyncIterator[bytes]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.sse import DONE, error_event
 
@@ -43,7 +43,7 @@ _decode_any = msgspec.json.Decoder(msgspec.Raw).decode
 class SSEPassthrough:
     """An :class:`~core.model_types.EventStream` over an open upstream response."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext) -> None:
+    def __init__(self, response: ResponseBody, context: ProviderContext) -> None:
         self._response = response
         self._context = context
         self._done = self._finished = self._failed = False
@@ -86,6 +86,18 @@ class SSEPassthrough:
 
     def _read(self, events: bytes) -> bool:
         """Check every ``data:`` payload of complete ``events`` and note DONE, finish reasons and errors."""
+        if b"\r" in events:
+            return self._read_lines(events)
+        for block in events.split(b"\n\n"):
+            if block[:6] == b"data: " and b"\n" not in block:  # the usual event: one data line
+                if not self._note(block[6:]):
+                    return False
+            elif block and not self._read_lines(block):
+                return False
+        return True
+
+    def _read_lines(self, events: bytes) -> bool:
+        """:meth:`_read` for any framing: CR LF line ends, several ``data:`` lines, comments, other fields."""
         data: list[bytes] = []
         for line in (*events.splitlines(), b""):
             if line.startswith(b"data:"):
@@ -110,8 +122,12 @@ class SSEPassthrough:
             return True
         except msgspec.DecodeError:
             return False
-        self._failed = self._failed or (bool(event.error) and bytes(event.error) != b"null")
-        self._finished = self._finished or any(choice.finish_reason for choice in event.choices)
+        if event.error and bytes(event.error) != b"null":
+            self._failed = True
+        if not self._finished:
+            for choice in event.choices:
+                if choice.finish_reason:
+                    self._finished = True
         return True
 
     def _error(self, what: str, code: str) -> bytes:

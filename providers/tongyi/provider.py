@@ -16,7 +16,6 @@ import msgspec
 
 from core import errors
 from core.embeddings import Vectors, embed_in_batches, embedding_reply, texts_of
-from core.http import map_errors
 from core.model_types import EventStream, JSONReply, ModelTarget, Provider, RawBody
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
@@ -40,7 +39,7 @@ MAX_TEXTS = 10
 """Texts per embedding call."""
 VALIDATION_MODEL = "qwen-turbo"
 """The cheapest chat model: the provider check spends one token of it."""
-_SSE = {"content-type": "application/json", "accept": "text/event-stream", "x-dashscope-sse": "enable"}
+_SSE = {"accept": "text/event-stream", "x-dashscope-sse": "enable"}
 _encode = msgspec.json.Encoder().encode
 _decode_generation = msgspec.json.Decoder(Generation).decode
 
@@ -89,13 +88,7 @@ class TongyiProvider(OpenAICompatibleProvider):
                 raise self._odd("generation") from None
             completion = chat_completion(answer, model)
             return JSONReply(_encode(completion), completion.usage)
-        with map_errors(self.context):
-            response = await self.upstream.send(self.upstream.request("POST", GENERATION, _encode(body), _SSE,
-                                                                      target.timeout_s))
-            if response.status_code >= 400:  # the error is one JSON object, not a stream
-                failure = await response.aread()
-                await response.aclose()
-                raise self.error_from(response.status_code, response.headers, failure)
+        response = await self._send(GENERATION, _encode(body), target.timeout_s, extra_headers=_SSE)
         await expect_stream(response, "text/event-stream", self.name)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         return TongyiStream(response, self.context, model, include_usage, self.redact)

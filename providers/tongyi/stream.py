@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
 import msgspec
 
 from core import errors
+from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.sse import DONE, event
@@ -41,7 +41,7 @@ _decode = msgspec.json.Decoder(_Event).decode
 class TongyiStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open generation stream."""
 
-    def __init__(self, response: httpx.Response, context: ProviderContext, model: str, include_usage: bool,
+    def __init__(self, response: ResponseBody, context: ProviderContext, model: str, include_usage: bool,
                  redact: Callable[[str], str]) -> None:
         super().__init__(response, context, model)
         self._include_usage, self._redact = include_usage, redact

@@ -45,3 +45,13 @@ def test_unusable_ids_are_replaced_and_unknown_routes_logged(gateway: GatewayPro
     request_id = response.headers["x-request-id"]
     assert response.status_code == 404 and re.fullmatch(r"[0-9a-f]{24}", request_id)
     assert access_line(gateway, request_id)["status"] == 404
+
+
+def test_generated_ids_are_unique_and_every_line_is_written_whole(gateway: GatewayProcess) -> None:
+    with httpx.Client(base_url=gateway.url, timeout=5) as http:
+        ids = [http.get("/health/live").headers["x-request-id"] for _ in range(60)]
+    assert len(set(ids)) == 60 and all(re.fullmatch(r"[0-9a-f]{24}", i) for i in ids)
+    for request_id in ids:
+        assert access_line(gateway, request_id)["path"] == "/health/live"
+    lines = [line for line in gateway.log().splitlines() if any(i in line for i in ids)]
+    assert len(lines) == 60 and all(json.loads(line)["status"] == 200 for line in lines)

@@ -12,7 +12,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from tests.conftest import GATEWAY_KEY
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.gateway import GatewayProcess, eventually
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "one two three"}]
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
@@ -104,3 +104,6 @@ def test_client_leaving_before_the_first_byte_cancels_the_upstream_request(
             pytest.raises(openai.APITimeoutError):
         sdk.chat.completions.create(model="up/fault-stall-1.4", messages=MESSAGES, stream=stream)
     assert upstream.wait_for_disconnect(timeout=5)
+    # Logged as nginx's 499 "client closed request", not as a server error.
+    assert eventually(lambda: '"status":499' in gateway.log())
+    assert "Traceback" not in gateway.log()

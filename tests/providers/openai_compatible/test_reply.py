@@ -27,3 +27,21 @@ def test_odd_but_valid_json_has_no_usage(body: bytes) -> None:
 def test_not_json_raises(body: bytes) -> None:
     with pytest.raises(msgspec.DecodeError):
         read_usage(body)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 4, "total_tokens": 4}}',  # last: fast path
+    b'{"usage": {"prompt_tokens": 4, "total_tokens": 4}, "system_fingerprint": "x"}',  # not last
+    b'  {"usage" : {"prompt_tokens": 4, "total_tokens": 4} }\n',  # spaces around
+    b'{"note": "usage", "usage": {"prompt_tokens": 4, "total_tokens": 4}}',  # "usage" also as a value
+])
+def test_usage_wherever_it_is(body: bytes) -> None:
+    assert read_usage(body) == Usage(prompt_tokens=4, total_tokens=4)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"choices": [{"usage": {"prompt_tokens": 9}}], "x": 1}',  # nested only: not the body's usage
+    b'{"data": [{"usage": {"prompt_tokens": 9, "total_tokens": 9}}]}',
+])
+def test_a_nested_usage_is_not_the_body_usage(body: bytes) -> None:
+    assert read_usage(body) is None
