@@ -1,7 +1,8 @@
 """One JSON access-log line per request, and a request id on every response (``x-request-id``).
 
 A pure ASGI wrapper around the app, so it costs a clock read, one dict and one encode per request. It logs who
-answered (the deployment and attempts the response names), never a body: no prompt, no answer, no key.
+answered (the deployment and attempts the response names), the key's name and the model, never a body: no
+prompt, no answer, no key.
 An ``x-request-id`` sent by the client (or a proxy) is kept when it is short and plain; otherwise one is made from
 a random per-process prefix and a counter (unique across workers and replicas, and no system call per request).
 
@@ -37,6 +38,8 @@ log = logging.getLogger("model_runtime.access")
 _encode = msgspec.json.Encoder().encode
 _GOOD_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _WHO = {b"x-model-runtime-deployment": "deployment", b"x-model-runtime-attempts": "attempts"}
+_NOTED = (("key", "model_runtime.key_name"), ("model", "model_runtime.model"))
+"""Access-line fields from ``scope["state"]``, as :mod:`server.metering` and :mod:`server.auth` note them."""
 _PREFIX = os.urandom(6).hex().encode()
 _COUNTER = itertools.count(1)
 
@@ -118,6 +121,10 @@ def access_log(app: ASGIApp) -> ASGIApp:
             if log.isEnabledFor(logging.INFO):
                 line["ms"] = round((time.perf_counter() - started) * 1000, 3)
                 line.setdefault("status", 0)  # the client left before any answer
+                state = scope.get("state") or {}
+                for field, entry in _NOTED:  # the key's name (never the key) and the model, where the app noted them
+                    if state.get(entry):
+                        line[field] = state[entry]
                 if (direct := _direct(log)) is not None and direct.level <= logging.INFO:
                     direct.write(_encode(line))
                 else:

@@ -19,7 +19,7 @@ from core.runtime import Runtime
 from core.state import MemoryState
 from core.state import State as LimitState
 
-from .auth import GatewayKeys, require_key
+from .auth import GatewayKeys
 from .errors import EXCEPTION_HANDLERS
 from .metering import Meter, metering
 from .metrics import Metrics, metrics
@@ -71,16 +71,16 @@ def create_app(loaded: LoadedProfile) -> Litestar:
                         catalogue.provider_models, catalogue.validate_credentials,
                         catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens,
                         usage.usage],
-        guards=[require_key], middleware=[metering],
+        middleware=[metering],
     )
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
     provider_v1 = Router("/{provider:str}/v1", route_handlers=[
         openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, rerank.seed_rerank,
         audio.seed_transcriptions, audio.seed_translations, audio.seed_speech, moderations.seed_moderations,
         seed.seed_models, seed.seed_retrieve_model,
-    ], guards=[require_key], middleware=[metering])
+    ], middleware=[metering])
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
-                       guards=[require_key], middleware=[metering])
+                       middleware=[metering])
     root = Router("/", route_handlers=[rerank.root_rerank], middleware=[metering])
     return Litestar(
         route_handlers=[v1, provider_v1, workspace, root, health.live, health.ready, metrics],

@@ -13,13 +13,12 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.handlers import BaseRouteHandler
 
 from core.errors import AuthenticationError, ModelNotFoundError
 from core.limits import KeyPolicy
 from core.profile import KeyConfig, ServerConfig
 
-__all__ = ["ANONYMOUS", "KEY_NAME_STATE", "KEY_STATE", "MODEL_STATE", "GatewayKeys", "check_model", "require_key"]
+__all__ = ["ANONYMOUS", "KEY_NAME_STATE", "KEY_STATE", "MODEL_STATE", "GatewayKeys", "check_model"]
 
 KEY_STATE = "model_runtime.key"
 """``scope["state"]`` entry: the caller's :class:`KeyPolicy`."""
@@ -86,17 +85,6 @@ class GatewayKeys:
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
-
-
-async def require_key(connection: ASGIConnection[Any, Any, Any, State], handler: BaseRouteHandler) -> None:
-    """Litestar guard for every ``/v1`` route but those marked ``opt={"public": True}`` (provider icons); a no-op
-    where :func:`server.metering.metering` already identified the caller."""
-    keys: GatewayKeys = connection.app.state.gateway_keys
-    if keys.open or handler.opt.get("public") or KEY_STATE in connection.scope["state"]:
-        return
-    header = connection.headers.get("authorization")
-    presented = header[7:].strip() if header and header[:7].lower() == "bearer " else None
-    keys.check(presented or connection.headers.get("x-api-key"))
 
 
 def check_model(connection: ASGIConnection[Any, Any, Any, State], provider: str | None, model: str) -> None:

@@ -32,7 +32,7 @@ from core.state import State
 
 from .auth import KEY_NAME_STATE, KEY_STATE, MODEL_STATE, GatewayKeys
 from .metrics import Metrics
-from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER
+from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER, USAGE_STATE
 from .tracing import Tracing
 
 __all__ = ["METERED", "Meter", "metering", "rate_headers"]
@@ -172,6 +172,10 @@ class _Observed:
 
     def _find_usage(self, body: bytes) -> None:
         if not self.stream:
+            state = self.scope["state"]
+            if USAGE_STATE in state:  # what the provider read already (a 70 KB embeddings body is not decoded twice)
+                self.usage = state[USAGE_STATE]
+                return
             with contextlib.suppress(msgspec.DecodeError):  # a body that only mentions "usage" in text
                 self.usage = _decode_usage(body).usage
             return

@@ -31,6 +31,7 @@ __all__ = [
     "CURRENCY_HEADER",
     "DEPLOYMENT_HEADER",
     "SSE_HEADERS",
+    "USAGE_STATE",
     "Req",
     "answer",
     "call",
@@ -144,6 +145,8 @@ COST_HEADER = "x-model-runtime-cost"
 CURRENCY_HEADER = "x-model-runtime-cost-currency"
 
 
+USAGE_STATE = "model_runtime.usage"
+"""``scope["state"]`` entry: the usage of a complete answer, as the provider read it (``None`` when it had none)."""
 DEPLOYMENT_HEADER = "x-model-runtime-deployment"
 ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
@@ -169,6 +172,7 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
                ATTEMPTS_HEADER: str(outcome.attempts)}
     if isinstance(outcome.value, JSONReply):
         rt.in_flight -= 1
+        request.scope["state"][USAGE_STATE] = outcome.value.usage  # metering reads it: no second decode
         return reply(outcome.value, outcome.deployment.target, headers)
     limit = rt.loaded.profile.router.stream_timeout_s
     value = outcome.value

@@ -13,7 +13,6 @@ from core.errors import InvalidRequestError
 from core.openai.rerank import RerankRequest
 from core.schema import ModelType
 
-from ..auth import require_key
 from ..decode import decode_body
 from ._reply import Req, serve
 
@@ -37,7 +36,7 @@ async def rerank(request: Req) -> Response[bytes] | Stream:
     return await _rerank(request, None)
 
 
-@post(["/rerank", "/v2/rerank"], status_code=200, name="root_rerank", guards=[require_key])
+@post(["/rerank", "/v2/rerank"], status_code=200, name="root_rerank")
 async def root_rerank(request: Req) -> Response[bytes] | Stream:
     """Rerank, at the paths Cohere's and Jina's clients use."""
     return await _rerank(request, None)

@@ -32,9 +32,9 @@ def test_each_request_is_logged_once_with_its_id(gateway: GatewayProcess, client
         model="chat", messages=[{"role": "user", "content": PROMPT}], extra_headers={"x-request-id": "req-abc.1"})
     assert raw.headers["x-request-id"] == "req-abc.1"
     entry = access_line(gateway, "req-abc.1")
-    assert {k: entry[k] for k in ("method", "path", "status", "deployment", "attempts")} == {
+    assert {k: entry[k] for k in ("method", "path", "status", "deployment", "attempts", "key", "model")} == {
         "method": "POST", "path": "/v1/chat/completions", "status": 200, "deployment": "up/gpt-4o-mini",
-        "attempts": "1"}
+        "attempts": "1", "key": "api_keys[0]", "model": "chat"}
     assert entry["ms"] > 0
     log = gateway.log()
     assert "PROMPT-CANARY-9d41" not in log and GATEWAY_KEY not in log and UPSTREAM_KEY not in log
