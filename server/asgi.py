@@ -9,7 +9,6 @@ from typing import cast
 from core.profile import LoadedProfile, load_profile
 
 from .access import ASGIApp, access_log
-from .app import create_app
 
 __all__ = ["PROFILE_ENV", "app_from_env", "default_profile", "preload"]
 
@@ -40,6 +39,8 @@ def app_from_env() -> ASGIApp:
     """uvicorn factory: load :func:`default_profile` (unless it was preloaded) and build the app, with request ids
     and the access log."""
     path = default_profile()
+    from .app import create_app  # here, not at import: see server/workers.py (shared metrics)
+
     loaded = _preloaded if _preloaded is not None and _preloaded.file == path else load_profile(path)
     app = create_app(loaded)
     return access_log(cast("ASGIApp", app))  # Litestar's ASGI types are stricter TypedDicts of the same protocol

@@ -1,12 +1,15 @@
-"""``/metrics``: Prometheus counters and histograms of this worker process (prometheus-client).
+"""``/metrics``: Prometheus counters and histograms (prometheus-client), of all workers.
 
-One registry per app (on ``app.state``, never the library's global one). Label children are looked up once and
+One registry per app (on ``app.state``, never the library's global one). With several workers the values live in
+``$PROMETHEUS_MULTIPROC_DIR`` (set by :mod:`server.workers`) and a scrape adds up every worker's, dead ones'
+counters included; the in-flight gauge sums the live workers. Label children are looked up once and
 kept, so recording a request is a few dict lookups and additions. The ``model`` label is the name clients asked
 for, so its distinct values are capped (:data:`MAX_MODELS`; more show as ``other``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +18,7 @@ from litestar.datastructures import State
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from core.runtime import Runtime
@@ -46,8 +50,9 @@ class Metrics:
         self.rate_limited = Counter("model_runtime_rate_limited", "Requests refused by a key's limits.",
                                     ["reason"], registry=registry)
         self.in_flight = Gauge("model_runtime_in_flight_requests", "Requests being answered now.",
-                               registry=registry)
-        registry.register(_Cooldowns(runtime))
+                               registry=registry, multiprocess_mode="livesum")
+        self.cooldowns = _Cooldowns(runtime)
+        registry.register(self.cooldowns)
         self._children: dict[tuple[Any, ...], Any] = {}
         self._models: set[str] = set()
 
@@ -88,4 +93,9 @@ class _Cooldowns(Collector):
 async def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     """The Prometheus text format (scraped without a key, like the health routes)."""
     found: Metrics = request.app.state.metrics
-    return Response(generate_latest(found.registry), media_type=CONTENT_TYPE_LATEST)
+    registry = found.registry
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every worker's values, read from their files
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(found.cooldowns)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,8 +5,10 @@ under load keep-alive connections pile onto one worker (measured 44 vs 20 of 64 
 while the other idles; that was the whole p99. With one socket per worker the kernel spreads new connections
 evenly by hash. The supervisor here starts the workers, forwards ``SIGHUP`` (profile reload) and the stop signals
 to them, replaces a worker that dies, and stops when one cannot start (the profile or the address is broken and
-would fail the same way again). Workers are forked from the supervisor after it imported the app and loaded the
-profile (:func:`server.asgi.preload`), so each starts in a fraction of the time a fresh interpreter takes.
+would fail the same way again). The workers' metrics meet in a directory (prometheus-client's multiprocess
+mode), so ``/metrics`` answers the same totals whichever worker a scrape reaches. Workers are forked from the
+supervisor after it imported the app and loaded the profile (:func:`server.asgi.preload`), so each starts in a
+fraction of the time a fresh interpreter takes.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import logging
 import logging.config
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -27,6 +31,8 @@ import uvicorn
 __all__ = ["serve"]
 
 log = logging.getLogger("uvicorn.error")
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""Where the workers' metrics meet (prometheus-client's multiprocess mode): ``/metrics`` on any worker adds up all."""
 STARTUP_FAILURE = 3
 """A worker's exit status when it never started serving (uvicorn's own code for this)."""
 STOP_WAIT_S = 35.0
@@ -39,7 +45,16 @@ def serve(options: dict[str, Any], workers: int) -> int:
         return _run_worker(options, reuse_port=False)
     logging.config.dictConfig(options["log_config"])  # the workers' uvicorn.Config does this for them
     _check_address(options["host"], options["port"])
-    return _Supervisor(options, workers).run()
+    shared = None
+    if not os.environ.get(METRICS_DIR_ENV):  # the operator's own directory, if set, is theirs to keep
+        shared = os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="model-runtime-metrics-")
+    import server.app  # noqa: F401  (after the metrics directory is set; forked workers inherit the modules)
+
+    try:
+        return _Supervisor(options, workers).run()
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 def _run_worker(options: dict[str, Any], reuse_port: bool = True) -> int:
@@ -128,6 +143,7 @@ class _Supervisor:
                 self.stop.set()
                 return
             log.warning("Worker [%s] died (exit code %s); starting another", worker.pid, worker.exitcode)
+            _forget_metrics(worker.pid)
             self.workers[index] = self._start()
 
     def _stop_all(self) -> None:
@@ -139,6 +155,14 @@ class _Supervisor:
                 worker.kill()
                 worker.join()
         log.info("Stopped parent process [%d]", os.getpid())
+
+
+def _forget_metrics(pid: int | None) -> None:
+    """A dead worker's in-flight gauge no longer counts (its counters still do: they happened)."""
+    if pid is not None and os.environ.get(METRICS_DIR_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def _send(worker: BaseProcess, sig: int) -> None:

@@ -226,6 +226,18 @@ def test_metrics_parse_and_move(gateway: GatewayProcess) -> None:
     assert metric(gateway, "model_runtime_in_flight_requests") == 0
 
 
+def test_metrics_add_up_every_worker(upstream: FakeOpenAI) -> None:
+    env = {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
+           "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}
+    with GatewayProcess(PROFILE, env, workers=2) as gw:
+        for _ in range(12):  # a new connection each: the kernel spreads them over both workers' sockets
+            assert chat(gw, ADMIN).status_code == 200
+        route = {"route": "/v1/chat/completions", "status": "200"}
+        # Each scrape reaches either worker, and each answers the sum of both.
+        assert [metric(gw, "model_runtime_requests_total", **route) for _ in range(6)] == [12.0] * 6
+        assert metric(gw, "model_runtime_in_flight_requests") == 0
+
+
 def test_no_secret_or_prompt_reaches_the_log_or_the_profile_view(gateway: GatewayProcess) -> None:
     chat(gateway, LIMITED)
     chat(gateway, "mr-wrong-key-canary-11aa")
