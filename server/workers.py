@@ -13,6 +13,7 @@ fraction of the time a fresh interpreter takes.
 
 from __future__ import annotations
 
+import gc
 import logging
 import logging.config
 import multiprocessing
@@ -60,6 +61,10 @@ def serve(options: dict[str, Any], workers: int) -> int:
 def _run_worker(options: dict[str, Any], reuse_port: bool = True) -> int:
     config = uvicorn.Config(**options)
     server = uvicorn.Server(config)
+    # Everything loaded so far (modules, the profile, the catalogue) lives as long as the process: out of the
+    # collector's sight, full collections stop walking it. Open loop at half saturation, 3 runs each: p99
+    # 28-187 ms -> 14-28 ms. Forked workers also keep sharing those pages with the supervisor.
+    gc.freeze()
     sockets = [_listen(config.host, config.port, config.backlog)] if reuse_port else None
     server.run(sockets=sockets)
     return 0 if server.started else STARTUP_FAILURE
