@@ -25,6 +25,10 @@ import httpx
 
 __all__ = ["Pool", "WireResponse"]
 
+_STALE_WINDOW_S = 0.1
+"""A reused connection lost this soon after the request was written, with no answer: the server had closed it as
+it was being reused, and the request is sent again on a new one. Later, it may have taken the request in (a
+worker that died mid-generation): then it is an error, never a second generation."""
 _PAUSE_AT = 1 << 20
 """Stop reading from the upstream while this much of an answer waits for the caller; resume when it is taken."""
 
@@ -87,9 +91,12 @@ class Pool:
         """A connection whose answer was read to the end, ready for the next request."""
         if self._closed:
             connection.close()
-        else:
-            connection.idle_since = time.monotonic()
-            self._idle.append(connection)
+            return
+        now = time.monotonic()
+        connection.idle_since = now
+        self._idle.append(connection)
+        while self._idle and not self._idle[0].usable(now - self._keepalive_s):  # the oldest: expired or closed
+            self._idle.pop(0).close()
 
     def close(self) -> None:
         """Close every idle connection and refuse new ones (busy ones close when their answer is done)."""
@@ -116,24 +123,32 @@ class _Connection(asyncio.Protocol):
         self.idle_since = 0.0
         self.paused = False
         self.failed = False
+        self.written_at = 0.0
         self._headers: list[tuple[bytes, bytes]] = []
         self._framed = False
+        self._interim = False
 
     def usable(self, fresh_after: float) -> bool:
         return self.transport is not None and not self.transport.is_closing() and self.idle_since > fresh_after
 
     async def exchange(self, message: bytes, read_timeout_s: float) -> WireResponse:
-        assert self.transport is not None
         reused, self.used, self.received = self.used, True, False
-        self._headers, self._framed = [], False
+        if self.transport is None:  # lost between connect (or release) and this request
+            if reused:
+                raise _Stale
+            raise httpx.RemoteProtocolError("the server closed the connection at once")
+        self._headers, self._framed, self._interim = [], False, False
         self.response = WireResponse(self, read_timeout_s)
-        self.headers_in = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.headers_in = loop.create_future()
+        self.written_at = loop.time()
         self.transport.write(message)
         try:
             await self.response.wait(self.headers_in)
         except httpx.TransportError as exc:
             self.close()
-            if reused and not self.received and not isinstance(exc, httpx.TimeoutException):
+            if (reused and not self.received and not isinstance(exc, httpx.TimeoutException)
+                    and loop.time() - self.written_at < _STALE_WINDOW_S):
                 raise _Stale from exc
             raise
         except BaseException:
@@ -152,7 +167,8 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def data_received(self, data: bytes) -> None:
-        if self.response is None or self.failed:  # nothing asked: an idle connection the server talks on
+        if self.response is None or self.failed or self.response.complete:  # nothing asked: the server talks out
+            # of turn (bytes after a complete answer, or on an idle connection): not a connection to trust
             self.close()
             return
         self.received = True
@@ -184,11 +200,17 @@ class _Connection(asyncio.Protocol):
     # httptools callbacks
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
+        if self.headers_in is not None and not self.headers_in.done():  # chunked trailers come later: not kept
+            self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         assert self.response is not None and self.headers_in is not None
-        self.response.status_code = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            self._interim = True
+            self._headers = []
+            return
+        self.response.status_code = status
         self.response.raw_headers = self._headers
         for name, value in self._headers:
             lower = name.lower()
@@ -203,6 +225,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        if self._interim:
+            self._interim = False
+            return
         self.response.finish(self.parser.should_keep_alive())
 
     def _fail(self, error: httpx.TransportError) -> None:
@@ -286,7 +311,8 @@ class WireResponse:
             return
         self._released = True
         connection = self._connection
-        if self.complete and self._keep_alive and self._error is None and connection.transport is not None:
+        if (self.complete and self._keep_alive and self._error is None and connection.transport is not None
+                and not connection.paused):  # a connection whose reading is paused would hang its next answer
             connection.response = None
             connection.pool.release(connection)
         else:

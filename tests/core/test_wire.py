@@ -244,3 +244,38 @@ async def test_refused_connection_and_a_closed_pool() -> None:
     closed.close()
     with pytest.raises(httpx.LocalProtocolError):
         await fetch(closed)
+
+
+async def test_an_interim_answer_is_skipped_and_its_headers_dropped() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
+        await server.request(reader)
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(OK)
+        await writer.drain()
+
+    async with Server(script) as server:
+        response = await pool(server).request(head(), b"{}", 2.0)
+        assert response.status_code == 200 and "link" not in response.headers
+        assert await response.aread() == b"{}"
+        await response.aclose()
+
+
+async def test_a_reused_connection_that_dies_while_working_is_not_sent_again() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, number: int) -> None:
+        await server.request(reader)
+        writer.write(OK)
+        await writer.drain()
+        await server.request(reader)
+        if number == 0:
+            await asyncio.sleep(0.3)  # took the request in, worked on it, then died without answering
+            return
+        writer.write(OK)
+
+    async with Server(script) as server:
+        p = pool(server)
+        assert await fetch(p) == (200, b"{}")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await fetch(p)
+    assert server.requests == 2  # the second request went out once, not twice
