@@ -25,14 +25,23 @@ def default_profile() -> str:
     return str(next((c for c in candidates if c.is_file()), candidates[0]))
 
 
-_preloaded: LoadedProfile | None = None
+_preloaded: tuple[LoadedProfile, tuple[int, int, int]] | None = None
 
 
 def preload(loaded: LoadedProfile) -> None:
     """Keep a profile the serving process has just loaded, for :func:`app_from_env` in this process and in the
-    workers forked from it (they start without reading ~250 YAML files again)."""
+    workers forked from it (they start without reading ~250 YAML files again), as long as its file is unchanged:
+    a worker started later, after the file was edited (and the other workers reloaded it), reads it again."""
     global _preloaded
-    _preloaded = loaded
+    _preloaded = loaded, _stamp(loaded.file)
+
+
+def _stamp(path: str) -> tuple[int, int, int]:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return found.st_mtime_ns, found.st_size, found.st_ino
 
 
 def app_from_env() -> ASGIApp:
@@ -41,6 +50,9 @@ def app_from_env() -> ASGIApp:
     path = default_profile()
     from .app import create_app  # here, not at import: see server/workers.py (shared metrics)
 
-    loaded = _preloaded if _preloaded is not None and _preloaded.file == path else load_profile(path)
+    if _preloaded is not None and _preloaded[0].file == path and _preloaded[1] == _stamp(path):
+        loaded = _preloaded[0]
+    else:
+        loaded = load_profile(path)
     app = create_app(loaded)
     return access_log(cast("ASGIApp", app))  # Litestar's ASGI types are stricter TypedDicts of the same protocol

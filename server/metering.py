@@ -179,7 +179,7 @@ class _Observed:
             with contextlib.suppress(msgspec.DecodeError):  # a body that only mentions "usage" in text
                 self.usage = _decode_usage(body).usage
             return
-        for event in body.split(b"\n\n"):
+        for event in body.replace(b"\r\n", b"\n").split(b"\n\n"):  # CR LF framing too (sse-starlette)
             if b'"usage"' in event and event.startswith(b"data:"):
                 try:
                     found = _decode_usage(event[5:]).usage

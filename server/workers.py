@@ -59,13 +59,21 @@ def serve(options: dict[str, Any], workers: int) -> int:
 
 
 def _run_worker(options: dict[str, Any], reuse_port: bool = True) -> int:
-    config = uvicorn.Config(**options)
-    server = uvicorn.Server(config)
+    try:
+        config = uvicorn.Config(**options)
+        server = uvicorn.Server(config)
+        sockets = [_listen(config.host, config.port, config.backlog)] if reuse_port else None
+    except Exception:
+        log.exception("worker could not start")
+        return STARTUP_FAILURE  # would fail the same way again: the supervisor stops instead of respawning
+    return _serve_worker(server, sockets)
+
+
+def _serve_worker(server: uvicorn.Server, sockets: list[socket.socket] | None) -> int:
     # Everything loaded so far (modules, the profile, the catalogue) lives as long as the process: out of the
     # collector's sight, full collections stop walking it. Open loop at half saturation, 3 runs each: p99
     # 28-187 ms -> 14-28 ms. Forked workers also keep sharing those pages with the supervisor.
     gc.freeze()
-    sockets = [_listen(config.host, config.port, config.backlog)] if reuse_port else None
     server.run(sockets=sockets)
     return 0 if server.started else STARTUP_FAILURE
 
@@ -139,6 +147,8 @@ class _Supervisor:
 
     def _replace_dead(self) -> None:
         for index, worker in enumerate(self.workers):
+            if self.stop.is_set():  # stopping: a worker that ended on the same signal is not replaced
+                return
             if worker.is_alive():
                 continue
             worker.join()

@@ -77,7 +77,7 @@ class ModelSlot(Generic[M]):
         """``produce(model)`` iterated in the model's thread, its items handed over as they come; returned once the
         first item (or the failure before it) arrived, so a call that cannot start is an error, not a stream."""
         stream: ThreadStream[T] = ThreadStream(asyncio.get_running_loop())
-        self._submit(lambda: stream.fill(produce(self._loaded())))
+        self._submit(lambda: stream.fill(lambda: produce(self._loaded())))
         try:
             await stream.wait_first()
         except BaseException:
@@ -128,9 +128,14 @@ class ThreadStream(Generic[T]):
         self._stopped = threading.Event()
         self._first: T | object | None = None
 
-    def fill(self, items: Iterator[T]) -> None:
-        """Run in the worker thread: hand every item over, then the end (or the failure)."""
+    def fill(self, start: Callable[[], Iterator[T]]) -> None:
+        """Run in the worker thread: start the items (loading the model may fail: that failure is handed over too,
+        so the reader never waits for a stream that cannot come), hand every item over, then the end."""
+        if self._stopped.is_set():  # the reader left while this waited in the queue: no prompt pass for nobody
+            return
+        items: Iterator[T] = iter(())
         try:
+            items = start()
             for item in items:
                 if self._stopped.is_set():
                     break

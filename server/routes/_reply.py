@@ -108,12 +108,13 @@ async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
     """
     task = asyncio.current_task()
     assert task is not None
-    left = False
+    left = finished = False
     watch: asyncio.Future[None] | None = None
 
     def on_disconnect(watcher: asyncio.Future[None]) -> None:
         nonlocal left
-        if not watcher.cancelled() and watcher.exception() is None:
+        # A callback already scheduled when call() returned must not cancel the task that now sends the answer.
+        if not finished and not watcher.cancelled() and watcher.exception() is None:
             left = True
             task.cancel()
 
@@ -130,6 +131,7 @@ async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
             raise ClientClosedRequest("the client closed the connection before the answer was ready") from None
         raise
     finally:
+        finished = True
         timer.cancel()
         if watch is not None:
             watch.remove_done_callback(on_disconnect)

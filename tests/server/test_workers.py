@@ -67,6 +67,25 @@ def test_a_dead_worker_is_replaced(gateway: GatewayProcess) -> None:
             assert client.get(f"{gateway.url}/health/ready").status_code == 200
 
 
+def test_a_replacement_worker_reads_the_profile_as_it_is_now(gateway: GatewayProcess) -> None:
+    original = gateway.profile_path.read_text()
+    before = gateway.log().count("reloaded")
+    gateway.profile_path.write_text(original.replace("  - model: embedding", "  - model: edited\n    deployments: "
+                                                     "[{target: local/smollm2-135m-instruct}]\n  - model: embedding"))
+    try:
+        assert eventually(lambda: gateway.log().count("reloaded") >= before + 2)  # both workers took the edit
+        victim = workers_of(gateway.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert eventually(lambda: victim not in workers_of(gateway.pid) and len(workers_of(gateway.pid)) == 2)
+        assert eventually(lambda: listeners(gateway.port) == 2)
+        for _ in range(20):  # whichever worker answers, the route added after the start is there
+            with httpx.Client() as client:
+                ids = [m["id"] for m in client.get(f"{gateway.base_url}/models").json()["data"]]
+                assert "edited" in ids
+    finally:
+        gateway.profile_path.write_text(original)
+
+
 def test_a_taken_address_fails_at_once() -> None:
     port = free_port()
     with socket.socket() as taken:

@@ -94,3 +94,13 @@ async def test_a_stream_that_fails_before_its_first_item_raises() -> None:
     slot = ModelSlot("m", Model, queue_size=0)
     with pytest.raises(ValueError, match="context window"):
         await slot.stream(broken)
+
+
+async def test_a_stream_whose_model_cannot_load_raises_instead_of_waiting() -> None:
+    def load() -> Model:
+        raise FileNotFoundError("weights missing")
+
+    slot = ModelSlot("m", load, queue_size=0)
+    with pytest.raises(FileNotFoundError):
+        await asyncio.wait_for(slot.stream(lambda m: m.tokens()), 5)
+    assert slot.status()["status"] == "failed"
