@@ -34,6 +34,7 @@ __all__ = ["serve"]
 log = logging.getLogger("uvicorn.error")
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """Where the workers' metrics meet (prometheus-client's multiprocess mode): ``/metrics`` on any worker adds up all."""
+_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 STARTUP_FAILURE = 3
 """A worker's exit status when it never started serving (uvicorn's own code for this)."""
 STOP_WAIT_S = 35.0
@@ -83,6 +84,7 @@ def _worker_main(options: dict[str, Any]) -> None:  # the target of each worker 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)  # blocked by the supervisor around the fork
     sys.exit(_run_worker(options))
 
 
@@ -142,7 +144,12 @@ class _Supervisor:
 
     def _start(self) -> BaseProcess:
         process = self.context.Process(target=_worker_main, args=(self.options,), daemon=False)
-        process.start()
+        # Until the child has its own handlers, a signal for it must wait rather than reach the supervisor's.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         return process
 
     def _replace_dead(self) -> None:
