@@ -26,6 +26,8 @@ import msgspec
 
 from core.errors import StreamAborted
 
+from .auth import KEY_NAME_STATE, MODEL_STATE
+
 __all__ = ["ASGIApp", "DropStreamAborted", "JSONLines", "access_log"]
 
 Message = MutableMapping[str, Any]
@@ -38,7 +40,7 @@ log = logging.getLogger("model_runtime.access")
 _encode = msgspec.json.Encoder().encode
 _GOOD_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 _WHO = {b"x-model-runtime-deployment": "deployment", b"x-model-runtime-attempts": "attempts"}
-_NOTED = (("key", "model_runtime.key_name"), ("model", "model_runtime.model"))
+_NOTED = (("key", KEY_NAME_STATE), ("model", MODEL_STATE))
 """Access-line fields from ``scope["state"]``, as :mod:`server.metering` and :mod:`server.auth` note them."""
 _PREFIX = os.urandom(6).hex().encode()
 _COUNTER = itertools.count(1)
