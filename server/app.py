@@ -20,11 +20,12 @@ from core.state import MemoryState
 from core.state import State as LimitState
 
 from .auth import GatewayKeys
+from .calls import ASGIApp, documented, model_calls
 from .errors import EXCEPTION_HANDLERS
 from .metering import Meter, metering
 from .metrics import Metrics, metrics
 from .reload import Reloader
-from .routes import audio, catalogue, health, models, moderations, openai, rerank, seed, tokens, usage
+from .routes import audio, catalogue, health, models, seed, tokens, usage
 from .tracing import Tracing
 
 __all__ = ["create_app"]
@@ -33,9 +34,9 @@ log = logging.getLogger("model_runtime")
 VERSION = "0.1.0"
 
 
-def create_app(loaded: LoadedProfile) -> Litestar:
-    """Build the app; providers and their connection pools live from start-up to shutdown, or until a reloaded
-    profile replaces them (:mod:`server.reload`)."""
+def create_app(loaded: LoadedProfile) -> ASGIApp:
+    """Build the app (:mod:`server.calls` in front of Litestar); providers and their connection pools live from
+    start-up to shutdown, or until a reloaded profile replaces them (:mod:`server.reload`)."""
     keys = GatewayKeys.from_profile(loaded.profile.server)
     counters = _limit_state(loaded.profile.state_config)
     state = State({"runtime": Runtime(loaded, counters), "gateway_keys": keys, "draining": False})
@@ -62,11 +63,12 @@ def create_app(loaded: LoadedProfile) -> Litestar:
             await state.runtime.aclose()
             await counters.aclose()
 
+    # The model calls with JSON bodies (chat, completions, embeddings, rerank, moderations) are served in front of
+    # Litestar by server/calls.py; the handlers documented() gives put them in the OpenAPI schema.
     v1 = Router(
         "/v1",
-        route_handlers=[openai.chat_completions, openai.completions, openai.embeddings, rerank.rerank,
-                        audio.transcriptions, audio.translations, audio.speech, moderations.moderations,
-                        models.list_models, models.retrieve_model,
+        route_handlers=[*documented("/v1"), audio.transcriptions, audio.translations, audio.speech, models.list_models,
+                        models.retrieve_model,
                         catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
                         catalogue.provider_models, catalogue.validate_credentials,
                         catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens,
@@ -75,14 +77,13 @@ def create_app(loaded: LoadedProfile) -> Litestar:
     )
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.
     provider_v1 = Router("/{provider:str}/v1", route_handlers=[
-        openai.seed_chat_completions, openai.seed_completions, openai.seed_embeddings, rerank.seed_rerank,
-        audio.seed_transcriptions, audio.seed_translations, audio.seed_speech, moderations.seed_moderations,
+        *documented("/{provider:str}/v1"), audio.seed_transcriptions, audio.seed_translations, audio.seed_speech,
         seed.seed_models, seed.seed_retrieve_model,
     ], middleware=[metering])
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
                        middleware=[metering])
-    root = Router("/", route_handlers=[rerank.root_rerank], middleware=[metering])
-    return Litestar(
+    root = Router("/", route_handlers=documented("/"), middleware=[metering])
+    return model_calls(Litestar(
         route_handlers=[v1, provider_v1, workspace, root, health.live, health.ready, metrics],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -90,7 +91,7 @@ def create_app(loaded: LoadedProfile) -> Litestar:
         request_max_body_size=loaded.profile.server.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Model Runtime", version=VERSION, path="/schema"),
         logging_config=None,
-    )
+    ))
 
 
 def _limit_state(config: StateConfig) -> LimitState:

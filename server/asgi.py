@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import cast
 
 from core.profile import LoadedProfile, load_profile
 
@@ -54,5 +53,4 @@ def app_from_env() -> ASGIApp:
         loaded = _preloaded[0]
     else:
         loaded = load_profile(path)
-    app = create_app(loaded)
-    return access_log(cast("ASGIApp", app))  # Litestar's ASGI types are stricter TypedDicts of the same protocol
+    return access_log(create_app(loaded))

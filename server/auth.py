@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
-
-from litestar.connection import ASGIConnection
-from litestar.datastructures import State
 
 from core.errors import AuthenticationError, ModelNotFoundError
 from core.limits import KeyPolicy
@@ -87,11 +84,11 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def check_model(connection: ASGIConnection[Any, Any, Any, State], provider: str | None, model: str) -> None:
+def check_model(scope: Mapping[str, Any], provider: str | None, model: str) -> None:
     """404 unless the caller's key may use ``model`` (as OpenAI answers for a model a key cannot see); remembers the
-    name for metrics, usage and the access log."""
+    name in the request's ``scope`` for metrics, usage and the access log."""
     name = model if provider is None else f"{provider}/{model}"
-    state = connection.scope["state"]
+    state = scope["state"]
     state[MODEL_STATE] = name
     key: KeyPolicy | None = state.get(KEY_STATE)
     if key is not None and key.models is not None and not key.may_use_model(name):

@@ -14,25 +14,36 @@ from litestar.types import ExceptionHandlersMap
 from core import errors
 from core.openai.errors import error_body
 
-__all__ = ["EXCEPTION_HANDLERS", "error_response"]
+__all__ = ["EXCEPTION_HANDLERS", "error_parts", "error_response", "log_error"]
 
 log = logging.getLogger("model_runtime")
 _encode = msgspec.json.Encoder().encode
 
-def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
-    """Render ``error`` as OpenAI does; ``Retry-After`` when the error carries one."""
-    headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else None
+def error_parts(error: errors.ModelRuntimeError) -> tuple[int, dict[str, str], bytes]:
+    """``error`` as OpenAI answers it: status, headers (``Retry-After`` when the error carries one) and JSON body."""
+    headers = {"retry-after": f"{error.retry_after:g}"} if error.retry_after is not None else {}
     if error.headers:
-        headers = {**(headers or {}), **error.headers}
-    return Response(_encode(error_body(error)), status_code=error.status, media_type="application/json",
-                    headers=headers)
+        headers.update(error.headers)
+    return error.status, headers, _encode(error_body(error))
+
+
+def error_response(error: errors.ModelRuntimeError) -> Response[bytes]:
+    """Render ``error`` as OpenAI does, as a Litestar response."""
+    status, headers, body = error_parts(error)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def log_error(method: str, path: str, exc: errors.ModelRuntimeError) -> None:
+    """A line for a client that left and for errors on the gateway's or the upstream's side (5xx); nothing for
+    the caller's own mistakes."""
+    if isinstance(exc, errors.ClientClosedRequest):
+        log.info("%s %s -> client closed the connection", method, path)
+    elif exc.status >= 500:
+        log.warning("%s %s -> %d %s: %s", method, path, exc.status, exc.code, exc.message)
 
 
 def _runtime_error(request: Request[Any, Any, State], exc: errors.ModelRuntimeError) -> Response[bytes]:
-    if isinstance(exc, errors.ClientClosedRequest):
-        log.info("%s %s -> client closed the connection", request.method, request.url.path)
-    elif exc.status >= 500:
-        log.warning("%s %s -> %d %s: %s", request.method, request.url.path, exc.status, exc.code, exc.message)
+    log_error(request.method, request.url.path, exc)
     return error_response(exc)
 
 

@@ -35,7 +35,7 @@ from .metrics import Metrics
 from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER, USAGE_STATE
 from .tracing import Tracing
 
-__all__ = ["METERED", "Meter", "metering", "rate_headers"]
+__all__ = ["METERED", "Meter", "metering", "rate_headers", "run_metered"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -75,39 +75,45 @@ class Meter:
 
 
 def metering(app: types.ASGIApp) -> types.ASGIApp:
-    """The middleware (give it to a Router's ``middleware``)."""
+    """The middleware for Litestar's routes (give it to a Router's ``middleware``); the model calls that
+    :mod:`server.calls` serves call :func:`run_metered` themselves."""
     inner = cast(ASGIApp, app)
 
     async def wrapped(litestar_scope: types.Scope, litestar_receive: types.Receive, litestar_send: types.Send) -> None:
-        scope = cast(Scope, litestar_scope)
-        app, receive, send = inner, cast(Receive, litestar_receive), cast(Send, litestar_send)
+        scope, receive, send = cast(Scope, litestar_scope), cast(Receive, litestar_receive), cast(Send, litestar_send)
         handler = scope["route_handler"]
         if handler.opt.get("public"):
-            await app(scope, receive, send)
-            return
-        app_state = scope["app"].state
-        keys: GatewayKeys = app_state.gateway_keys
-        key = keys.identify(scope["headers"])
-        scope["state"][KEY_STATE] = key
-        scope["state"][KEY_NAME_STATE] = key.name
-        if not key.may_use_path(scope["path"]):
-            raise PermissionDeniedError(f"This API key may not call {scope['path']}.", code="insufficient_scope")
-        if handler.opt.get("admin") and not key.admin:
-            raise PermissionDeniedError(f"{scope['path']} needs an admin key (admin: true in server.keys).",
-                                        code="admin_key_required")
-        meter: Meter = app_state.meter
-        if not scope["path_template"].endswith(METERED):
-            await _Observed(meter, scope, key, None).run(app, receive, send)
-            return
-        admission = None
-        if key.limited:
-            admission = await meter.state.admit(key)
-            if not admission.admitted:
-                meter.metrics.child(meter.metrics.rate_limited, admission.reason).inc()
-                raise _refusal(key, admission)
-        await _Observed(meter, scope, key, admission, app_state.runtime).run(app, receive, send)
+            await inner(scope, receive, send)
+        else:
+            await run_metered(scope["app"].state, scope, receive, send, inner, admin=bool(handler.opt.get("admin")))
 
     return cast(types.ASGIApp, wrapped)
+
+
+async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send, app: ASGIApp, *,
+                admin: bool = False) -> None:
+    """Run ``app`` for the caller of this request, if its key lets it (raises the 401, 403 or 429 otherwise), and
+    observe its response. ``scope["path_template"]`` names the route; ``admin`` routes need an admin key."""
+    keys: GatewayKeys = app_state.gateway_keys
+    key = keys.identify(scope["headers"])
+    scope["state"][KEY_STATE] = key
+    scope["state"][KEY_NAME_STATE] = key.name
+    if not key.may_use_path(scope["path"]):
+        raise PermissionDeniedError(f"This API key may not call {scope['path']}.", code="insufficient_scope")
+    if admin and not key.admin:
+        raise PermissionDeniedError(f"{scope['path']} needs an admin key (admin: true in server.keys).",
+                                    code="admin_key_required")
+    meter: Meter = app_state.meter
+    if not scope["path_template"].endswith(METERED):
+        await _Observed(meter, scope, key, None).run(app, receive, send)
+        return
+    admission = None
+    if key.limited:
+        admission = await meter.state.admit(key)
+        if not admission.admitted:
+            meter.metrics.child(meter.metrics.rate_limited, admission.reason).inc()
+            raise _refusal(key, admission)
+    await _Observed(meter, scope, key, admission, app_state.runtime).run(app, receive, send)
 
 
 class _Observed:

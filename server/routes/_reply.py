@@ -1,10 +1,12 @@
-"""Calling a provider on behalf of a request, and turning its reply into a Litestar response."""
+"""Calling a provider on behalf of a request, and the :class:`Reply` it gives: sent as is by the model-call
+routes (:mod:`server.calls`), turned into a Litestar response by the others (:func:`to_response`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
+from functools import partial
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import msgspec
@@ -32,6 +34,8 @@ __all__ = [
     "DEPLOYMENT_HEADER",
     "SSE_HEADERS",
     "USAGE_STATE",
+    "Exchange",
+    "Reply",
     "Req",
     "answer",
     "call",
@@ -39,6 +43,7 @@ __all__ = [
     "reply",
     "runtime",
     "serve",
+    "to_response",
     "with_rules",
 ]
 
@@ -47,6 +52,42 @@ Req = Request[Any, Any, State]
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)
 Result = JSONReply | EventStream | AudioStream
+
+
+class Exchange:
+    """What a model call needs of its HTTP request: the ASGI scope (its ``state`` notes the key, model and usage),
+    ``receive`` (to notice a client that leaves) and the app's state (the runtime of the current profile)."""
+
+    __slots__ = ("app_state", "receive", "scope")
+
+    def __init__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
+                 app_state: State) -> None:
+        self.scope, self.receive, self.app_state = scope, receive, app_state
+
+    @classmethod
+    def of(cls, request: Req) -> Exchange:
+        """The exchange of a Litestar request."""
+        return cls(cast("MutableMapping[str, Any]", request.scope), request.receive, request.app.state)
+
+
+class Reply:
+    """An answer before any framework sees it: a complete ``body``, or a ``stream`` of pieces written as they come
+    and then ``close``\ d (also when the client left half-way)."""
+
+    __slots__ = ("body", "close", "headers", "media_type", "stream")
+
+    def __init__(self, media_type: str, headers: dict[str, str], body: bytes = b"",
+                 stream: AsyncIterator[bytes] | None = None,
+                 close: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.media_type, self.headers, self.body, self.stream, self.close = media_type, headers, body, stream, close
+
+
+def to_response(answer: Reply) -> Response[bytes] | Stream:
+    """``answer`` as a Litestar response."""
+    if answer.stream is None:
+        return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
+    background = BackgroundTask(answer.close) if answer.close is not None else None
+    return Stream(answer.stream, media_type=answer.media_type, headers=answer.headers, background=background)
 
 
 def model_type_param(value: str, param: str = "model_type") -> ModelType:
@@ -58,9 +99,9 @@ def model_type_param(value: str, param: str = "model_type") -> ModelType:
                                   param=param, code="invalid_value") from None
 
 
-def runtime(request: Req) -> Runtime:
-    """The runtime built from the profile at start-up."""
-    result: Runtime = request.app.state.runtime
+def runtime(request: Req | Exchange) -> Runtime:
+    """The runtime of the current profile (a reload replaces it)."""
+    result: Runtime = request.app_state.runtime if isinstance(request, Exchange) else request.app.state.runtime
     return result
 
 
@@ -75,12 +116,11 @@ def with_rules(target: ModelTarget, body: S, raw: RawBody) -> tuple[S, RawBody]:
     return (body, raw) if raw is original else (msgspec.convert(raw, type(body)), raw)
 
 
-async def serve(request: Req, provider: str | None, model: str, model_type: ModelType, body: S, raw: RawBody,
-                invoke: Callable[[Provider, ModelTarget, S, RawBody], Awaitable[Result]],
-                ) -> Response[bytes] | Stream:
+async def serve(request: Exchange, provider: str | None, model: str, model_type: ModelType, body: S, raw: RawBody,
+                invoke: Callable[[Provider, ModelTarget, S, RawBody], Awaitable[Result]]) -> Reply:
     """Resolve ``model`` (anywhere for ``/v1``, among the models of ``provider`` for ``/{provider}/v1``), then
     call each deployment tried with the request after its overrides and parameter rules."""
-    check_model(request, provider, model)
+    check_model(request.scope, provider, model)
     rt = runtime(request)
 
     async def one(deployment: Deployment) -> Result:
@@ -99,7 +139,7 @@ WATCH_AFTER_S = 0.05
 """Answers faster than this never pay for a disconnect watcher (a task per request: 9% of a fast call's CPU)."""
 
 
-async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
+async def call(request: Exchange, upstream_call: Coroutine[Any, Any, T]) -> T:
     """Await ``upstream_call``, cancelling it (and so the upstream request) if the client disconnects first.
 
     The call runs in the request's own task. Once it has taken :data:`WATCH_AFTER_S`, a watcher task waits for the
@@ -138,7 +178,7 @@ async def call(request: Req, upstream_call: Coroutine[Any, Any, T]) -> T:
             watch.cancel()
 
 
-async def _disconnected(request: Req) -> None:
+async def _disconnected(request: Exchange) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
 
@@ -153,9 +193,9 @@ DEPLOYMENT_HEADER = "x-model-runtime-deployment"
 ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
 
-async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
+async def answer(request: Exchange, rt: Runtime, deployments: list[Deployment],
                  make: Callable[[Deployment], Awaitable[Result]],
-                 context_fallbacks: list[Deployment] | None = None) -> Response[bytes] | Stream:
+                 context_fallbacks: list[Deployment] | None = None) -> Reply:
     """Try ``deployments`` (retries, fallbacks, cooldowns: :mod:`core.reliability`) and reply with the first
     answer, saying which deployment gave it and after how many attempts.
 
@@ -183,7 +223,7 @@ async def answer(request: Req, rt: Runtime, deployments: list[Deployment],
 
 
 def reply(result: Result, target: ModelTarget, headers: dict[str, str] | None = None,
-          done: Callable[[], None] | None = None) -> Response[bytes] | Stream:
+          done: Callable[[], None] | None = None) -> Reply:
     """A complete body as is, or a stream written to the client piece by piece as it arrives: events, or audio.
 
     A body carries its cost when the model has a price, and so does audio (priced by input characters, known
@@ -198,12 +238,11 @@ def reply(result: Result, target: ModelTarget, headers: dict[str, str] | None = 
             headers[COST_HEADER] = format_cost(cost(pricing, result.usage))
             headers[CURRENCY_HEADER] = pricing.currency
     if isinstance(result, JSONReply):
-        return Response(result.body, media_type=result.media_type, headers=headers)
+        return Reply(result.media_type, headers, result.body)
     if isinstance(result, AudioStream):
-        return Stream(_events(result, done), media_type=result.media_type, headers=headers,
-                      background=BackgroundTask(_close, result, done))
-    return Stream(_events(result, done), media_type="text/event-stream", headers={**SSE_HEADERS, **headers},
-                  background=BackgroundTask(_close, result, done))
+        return Reply(result.media_type, headers, stream=_events(result, done), close=partial(_close, result, done))
+    return Reply("text/event-stream", {**SSE_HEADERS, **headers}, stream=_events(result, done),
+                 close=partial(_close, result, done))
 
 
 class _Bounded:

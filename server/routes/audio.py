@@ -17,7 +17,7 @@ from core.openai.audio import SPEECH_FORMATS, TRANSCRIPTION_FORMATS, SpeechReque
 from core.schema import ModelType
 
 from ..decode import decode_body, describe_validation_error
-from ._reply import Req, runtime, serve
+from ._reply import Exchange, Req, runtime, serve, to_response
 
 __all__ = ["AUDIO_EXTENSIONS", "seed_speech", "seed_transcriptions", "seed_translations", "speech",
            "transcriptions", "translations"]
@@ -104,7 +104,8 @@ async def _transcribe(request: Req, provider: str | None, translate: bool) -> Re
                                        f"files up to {limit_mb} MB.", param="file")
         return await upstream.speech2text().transcribe(target, body, fields, audio, translate)
 
-    return await serve(request, provider, params.model, ModelType.SPEECH2TEXT, params, raw, one)
+    return to_response(await serve(Exchange.of(request), provider, params.model, ModelType.SPEECH2TEXT, params, raw,
+                                   one))
 
 
 async def _speech(request: Req, provider: str | None) -> Response[bytes] | Stream:
@@ -122,7 +123,7 @@ async def _speech(request: Req, provider: str | None) -> Response[bytes] | Strea
                                       f"most {limit}.", param="input", code="string_above_max_length")
         return await upstream.tts().speech(target, checked, fields)
 
-    return await serve(request, provider, body.model, ModelType.TTS, body, raw, one)
+    return to_response(await serve(Exchange.of(request), provider, body.model, ModelType.TTS, body, raw, one))
 
 
 @post("/audio/transcriptions", status_code=200)

@@ -27,7 +27,7 @@ async def list_models(request: Req) -> ModelList:
 async def retrieve_model(request: Req, model_id: str) -> Model:
     """One model, if a call to it could be served here, with its type, context size, features and price."""
     name = model_id.lstrip("/")
-    check_model(request, None, name)
+    check_model(request.scope, None, name)
     rt = runtime(request)
     found = rt.router.find(name)
     if found is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -100,6 +101,27 @@ def test_body_over_the_limit_is_413(gateway: GatewayProcess) -> None:
     big = {"model": "chat", "messages": [{"role": "user", "content": "x" * 300_000}]}
     response = post(gateway, "/chat/completions", big)
     assert response.status_code == 413 and error_of(response)["code"] == "request_too_large"
+
+
+def test_chunked_bodies_are_read_whole_and_limited_too(gateway: GatewayProcess) -> None:
+    # Without a Content-Length the limit is enforced while reading.
+    body = b'{"model": "chat", "messages": [{"role": "user", "content": "%s"}]}'
+
+    def pieces(content: bytes, size: int) -> Iterator[bytes]:
+        yield from (content[i:i + size] for i in range(0, len(content), size))
+
+    small = httpx.post(f"{gateway.base_url}/chat/completions", content=pieces(body % b"hi", 7), headers=AUTH)
+    assert small.status_code == 200 and small.json()["choices"][0]["message"]["content"]
+    large = httpx.post(f"{gateway.base_url}/chat/completions", content=pieces(body % (b"x" * 300_000), 65536),
+                       headers=AUTH, timeout=10)
+    assert large.status_code == 413 and error_of(large)["code"] == "request_too_large"
+
+
+def test_trailing_slash_and_provider_routes_answer_as_the_plain_ones(gateway: GatewayProcess) -> None:
+    plain = post(gateway, "/chat/completions/", {"model": "chat", "messages": MESSAGES})
+    assert plain.status_code == 200 and plain.json()["object"] == "chat.completion"
+    wrong = httpx.put(f"{gateway.url}/chat/v1/embeddings", headers=AUTH)
+    assert wrong.status_code == 405 and error_of(wrong)["code"] == "method_not_allowed"
 
 
 @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": GATEWAY_KEY}])
