@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .protocol import HttpProtocol
     from .workers import serve
 
     path = os.path.abspath(args.profile)
@@ -78,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "app": "server.asgi:app_from_env", "factory": True,
         "host": args.host or server.host, "port": server.port if args.port is None else args.port,
-        "loop": "uvloop", "http": "httptools", "log_config": _log_config(), "access_log": False,
+        "loop": "uvloop", "http": HttpProtocol, "log_config": _log_config(), "access_log": False,
         "timeout_graceful_shutdown": 30,
     }
     return serve(options, args.workers or server.workers)
