@@ -1,31 +1,22 @@
-"""The measuring clients wrk cannot be: an open-loop fixed-rate load, and a stream timer. uvloop + httptools.
+"""The stream timer wrk cannot be: sequential streams on one keep-alive connection; per stream the time to the
+first SSE event, the gaps between events as they arrive, and the event count. uvloop + httptools.
 
-``rate``: requests are scheduled at a fixed rate whatever the server does (wrk2's model; neither wrk2 nor oha is
-packaged here, and hey's ``-q`` throttles each worker in a closed loop, which hides stalls). A request that finds
-no free connection waits in a queue and that wait counts in its latency, so a stalled server cannot slow the
-clock down and hide its stall (no coordinated omission). Our own timer's lateness (libuv timers tick in
-milliseconds) is not charged to the server: a request's clock starts when it is handed to a connection or queued.
-
-``stream``: sequential streams on one keep-alive connection; per stream the time to the first SSE event, the
-gaps between events as they arrive, and the event count.
-
-    python bench/loadgen.py rate --url URL --body JSON --rate 2000 --duration 10
     python bench/loadgen.py stream --url URL --body JSON --count 200
 
-Each prints one JSON object on stdout.
+Prints one JSON object on stdout. The open-loop fixed-rate client is ``openloop.c``, in C: the protocol wants a
+load generator not written in Python, and that one must not eat the cores the system under test needs; its
+percentiles are those of ``percentile`` here (nearest rank).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import statistics
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -103,69 +94,6 @@ async def _connect(host: str, port: int, on_done: Callable[[_Connection, float, 
     return protocol
 
 
-async def run_rate(url: str, body: bytes, rate: float, duration: float, connections: int) -> dict[str, Any]:
-    """Open-loop load at ``rate`` requests/s for ``duration`` s over up to ``connections`` keep-alive connections."""
-    host, port, request = _request(url, body)
-    idle: deque[_Connection] = deque()  # FIFO, so that every connection stays in use and none idles out
-    waiting: deque[float] = deque()
-    latencies: list[float] = []
-    errors = 0
-    all_done = asyncio.Event()
-    total = int(rate * duration)
-
-    def done(conn: _Connection, now: float, ok: bool) -> None:
-        nonlocal errors
-        if ok:
-            latencies.append(now - conn.started)
-        else:
-            errors += 1
-        if waiting:
-            conn.send(request, waiting.popleft())
-        else:
-            idle.append(conn)
-        if len(latencies) + errors >= total:
-            all_done.set()
-
-    pool = await asyncio.gather(*(_connect(host, port, done) for _ in range(connections)))
-    idle.extend(pool)
-    late_max = 0.0
-    sent = 0
-    t0 = time.perf_counter()
-    while sent < total:
-        now = time.perf_counter()
-        due = t0 + sent / rate
-        if due > now:
-            await asyncio.sleep(due - now)
-            continue
-        late_max = max(late_max, now - due)
-        while sent < total and t0 + sent / rate <= now:
-            while idle and idle[0].transport is None:  # closed by the server: drop it
-                idle.popleft()
-            if idle:
-                idle.popleft().send(request, now)
-            else:
-                waiting.append(now)
-            sent += 1
-    send_end = time.perf_counter()
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(all_done.wait(), timeout=10)
-    elapsed = time.perf_counter() - t0
-    for conn in pool:
-        if conn.transport is not None:
-            conn.transport.close()
-    latencies.sort()
-    ms = [v * 1000 for v in latencies]
-    return {
-        "target_rate": rate, "duration_s": duration, "connections": connections, "sent": sent,
-        "ok": len(latencies), "errors": errors, "unfinished": sent - len(latencies) - errors,
-        "achieved_rate": len(latencies) / elapsed if elapsed else 0.0,
-        "send_rate": sent / (send_end - t0), "late_max_ms": late_max * 1000,
-        "latency_ms": {"mean": statistics.fmean(ms) if ms else 0.0, "p50": percentile(ms, 50),
-                       "p90": percentile(ms, 90), "p99": percentile(ms, 99), "p999": percentile(ms, 99.9),
-                       "max": ms[-1] if ms else 0.0},
-    }
-
-
 async def run_stream(url: str, body: bytes, count: int) -> dict[str, Any]:
     """``count`` streams one after another: time to first event, inter-event gaps, events per stream."""
     host, port, request = _request(url, body)
@@ -225,21 +153,12 @@ def _mean(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     modes = parser.add_subparsers(dest="mode", required=True)
-    rate = modes.add_parser("rate")
-    rate.add_argument("--rate", type=float, required=True)
-    rate.add_argument("--duration", type=float, default=10.0)
-    rate.add_argument("--connections", type=int, default=64)
     stream = modes.add_parser("stream")
     stream.add_argument("--count", type=int, default=200)
-    for mode in (rate, stream):
-        mode.add_argument("--url", required=True)
-        mode.add_argument("--body", required=True)
+    stream.add_argument("--url", required=True)
+    stream.add_argument("--body", required=True)
     args = parser.parse_args()
-    body = args.body.encode()
-    if args.mode == "rate":
-        result = uvloop.run(run_rate(args.url, body, args.rate, args.duration, args.connections))
-    else:
-        result = uvloop.run(run_stream(args.url, body, args.count))
+    result = uvloop.run(run_stream(args.url, args.body.encode(), args.count))
     json.dump(result, sys.stdout)
     print()
 

@@ -1,10 +1,11 @@
-"""One measurement each: a wrk run at fixed concurrency, an open-loop fixed-rate run, a stream timing run, and a
-background sampler of a system's memory while load runs."""
+"""One measurement each: a wrk run at fixed concurrency, an open-loop fixed-rate run (openloop.c, compiled here on
+first use), a stream timing run, and a background sampler of a system's memory while load runs."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -14,9 +15,12 @@ from typing import Any
 
 from systems import ROOT, MemorySample, System
 
-__all__ = ["MemoryPeak", "Scenario", "loadgen_rate", "loadgen_stream", "wrk"]
+__all__ = ["MemoryPeak", "Scenario", "loadgen_rate", "loadgen_stream", "openloop", "wrk"]
 
 HERE = Path(__file__).resolve().parent
+OPENLOOP_SOURCE = HERE / "openloop.c"
+OPENLOOP = HERE / ".bin" / "openloop"
+_CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-std=c11"]
 _MARK = "WRK_JSON "
 _PROMPT = [{"role": "user", "content": "Say hello in one short sentence."}]
 _INPUTS = [f"the quick brown fox jumps over the lazy dog {i}" for i in range(16)]
@@ -67,26 +71,47 @@ def wrk(system: System, scenario: Scenario, connections: int, duration: float) -
     }
 
 
-def _loadgen(args: list[str], timeout: float) -> dict[str, Any]:
-    argv = [sys.executable, str(HERE / "loadgen.py"), *args]
+def _json_run(argv: list[str], timeout: float, name: str) -> dict[str, Any]:
+    """Runs a client that prints one JSON object on stdout."""
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     if done.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
+def openloop() -> Path:
+    """``bench/.bin/openloop``, compiled from ``openloop.c`` with ``cc`` from PATH when missing or older than the
+    source. Built under a temporary name and renamed, so that a concurrent run never sees half a binary."""
+    if OPENLOOP.exists() and OPENLOOP.stat().st_mtime >= OPENLOOP_SOURCE.stat().st_mtime:
+        return OPENLOOP
+    cc = shutil.which("cc")
+    if cc is None:
+        raise RuntimeError(f"no C compiler: 'cc' is not on PATH, and {OPENLOOP_SOURCE.name} (the fixed-rate load "
+                           "generator) must be compiled; install one, e.g. apt-get install gcc")
+    OPENLOOP.parent.mkdir(exist_ok=True)
+    building = OPENLOOP.with_name(f"openloop.{os.getpid()}.tmp")
+    done = subprocess.run([cc, *_CFLAGS, "-o", str(building), str(OPENLOOP_SOURCE), "-lm"],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        building.unlink(missing_ok=True)
+        raise RuntimeError(f"compiling {OPENLOOP_SOURCE.name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    building.replace(OPENLOOP)
+    return OPENLOOP
+
+
 def loadgen_rate(system: System, scenario: Scenario, rate: float, duration: float,
                  connections: int = 64) -> dict[str, Any]:
-    """Open-loop fixed-rate run (see loadgen.py)."""
-    return _loadgen(["rate", "--url", scenario.url(system), "--body", scenario.body(system), "--rate", f"{rate:.1f}",
-                     "--duration", f"{duration:g}", "--connections", str(connections)], timeout=duration + 60)
+    """Open-loop fixed-rate run (see openloop.c)."""
+    return _json_run([str(openloop()), "--url", scenario.url(system), "--body", scenario.body(system),
+                      "--rate", f"{rate:.1f}", "--duration", f"{duration:g}", "--connections", str(connections)],
+                     timeout=duration + 60, name="openloop")
 
 
 def loadgen_stream(system: System, scenario: Scenario, count: int) -> dict[str, Any]:
     """Sequential streams: time to first event and inter-event gaps (see loadgen.py)."""
-    return _loadgen(["stream", "--url", scenario.url(system), "--body", scenario.body(system),
-                     "--count", str(count)], timeout=count * 5 + 60)
+    return _json_run([sys.executable, str(HERE / "loadgen.py"), "stream", "--url", scenario.url(system),
+                      "--body", scenario.body(system), "--count", str(count)], timeout=count * 5 + 60, name="loadgen")
 
 
 class MemoryPeak:

@@ -89,9 +89,11 @@ class Harness:
     # -- setup -----------------------------------------------------------------------------------------------
     def prepare(self) -> None:
         log("checking tools")
-        missing = ensure_apt({"wrk": "wrk", "nginx": "nginx", "setpriv": "util-linux"})
+        missing = ensure_apt({"wrk": "wrk", "nginx": "nginx", "setpriv": "util-linux", "cc": "gcc"})
         if "wrk" in missing:
             raise SystemExit(f"cannot run without wrk: {missing['wrk']}")
+        if "cc" in missing:
+            log(f"no C compiler for openloop.c, so no fixed-rate runs: {missing['cc']}")
         precompile()
         up = self.upstream.port
         wanted: list[System] = []
@@ -203,7 +205,7 @@ class Harness:
         rate = round(ours / 2) if ours else 1000.0
         self.results["fixed_rate"] = {"rate": rate, "basis": "half of Model Runtime's chat saturation"
                                       if ours else "Model Runtime unavailable: a fixed 1000 req/s", "runs": {}}
-        log(f"fixed rate: {rate:.0f} req/s (open loop, loadgen.py), {self.args.duration:g} s")
+        log(f"fixed rate: {rate:.0f} req/s (open loop, openloop.c), {self.args.duration:g} s")
         total = len(self.systems) * self.args.reps
         self.step = 0
         for _ in range(self.args.reps):
