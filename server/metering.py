@@ -111,7 +111,7 @@ async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send
     if key.limited:
         admission = await meter.state.admit(key)
         if not admission.admitted:
-            meter.metrics.child(meter.metrics.rate_limited, admission.reason).inc()
+            meter.metrics.add(meter.metrics.rate_limited, 1, admission.reason)
             raise _refusal(key, admission)
     await _Observed(meter, scope, key, admission, app_state.runtime).run(app, receive, send)
 
@@ -134,12 +134,12 @@ class _Observed:
 
     async def run(self, app: ASGIApp, receive: Receive, send: Send) -> None:
         metrics = self.meter.metrics
-        metrics.in_flight.inc()
+        metrics.add(metrics.in_flight, 1)
         span = self.meter.tracing.start(self.scope) if self.meter.tracing.enabled else None
         try:
             await app(self.scope, receive, self._sender(send))
         finally:
-            metrics.in_flight.dec()
+            metrics.add(metrics.in_flight, -1)
             if not self.settled:
                 await self._settle()
             self._record(span)
@@ -222,19 +222,19 @@ class _Observed:
         route = self.scope["path_template"]
         model = metrics.model(self.scope["state"].get(MODEL_STATE, "")) if self.status not in (400, 404) else ""
         status = str(self.status)
-        metrics.child(metrics.requests, route, model, self.deployment, status).inc()
+        metrics.add(metrics.requests, 1, route, model, self.deployment, status)
         ended = time.perf_counter()
-        metrics.child(metrics.latency, route, model).observe(ended - self.started)
+        metrics.observe(metrics.latency, ended - self.started, route, model)
         if self.stream and self.first_byte is not None:
-            metrics.child(metrics.first_token, route, model).observe(self.first_byte - self.started)
+            metrics.observe(metrics.first_token, self.first_byte - self.started, route, model)
         if self.usage is not None:
-            metrics.child(metrics.tokens, model, self.deployment, "prompt").inc(self.usage.prompt_tokens)
+            metrics.add(metrics.tokens, self.usage.prompt_tokens, model, self.deployment, "prompt")
             if self.usage.completion_tokens:
-                metrics.child(metrics.tokens, model, self.deployment, "completion").inc(self.usage.completion_tokens)
+                metrics.add(metrics.tokens, self.usage.completion_tokens, model, self.deployment, "completion")
         if self.cost:
-            metrics.child(metrics.cost, model, self.deployment).inc(self.cost)
+            metrics.add(metrics.cost, self.cost, model, self.deployment)
         if self.status >= 500:
-            metrics.child(metrics.upstream_errors, route, status, self.error_code).inc()
+            metrics.add(metrics.upstream_errors, 1, route, status, self.error_code)
         if span is not None:
             self.meter.tracing.end(span, self.status, model, self.deployment, self.usage)
 

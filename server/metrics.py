@@ -3,12 +3,15 @@
 One registry per app (on ``app.state``, never the library's global one). With several workers the values live in
 ``$PROMETHEUS_MULTIPROC_DIR`` (set by :mod:`server.workers`) and a scrape adds up every worker's, dead ones'
 counters included; the in-flight gauge sums the live workers. Label children are looked up once and
-kept, so recording a request is a few dict lookups and additions. The ``model`` label is the name clients asked
+kept, and what requests record is added up in plain dicts and written to prometheus-client once per event-loop
+turn (:meth:`Metrics.flush`): a value in a worker's file costs a lock, a pid check and a pack into the mmap, and
+under load a turn finishes many requests with the same labels. The ``model`` label is the name clients asked
 for, so its distinct values are capped (:data:`MAX_MODELS`; more show as ``other``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,6 +58,9 @@ class Metrics:
         registry.register(self.cooldowns)
         self._children: dict[tuple[Any, ...], Any] = {}
         self._models: set[str] = set()
+        self._added: dict[Any, float] = {}
+        self._observed: list[tuple[Any, float]] = []
+        self._scheduled = False
 
     def model(self, name: str) -> str:
         """The label for a client-chosen model name (capped cardinality)."""
@@ -72,6 +78,38 @@ class Metrics:
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
+
+    def add(self, metric: Any, amount: float, *labels: str) -> None:
+        """Add ``amount`` to a counter or gauge (negative: a gauge going down), by the end of this loop turn."""
+        child = self.child(metric, *labels) if labels else metric
+        self._added[child] = self._added.get(child, 0.0) + amount
+        self._schedule()
+
+    def observe(self, metric: Any, value: float, *labels: str) -> None:
+        """Observe ``value`` in a histogram, by the end of this loop turn."""
+        self._observed.append((self.child(metric, *labels), value))
+        self._schedule()
+
+    def flush(self) -> None:
+        """Write what was added and observed to prometheus-client (before a scrape, and once per loop turn)."""
+        self._scheduled = False
+        added, self._added = self._added, {}
+        observed, self._observed = self._observed, []
+        for child, amount in added.items():
+            if amount:  # an in-flight gauge up and down again within the turn: nothing to write
+                child.inc(amount)
+        for child, value in observed:
+            child.observe(value)
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:  # no loop (a test, a script): now
+            self.flush()
+            return
+        self._scheduled = True
 
 
 class _Cooldowns(Collector):
@@ -93,6 +131,7 @@ class _Cooldowns(Collector):
 async def metrics(request: Request[Any, Any, State]) -> Response[bytes]:
     """The Prometheus text format (scraped without a key, like the health routes)."""
     found: Metrics = request.app.state.metrics
+    found.flush()
     registry = found.registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every worker's values, read from their files
         registry = CollectorRegistry()
