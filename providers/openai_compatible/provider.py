@@ -57,6 +57,11 @@ _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_any = msgspec.json.Decoder(msgspec.Raw).decode
 
 
+_SPACE = frozenset(b" \t\r\n")
+_OPEN, _CLOSE = ord("{"), ord("}")
+_decode_usage = msgspec.json.Decoder(Usage, strict=False).decode
+
+
 def read_usage(content: bytes) -> Usage | None:
     """The usage of a JSON body, or ``None`` when it has none or an odd one; raises ``DecodeError`` if not JSON.
 
@@ -75,16 +80,20 @@ def read_usage(content: bytes) -> Usage | None:
     if not usage or bytes(usage) == b"null":
         return None
     try:
-        return msgspec.json.decode(usage, type=Usage, strict=False)
+        return _decode_usage(usage)
     except msgspec.ValidationError:
         return None
 
 
 def _last_usage(content: bytes) -> bytes | None:
     """The raw value of ``"usage"`` when it is the last member of the top-level object, else ``None``."""
-    end = len(content.rstrip())
-    at = content.rfind(b'"usage"', 0, end)
-    if at <= 0 or content[end - 1:end] != b"}" or content.lstrip()[:1] != b"{":
+    start, end = 0, len(content)
+    while end and content[end - 1] in _SPACE:  # indices, not stripped copies of a 120 KB body
+        end -= 1
+    while start < end and content[start] in _SPACE:
+        start += 1
+    at = content.rfind(b'"usage"', start, end)
+    if at <= start or content[start] != _OPEN or content[end - 1] != _CLOSE:
         return None
     value = content[at + 7:end - 1].lstrip()
     if value[:1] != b":":
