@@ -75,9 +75,6 @@ def _serve_worker(server: uvicorn.Server, sockets: list[socket.socket] | None) -
     # collector's sight, full collections stop walking it. Open loop at half saturation, 3 runs each: p99
     # 28-187 ms -> 14-28 ms. Forked workers also keep sharing those pages with the supervisor.
     gc.freeze()
-    # A young collection every 700 allocations ran several times per request; every 100,000 it costs ~8% less
-    # CPU (A/B, 1 worker, chat at c=32). Most request garbage has no cycles and goes by reference counting anyway.
-    gc.set_threshold(100_000, 50, 100)
     server.run(sockets=sockets)
     return 0 if server.started else STARTUP_FAILURE
 
