@@ -106,6 +106,12 @@ class EventStream(Protocol):
     A failure after the stream started is yielded as a final ``data: {"error": ...}`` event, never raised.
     """
 
+    @property
+    def usage(self) -> Usage | None:
+        """What the stream used, once it ended and when the provider reported it, whether or not the client asked
+        to see it (``stream_options.include_usage``): limits and usage records count it."""
+        ...
+
     def __aiter__(self) -> AsyncIterator[bytes]:
         """Iterate over encoded events."""
         ...

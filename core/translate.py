@@ -30,7 +30,8 @@ from .openai.chat import (
     Tool,
     ToolCall,
 )
-from .sse import error_event, event, payloads
+from .openai.usage import Usage
+from .sse import DONE, error_event, event, payloads
 
 __all__ = ["TranslatedStream", "answered_function", "data_uri", "expect_stream", "json_lines", "offered_function",
            "texts", "tool_arguments"]
@@ -131,6 +132,8 @@ class TranslatedStream(abc.ABC):
         self.id, self.created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
         self.ended = False
         """Set by a subclass when the upstream said the stream is over (no later event is read)."""
+        self.usage: Usage | None = None
+        """What the stream used, once it ended (:meth:`last`), whether or not the client asked to see it."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -179,6 +182,15 @@ class TranslatedStream(abc.ABC):
         """One chat completion chunk event."""
         return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
                                          choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)]))
+
+    def last(self, usage: Usage | None, include_usage: bool) -> bytes:
+        """The stream's end: ``[DONE]``, after a usage chunk when the client asked for one. The usage is kept
+        either way (:attr:`usage`), so that limits and usage records count every stream."""
+        self.usage = usage
+        if not include_usage or usage is None:
+            return DONE
+        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
+                                         usage=usage)) + DONE
 
     def broken(self, what: str, code: str = "upstream_stream_interrupted") -> errors.UpstreamError:
         """The error for a stream the upstream broke (``what`` completes "provider instance 'x' ...")."""

@@ -32,7 +32,7 @@ from core.state import State
 
 from .auth import KEY_NAME_STATE, KEY_STATE, MODEL_STATE, GatewayKeys
 from .metrics import Metrics
-from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER, USAGE_STATE
+from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER, STREAM_STATE, USAGE_STATE
 from .tracing import Tracing
 
 __all__ = ["METERED", "Meter", "metering", "rate_headers", "run_metered"]
@@ -156,7 +156,7 @@ class _Observed:
                 body: bytes = message.get("body", b"")
                 if self.first_byte is None and body:
                     self.first_byte = time.perf_counter()
-                if body and b'"usage"' in body and self.status < 400:
+                if body and not self.stream and b'"usage"' in body and self.status < 400:
                     self._find_usage(body)
                 elif body and self.status >= 500 and not self.stream:
                     self._find_error(body)
@@ -177,22 +177,12 @@ class _Observed:
                 self.stream = value.startswith(b"text/event-stream")
 
     def _find_usage(self, body: bytes) -> None:
-        if not self.stream:
-            state = self.scope["state"]
-            if USAGE_STATE in state:  # what the provider read already (a 70 KB embeddings body is not decoded twice)
-                self.usage = state[USAGE_STATE]
-                return
-            with contextlib.suppress(msgspec.DecodeError):  # a body that only mentions "usage" in text
-                self.usage = _decode_usage(body).usage
+        state = self.scope["state"]
+        if USAGE_STATE in state:  # what the provider read already (a 70 KB embeddings body is not decoded twice)
+            self.usage = state[USAGE_STATE]
             return
-        for event in body.replace(b"\r\n", b"\n").split(b"\n\n"):  # CR LF framing too (sse-starlette)
-            if b'"usage"' in event and event.startswith(b"data:"):
-                try:
-                    found = _decode_usage(event[5:]).usage
-                except msgspec.DecodeError:
-                    continue
-                if found is not None:
-                    self.usage = found
+        with contextlib.suppress(msgspec.DecodeError):  # a body that only mentions "usage" in text
+            self.usage = _decode_usage(body).usage
 
     def _find_error(self, body: bytes) -> None:
         try:
@@ -203,6 +193,9 @@ class _Observed:
 
     async def _settle(self) -> None:
         self.settled = True
+        stream = self.scope["state"].get(STREAM_STATE)
+        if stream is not None and self.usage is None:  # a stream's own count, shown to the client or not
+            self.usage = stream.usage
         usage, model = self.usage, self.scope["state"].get(MODEL_STATE, "")
         if self.cost is None and usage is not None and self.deployment and self.runtime is not None:
             self.cost = _cost(self.runtime, self.deployment, usage)

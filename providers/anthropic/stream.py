@@ -17,8 +17,7 @@ import msgspec
 from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
-from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, event
+from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.translate import TranslatedStream
 
 from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
@@ -114,10 +113,7 @@ class AnthropicStream(TranslatedStream):
     def finish(self) -> bytes:
         if not self.ended:
             raise self.broken("ended the stream before it was complete")
-        if not self._include_usage:
-            return DONE
-        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
-                                         usage=openai_usage(self._usage))) + DONE
+        return self.last(openai_usage(self._usage), self._include_usage)
 
     def _content(self, index: int | None, delta: _Delta) -> bytes:
         if delta.type == "text_delta" and delta.text:

@@ -19,8 +19,7 @@ import msgspec
 from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
-from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, event
+from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.translate import TranslatedStream
 
 from .chat import FAILED, FINISH_REASONS, CallWire, CohereUsage, Function, openai_usage
@@ -111,7 +110,4 @@ class CohereStream(TranslatedStream):
     def finish(self) -> bytes:
         if not self.ended:
             raise self.broken("ended the stream before it was complete")
-        if not self._include_usage or self._usage is None:
-            return DONE
-        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
-                                         usage=openai_usage(self._usage))) + DONE
+        return self.last(openai_usage(self._usage) if self._usage is not None else None, self._include_usage)

@@ -14,8 +14,7 @@ import msgspec
 from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
-from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, event
+from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.translate import TranslatedStream
 
 from .contents import GenerateContentResponse, UsageMetadata, call_arguments, finish_reason, openai_usage, tool_call_id
@@ -82,7 +81,4 @@ class GeminiStream(TranslatedStream):
     def finish(self) -> bytes:
         if not all(choice.finished for choice in self._choices):
             raise self.broken("ended the stream before it was complete")
-        if not self._include_usage or self._usage is None:
-            return DONE
-        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
-                                         usage=openai_usage(self._usage))) + DONE
+        return self.last(openai_usage(self._usage) if self._usage is not None else None, self._include_usage)

@@ -208,6 +208,7 @@ class LocalStream:
         self._pieces, self._generation = pieces, generation
         self.id = ("chatcmpl-" if generation.chat else "cmpl-") + uuid.uuid4().hex
         self.created = int(time.time())
+        self.usage: Usage | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -215,6 +216,7 @@ class LocalStream:
                 yield self._chunk(ChoiceDelta(role="assistant", content=""))
             async for piece in self._pieces:
                 if isinstance(piece, Usage):
+                    self.usage = piece
                     if self._generation.include_usage:
                         yield self._usage(piece)
                     continue

@@ -16,8 +16,7 @@ import msgspec
 
 from core.http import ResponseBody
 from core.model_types import ProviderContext
-from core.openai.chat import ChatCompletionChunk, ChoiceDelta, FunctionCallDelta, ToolCallDelta
-from core.sse import DONE, event
+from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.translate import TranslatedStream, json_lines
 
 from .messages import ChatResponse, arguments_json, finish_reason, openai_usage, tool_call_id
@@ -70,7 +69,4 @@ class OllamaStream(TranslatedStream):
     def finish(self) -> bytes:
         if self._last is None:
             raise self.broken("ended the stream before it was complete")
-        if not self._include_usage:
-            return DONE
-        return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],
-                                         usage=openai_usage(self._last))) + DONE
+        return self.last(openai_usage(self._last), self._include_usage)

@@ -11,6 +11,7 @@ with an ``upstream_stream_interrupted`` error event, and an upstream's own error
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -18,6 +19,7 @@ import msgspec
 from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
+from core.openai.usage import Usage
 from core.sse import DONE, error_event
 
 from .errors import map_errors
@@ -34,9 +36,11 @@ class _Event(msgspec.Struct):
 
     choices: list[_Choice] = []
     error: msgspec.Raw = msgspec.Raw()  # empty when absent
+    usage: msgspec.Raw = msgspec.Raw()
 
 
 _decode_event = msgspec.json.Decoder(_Event).decode
+_decode_usage = msgspec.json.Decoder(Usage, strict=False).decode
 _decode_any = msgspec.json.Decoder(msgspec.Raw).decode
 
 
@@ -47,6 +51,8 @@ class SSEPassthrough:
         self._response = response
         self._context = context
         self._done = self._finished = self._failed = False
+        self.usage: Usage | None = None
+        """The usage event's counts, when the upstream sent one (only when asked: ``include_usage``)."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pending = b""
@@ -124,6 +130,9 @@ class SSEPassthrough:
             return False
         if event.error and bytes(event.error) != b"null":
             self._failed = True
+        if event.usage and bytes(event.usage) != b"null":
+            with contextlib.suppress(msgspec.ValidationError):  # odd counts: passed on, not counted
+                self.usage = _decode_usage(event.usage)
         if not self._finished:
             for choice in event.choices:
                 if choice.finish_reason:

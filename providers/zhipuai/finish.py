@@ -19,6 +19,7 @@ import msgspec
 
 from core import errors
 from core.model_types import EventStream, JSONReply
+from core.openai.usage import Usage
 from core.sse import error_event
 
 __all__ = ["ZhipuStream", "checked_reply"]
@@ -93,6 +94,11 @@ class ZhipuStream:
             if isinstance(events, AsyncGenerator):
                 await events.aclose()
             await self._inner.aclose()
+
+    @property
+    def usage(self) -> Usage | None:
+        """The usage the inner stream read."""
+        return self._inner.usage
 
     async def aclose(self) -> None:
         """Close the upstream response."""

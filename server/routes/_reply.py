@@ -17,6 +17,7 @@ from litestar.response import Stream
 
 from core.errors import ClientClosedRequest, InvalidRequestError, UpstreamTimeoutError
 from core.model_types import AudioStream, EventStream, JSONReply, ModelTarget, Provider, RawBody
+from core.openai.usage import Usage
 from core.parameters import apply_rules
 from core.pricing import cost, format_cost
 from core.reliability import attempt
@@ -33,6 +34,7 @@ __all__ = [
     "CURRENCY_HEADER",
     "DEPLOYMENT_HEADER",
     "SSE_HEADERS",
+    "STREAM_STATE",
     "USAGE_STATE",
     "Exchange",
     "Reply",
@@ -189,6 +191,8 @@ CURRENCY_HEADER = "x-model-runtime-cost-currency"
 
 USAGE_STATE = "model_runtime.usage"
 """``scope["state"]`` entry: the usage of a complete answer, as the provider read it (``None`` when it had none)."""
+STREAM_STATE = "model_runtime.stream"
+"""``scope["state"]`` entry: the event stream of a streamed answer; its ``usage`` is known once it ended."""
 DEPLOYMENT_HEADER = "x-model-runtime-deployment"
 ATTEMPTS_HEADER = "x-model-runtime-attempts"
 
@@ -218,6 +222,8 @@ async def answer(request: Exchange, rt: Runtime, deployments: list[Deployment],
         return reply(outcome.value, outcome.deployment.target, headers)
     limit = rt.loaded.profile.router.stream_timeout_s
     value = outcome.value
+    if not isinstance(value, AudioStream):
+        request.scope["state"][STREAM_STATE] = value  # metering reads its usage once it ended
     stream = value if limit is None or isinstance(value, AudioStream) else _Bounded(value, limit)
     return reply(stream, outcome.deployment.target, headers, done=_Release(rt))
 
@@ -269,6 +275,10 @@ class _Bounded:
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._stream.usage
 
 
 class _Release:

@@ -10,12 +10,14 @@ from decimal import Decimal
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.errors import AuthenticationError
 from core.profile import KeyConfig
 from server.auth import GatewayKeys
 from tests.conftest import UPSTREAM_KEY
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 
@@ -27,6 +29,7 @@ SCOPED = "mr-scoped-key-canary-a1d4e7f0"
 BUDGET = "mr-budget-key-canary-9c3e5a71"
 PLAIN = "mr-plain-key-canary-62b0d4f8"
 PROMPT = "PROMPT-CANARY-4e81 what is the weather"
+ANTHROPIC_KEY = "sk-ant-limits-canary-91c3"
 RPM = 5
 
 PROFILE = f"""
@@ -47,6 +50,9 @@ providers:
     provider: openai
     credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
     models: [gpt-4o-mini, text-embedding-3-small]
+  - name: anthropic
+    provider: anthropic
+    credentials: {{api_key: "${{ANTHROPIC_KEY}}", base_url: "${{ANTHROPIC_URL}}"}}
 routes:
   - model: chat
     model_type: llm
@@ -64,11 +70,21 @@ router: {{retries: 0}}
 
 
 @pytest.fixture(scope="module")
-def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
-    env = {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
-           "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}
-    with GatewayProcess(PROFILE, env) as gw:
+def anthropic() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(ANTHROPIC_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> Iterator[GatewayProcess]:
+    with GatewayProcess(PROFILE, environment(upstream, anthropic)) as gw:
         yield gw
+
+
+def environment(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> dict[str, str]:
+    return {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
+            "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY,
+            "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
 
 
 def sdk(gateway: GatewayProcess, key: str) -> openai.AsyncOpenAI:
@@ -196,6 +212,35 @@ async def test_usage_totals_equal_the_sum_of_the_answers(gateway: GatewayProcess
     assert everything["totals"]["requests"] == sum(r["requests"] for r in everything["data"])
 
 
+def totals(gateway: GatewayProcess, model: str) -> tuple[int, int, int]:
+    """Requests, prompt and completion tokens recorded for the admin key and ``model``."""
+    response = httpx.get(f"{gateway.base_url}/usage", params={"key": "ops", "model": model},
+                         headers={"authorization": f"Bearer {ADMIN}"}, timeout=10)
+    rows = [r for r in response.json()["data"] if r["model"] == model]
+    return (sum(r["requests"] for r in rows), sum(r["prompt_tokens"] for r in rows),
+            sum(r["completion_tokens"] for r in rows))
+
+
+@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4-5", "openai/gpt-4o-mini"])
+async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(gateway: GatewayProcess,
+                                                                                   model: str) -> None:
+    # Otherwise a stream without include_usage would escape the key's tpm and budget.
+    question: list[ChatCompletionMessageParam] = [{"role": "user", "content": f"{PROMPT} a story about {model}"}]
+    before = totals(gateway, model)
+    async with sdk(gateway, ADMIN) as client:
+        shown = await client.chat.completions.create(model=model, messages=question, stream=True,
+                                                     stream_options={"include_usage": True})
+        [usage] = [chunk.usage async for chunk in shown if chunk.usage is not None]
+        hidden = await client.chat.completions.create(model=model, messages=question, stream=True)
+        assert [chunk async for chunk in hidden if chunk.usage is not None] == []  # not shown, as asked
+    requests, prompt, completion = (after - was for after, was in zip(totals(gateway, model), before, strict=True))
+    assert requests == 2
+    # A native provider reports usage anyway; an OpenAI-wire upstream only when asked, so there the second
+    # stream's tokens stay unknown (the gateway does not add stream_options for the client).
+    counted = 2 if model.startswith("anthropic/") else 1
+    assert (prompt, completion) == (counted * usage.prompt_tokens, counted * usage.completion_tokens)
+
+
 def test_usage_is_for_admin_keys_only(gateway: GatewayProcess) -> None:
     for key in (PLAIN, LIMITED):
         answer = httpx.get(f"{gateway.base_url}/usage", headers={"authorization": f"Bearer {key}"}, timeout=10)
@@ -226,10 +271,8 @@ def test_metrics_parse_and_move(gateway: GatewayProcess) -> None:
     assert metric(gateway, "model_runtime_in_flight_requests") == 0
 
 
-def test_metrics_add_up_every_worker(upstream: FakeOpenAI) -> None:
-    env = {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
-           "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}
-    with GatewayProcess(PROFILE, env, workers=2) as gw:
+def test_metrics_add_up_every_worker(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> None:
+    with GatewayProcess(PROFILE, environment(upstream, anthropic), workers=2) as gw:
         for _ in range(12):  # a new connection each: the kernel spreads them over both workers' sockets
             assert chat(gw, ADMIN).status_code == 200
         route = {"route": "/v1/chat/completions", "status": "200"}
