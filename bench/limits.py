@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 import uvloop  # noqa: E402
 from litestar.datastructures import State  # noqa: E402
 
-from core.profile import KeyConfig, StateConfig, load_profile  # noqa: E402
+from core.profile import load_profile  # noqa: E402
 from core.redis_state import RedisState  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
+from core.server_config import KeyConfig, StateConfig  # noqa: E402
 from core.state import MemoryState  # noqa: E402
 from core.state import State as Counters  # noqa: E402
 from server.auth import MODEL_STATE, GatewayKeys  # noqa: E402

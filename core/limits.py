@@ -19,7 +19,7 @@ from typing import Literal
 
 import msgspec
 
-from .profile import KeyConfig
+from .server_config import KeyConfig
 
 __all__ = [
     "WINDOW_S",

@@ -30,7 +30,7 @@ from redis.retry import Retry
 
 from .errors import UpstreamUnavailableError
 from .limits import WINDOW_S, Admission, DeploymentLimit, KeyPolicy, Reason, Settlement, budget_period
-from .profile import StateConfig
+from .server_config import StateConfig
 from .state import DeploymentLoad, SharedCooldowns
 from .usage import UsageRow
 

@@ -14,8 +14,9 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
-from core.profile import LoadedProfile, StateConfig
+from core.profile import LoadedProfile
 from core.runtime import Runtime
+from core.server_config import StateConfig
 from core.state import MemoryState
 from core.state import State as LimitState
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.errors import AuthenticationError, ModelNotFoundError
 from core.limits import KeyPolicy
-from core.profile import KeyConfig, ServerConfig
+from core.server_config import KeyConfig, ServerConfig
 
 __all__ = ["ANONYMOUS", "KEY_NAME_STATE", "KEY_STATE", "MODEL_STATE", "GatewayKeys", "check_model"]
 

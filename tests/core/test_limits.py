@@ -11,8 +11,9 @@ import pytest
 
 from core.catalogue import profile_view
 from core.limits import DeploymentLimit, KeyPolicy, Settlement, budget_period
-from core.profile import KeyConfig, ProfileError, StateConfig, load_profile
+from core.profile import ProfileError, load_profile
 from core.redis_state import RedisState
+from core.server_config import KeyConfig, StateConfig
 from core.state import DeploymentLoad, MemoryState, State
 from tests.redis_server import RedisServer
 

@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from prometheus_client.parser import text_string_to_metric_families
 
 from core.errors import AuthenticationError
-from core.profile import KeyConfig
+from core.server_config import KeyConfig
 from server.auth import GatewayKeys
 from tests.conftest import UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
