@@ -173,15 +173,19 @@ class Router:
                             seen.add(model)
                             yield model, spec.plugin.id
 
-    def listed(self) -> Iterator[tuple[str, str]]:
-        """``(model id, owner)`` for every servable alias and every enabled model of a configured instance."""
+    def listed(self) -> Iterator[tuple[str, str, ModelType | None]]:
+        """``(model id, owner, model type)`` for every servable alias and every enabled model of a configured
+        instance; a model of two types (an embedding model that also reranks) is listed once, with the first."""
         for alias, route in self.routes.items():
             if route.deployments or route.fallbacks:
-                yield alias, ROUTE_OWNER
+                yield alias, ROUTE_OWNER, route.model_type
         for spec in self._configured:
-            # once each: a name may serve two types (an embedding model that also reranks)
-            for model in dict.fromkeys(name for by_name in spec.models.values() for name in by_name):
-                yield f"{spec.name}/{model}", spec.plugin.id
+            types: dict[str, ModelType] = {}
+            for model_type, by_name in spec.models.items():
+                for name in by_name:
+                    types.setdefault(name, model_type)
+            for model, model_type in types.items():
+                yield f"{spec.name}/{model}", spec.plugin.id, model_type
 
     def find(self, name: str) -> Found | None:
         """Who serves ``name`` and what is known of it (``GET /v1/models/{name}``), or None when nothing here can.

@@ -19,7 +19,8 @@ class ModelPricing(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class Model(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One model as OpenAI lists it; the optional fields come only with ``GET /v1/models/{id}``."""
+    """One model as OpenAI lists it, plus its type; the other optional fields come only with
+    ``GET /v1/models/{id}``."""
 
     id: str
     object: Literal["model"]

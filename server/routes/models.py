@@ -16,11 +16,13 @@ __all__ = ["list_models", "retrieve_model"]
 @get("/models")
 async def list_models(request: Req) -> ModelList:
     """Route aliases and the enabled models of configured instances (``<instance>/<model>``), those the caller's
-    key may use."""
+    key may use, each with its type (``llm``, ``text-embedding``, ...) so that a client can pick by kind."""
     rt = runtime(request)
     key = request.scope["state"].get(KEY_STATE)
-    return ModelList(data=[Model(id=name, object="model", created=rt.created, owned_by=owner)
-                           for name, owner in rt.router.listed() if key is None or key.may_use_model(name)])
+    return ModelList(data=[Model(id=name, object="model", created=rt.created, owned_by=owner,
+                                 model_type=str(model_type) if model_type else None)
+                           for name, owner, model_type in rt.router.listed()
+                           if key is None or key.may_use_model(name)])
 
 
 @get("/models/{model_id:path}")

@@ -68,7 +68,7 @@ def test_deployments_on_unconfigured_instances_are_skipped(router: Router) -> No
     assert all(not router.resolve("chat", ModelType.LLM)[0].id.startswith("dormant/") for _ in range(200))
     with pytest.raises(ProviderNotConfiguredError, match=r"route 'dark'.*instance 'dormant'"):
         router.resolve("dark", ModelType.LLM)
-    assert router.find("dark") is None and "dark" not in dict(router.listed())
+    assert router.find("dark") is None and "dark" not in {name for name, _, _ in router.listed()}
 
 
 @pytest.mark.parametrize(("routes", "message"), [
@@ -107,8 +107,10 @@ def test_bare_name_takes_the_first_configured_instance_in_profile_order(tmp_path
 
 
 def test_listed_and_owner_agree(router: Router) -> None:
-    listed = dict(router.listed())
+    listed = {name: owner for name, owner, _ in router.listed()}
+    types = {name: model_type for name, _, model_type in router.listed()}
     assert list(listed)[:3] == ["chat", "vectors", "local-chat"]
+    assert types["chat"] == ModelType.LLM and types["a/text-embedding-3-small"] == ModelType.TEXT_EMBEDDING
     assert listed["b/gpt-4o"] == "openai" and listed["a/text-embedding-3-small"] == "openai"
     assert not any(name.startswith("dormant/") for name in listed)
     for name, owner in listed.items():

@@ -69,8 +69,12 @@ async def test_embeddings_async_token_ids(aclient: openai.AsyncOpenAI) -> None:
 
 
 def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
-    ids = [m.id for m in client.models.list()]
+    listed = list(client.models.list())
+    ids = [m.id for m in listed]
     assert ids[:2] == ["chat", "embed"]
+    kinds = {m.id: (m.model_extra or {}).get("model_type") for m in listed}  # ours, beside OpenAI's fields
+    assert kinds["chat"] == "llm" and kinds["embed"] == "text-embedding"
+    assert kinds["openai/text-embedding-3-small"] == "text-embedding" and kinds["openai/gpt-4o-mini"] == "llm"
     assert "openai/gpt-4o-mini" in ids and "openai/text-embedding-3-small" in ids
     assert not any(i.startswith("unconfigured/") for i in ids)  # not configured: not offered
     assert client.models.retrieve("openai/gpt-4o-mini").owned_by == "openai"
