@@ -28,11 +28,11 @@ from .metrics import Metrics, metrics
 from .reload import Reloader
 from .routes import audio, catalogue, health, models, seed, tokens, usage
 from .tracing import Tracing
+from .version import VERSION
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("model_runtime")
-VERSION = "0.1.0"
 
 
 def create_app(loaded: LoadedProfile) -> ASGIApp:

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Response, get
 
+from ..version import VERSION
 from ._reply import Req, runtime
 
 __all__ = ["live", "ready"]
@@ -19,9 +20,10 @@ async def live() -> dict[str, str]:
 
 @get("/health/ready")
 async def ready(request: Req) -> Response[dict[str, Any]]:
-    """Readiness, with each provider instance's state (``not_configured`` says what to set; ``details`` what the
-    provider adds, such as a local model's load time) and the deployments resting after repeated failures
-    (seconds left)."""
+    """Readiness, with the gateway's version, when the profile serving now was loaded (a reload's time, so that
+    replicas behind a load balancer can be compared), each provider instance's state (``not_configured`` says
+    what to set; ``details`` what the provider adds, such as a local model's load time) and the deployments
+    resting after repeated failures (seconds left)."""
     rt = runtime(request)
     providers: dict[str, dict[str, Any]] = {}
     for spec in rt.loaded.instances.values():
@@ -35,6 +37,6 @@ async def ready(request: Req) -> Response[dict[str, Any]]:
             state["details"] = details
         providers[spec.name] = state
     cooling = {deployment: round(left, 1) for deployment, left in rt.cooldowns.cooling().items()}
-    body = {"status": "draining" if request.app.state.draining else "ready", "providers": providers,
-            "cooldowns": cooling, "in_flight": rt.in_flight}
+    body = {"status": "draining" if request.app.state.draining else "ready", "version": VERSION,
+            "profile_loaded_at": rt.created, "providers": providers, "cooldowns": cooling, "in_flight": rt.in_flight}
     return Response(body, status_code=503 if request.app.state.draining else 200)

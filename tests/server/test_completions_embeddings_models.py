@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import math
 import struct
+import time
+from importlib.metadata import version
 
 import httpx
 import openai
@@ -88,7 +90,8 @@ def test_models_list_and_retrieve(client: openai.OpenAI) -> None:
 def test_health(gateway: GatewayProcess) -> None:
     assert httpx.get(f"{gateway.url}/health/live").json() == {"status": "ok"}
     ready = httpx.get(f"{gateway.url}/health/ready").json()
-    assert ready["status"] == "ready"
+    assert ready["status"] == "ready" and ready["version"] == version("model-runtime")
+    assert time.time() - 600 < ready["profile_loaded_at"] <= time.time()  # loaded by this test session
     assert ready["providers"]["up"] == {"provider": "openai_compatible", "status": "ok"}
     assert ready["providers"]["unconfigured"] == {"provider": "openai", "status": "not_configured",
                                                   "reason": "set UNSET_TEST_OPENAI_KEY"}

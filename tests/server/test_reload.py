@@ -62,11 +62,14 @@ def test_a_changed_file_is_picked_up_and_a_broken_one_refused(watched: GatewayPr
 
 def test_sighup_reloads(upstream: FakeOpenAI) -> None:
     with start(upstream, watch=False) as gateway:
+        loaded_at = httpx.get(f"{gateway.url}/health/ready", timeout=5).json()["profile_loaded_at"]
         gateway.profile_path.write_text(gateway.profile_path.read_text() + EXTRA_ROUTE % "hup")
         time.sleep(1.5)
         assert "hup" not in models(gateway)  # not watched
         gateway.signal(signal.SIGHUP)
         assert eventually(lambda: "hup" in models(gateway))
+        # /health/ready tells which profile a replica serves: the reloaded one is younger (whole seconds)
+        assert httpx.get(f"{gateway.url}/health/ready", timeout=5).json()["profile_loaded_at"] > loaded_at
 
 
 def test_reloads_under_load_lose_no_request(watched: GatewayProcess) -> None:
