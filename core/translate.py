@@ -132,8 +132,7 @@ class TranslatedStream(abc.ABC):
         self.id, self.created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
         self.ended = False
         """Set by a subclass when the upstream said the stream is over (no later event is read)."""
-        self.usage: Usage | None = None
-        """What the stream used, once it ended (:meth:`last`), whether or not the client asked to see it."""
+        self._final_usage: Usage | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -183,10 +182,21 @@ class TranslatedStream(abc.ABC):
         return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model,
                                          choices=[ChunkChoice(index=index, delta=delta, finish_reason=finish)]))
 
+    @property
+    def usage(self) -> Usage | None:
+        """What the stream used, whether or not the client asked to see it: the final count once it ended
+        (:meth:`last`), before that what the upstream has reported so far (:meth:`usage_so_far`), so that a
+        client that leaves early is charged for what it was sent."""
+        return self._final_usage if self._final_usage is not None else self.usage_so_far()
+
+    def usage_so_far(self) -> Usage | None:
+        """The usage the upstream has reported before the end, where it reports any (subclasses)."""
+        return None
+
     def last(self, usage: Usage | None, include_usage: bool) -> bytes:
         """The stream's end: ``[DONE]``, after a usage chunk when the client asked for one. The usage is kept
         either way (:attr:`usage`), so that limits and usage records count every stream."""
-        self.usage = usage
+        self._final_usage = usage
         if not include_usage or usage is None:
             return DONE
         return event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[],

@@ -18,6 +18,7 @@ from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
+from core.openai.usage import Usage
 from core.translate import TranslatedStream
 
 from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
@@ -109,6 +110,9 @@ class AnthropicStream(TranslatedStream):
             case "error" if item.error is not None:
                 raise self._error_for(item.error.type, item.error.message)
         return b""  # ping, content_block_stop, thinking and newer events
+
+    def usage_so_far(self) -> Usage | None:
+        return openai_usage(self._usage)
 
     def finish(self) -> bytes:
         if not self.ended:

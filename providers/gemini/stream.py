@@ -15,6 +15,7 @@ from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
+from core.openai.usage import Usage
 from core.translate import TranslatedStream
 
 from .contents import GenerateContentResponse, UsageMetadata, call_arguments, finish_reason, openai_usage, tool_call_id
@@ -77,6 +78,9 @@ class GeminiStream(TranslatedStream):
                 choice.finished = True
                 out.append(self.chunk(ChoiceDelta(), reason, candidate.index))
         return b"".join(out)
+
+    def usage_so_far(self) -> Usage | None:
+        return openai_usage(self._usage) if self._usage is not None else None
 
     def finish(self) -> bytes:
         if not all(choice.finished for choice in self._choices):

@@ -14,6 +14,7 @@ class OpenAIProvider(OpenAICompatibleProvider):
     """``api.openai.com`` unless ``base_url`` says otherwise."""
 
     default_base_url = "https://api.openai.com/v1"
+    stream_usage = True
 
     def auth_headers(self) -> dict[str, str]:
         headers = super().auth_headers()

@@ -127,6 +127,10 @@ class OpenAICompatibleProvider(Provider):
     default_base_url: str | None = None
     rerank_fields: dict[str, Any] = {}
     """Fields added to every rerank call (Jina: ``return_documents: false``, the gateway attaches them)."""
+    stream_usage = False
+    """Whether the upstream takes ``stream_options.include_usage``. If so, a stream the client asked for without it
+    is asked with it, so that its tokens count against keys' limits and in usage, and the usage chunk is kept from
+    the client. Off for any OpenAI-compatible server (some reject options they do not know)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -219,13 +223,20 @@ class OpenAICompatibleProvider(Provider):
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST chat/completions``."""
-        return await self.post(self.route(target, "chat/completions"), self.with_model(raw, target),
-                               bool(request.stream), target.timeout_s)
+        return await self._generate("chat/completions", target, request, raw)
 
     async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST completions``."""
-        return await self.post(self.route(target, "completions"), self.with_model(raw, target), bool(request.stream),
-                               target.timeout_s)
+        return await self._generate("completions", target, request, raw)
+
+    async def _generate(self, path: str, target: ModelTarget, request: ChatCompletionRequest | CompletionRequest,
+                        raw: RawBody) -> JSONReply | EventStream:
+        body = self.with_model(raw, target)
+        asked = request.stream_options is not None and bool(request.stream_options.include_usage)
+        hide = bool(request.stream) and self.stream_usage and not asked
+        if hide:
+            body["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
+        return await self.post(self.route(target, path), body, bool(request.stream), target.timeout_s, hide)
 
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
@@ -320,11 +331,12 @@ class OpenAICompatibleProvider(Provider):
         raise self.error_from(response.status_code, response.headers, content)
 
     async def post(self, path: str, body: dict[str, Any], stream: bool,
-                   timeout_s: float | None = None) -> JSONReply | EventStream:
-        """Send one request that may stream; errors before the first byte are raised, not streamed."""
+                   timeout_s: float | None = None, hide_usage: bool = False) -> JSONReply | EventStream:
+        """Send one request that may stream; errors before the first byte are raised, not streamed. With
+        ``hide_usage`` the stream's usage event is read but not passed on (see :attr:`stream_usage`)."""
         response = await self._send(path, _encode(body), timeout_s)
         if stream and _is_event_stream(response):
-            return SSEPassthrough(response, self.context)
+            return SSEPassthrough(response, self.context, hide_usage)
         reply = await self._read_json(response)
         if stream:
             raise errors.UpstreamError(f"provider instance '{self.name}' answered a stream request with JSON",

@@ -34,7 +34,7 @@ class _Choice(msgspec.Struct):
 class _Event(msgspec.Struct):
     """What the gateway reads of an event: whether it ends a choice, whether it reports an error."""
 
-    choices: list[_Choice] = []
+    choices: list[_Choice] | None = None
     error: msgspec.Raw = msgspec.Raw()  # empty when absent
     usage: msgspec.Raw = msgspec.Raw()
 
@@ -47,12 +47,15 @@ _decode_any = msgspec.json.Decoder(msgspec.Raw).decode
 class SSEPassthrough:
     """An :class:`~core.model_types.EventStream` over an open upstream response."""
 
-    def __init__(self, response: ResponseBody, context: ProviderContext) -> None:
+    def __init__(self, response: ResponseBody, context: ProviderContext, hide_usage: bool = False) -> None:
         self._response = response
         self._context = context
         self._done = self._finished = self._failed = False
         self.usage: Usage | None = None
         """The usage event's counts, when the upstream sent one (only when asked: ``include_usage``)."""
+        self._hide_usage = hide_usage
+        """The gateway asked for the usage event, the client did not: it is read, not passed on."""
+        self._hidden: bytes | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         pending = b""
@@ -67,6 +70,10 @@ class SSEPassthrough:
                     if not self._read(ready):
                         yield self._error("sent an event that is not JSON", "upstream_invalid_event")
                         return
+                    if self._hidden is not None:
+                        ready, self._hidden = ready.replace(b"data: " + self._hidden + b"\n\n", b"", 1), None
+                        if not ready:
+                            continue
                     yield ready
         except errors.ModelRuntimeError as exc:
             yield error_event(exc)
@@ -133,8 +140,10 @@ class SSEPassthrough:
         if event.usage and bytes(event.usage) != b"null":
             with contextlib.suppress(msgspec.ValidationError):  # odd counts: passed on, not counted
                 self.usage = _decode_usage(event.usage)
+            if self._hide_usage and not event.choices:  # the usage chunk (framed otherwise than usual: left in)
+                self._hidden = payload
         if not self._finished:
-            for choice in event.choices:
+            for choice in event.choices or ():
                 if choice.finish_reason:
                     self._finished = True
         return True

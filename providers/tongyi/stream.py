@@ -19,6 +19,7 @@ from core import errors
 from core.http import ResponseBody
 from core.model_types import ProviderContext
 from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
+from core.openai.usage import Usage
 from core.translate import TranslatedStream
 
 from .errors import DashScopeError, from_code
@@ -79,6 +80,9 @@ class TongyiStream(TranslatedStream):
     def _end(self, reason: str) -> bytes:
         self._finished = self.ended = True
         return self.chunk(ChoiceDelta(), reason)
+
+    def usage_so_far(self) -> Usage | None:
+        return openai_usage(self._usage) if self._usage is not None else None
 
     def finish(self) -> bytes:
         if not self._finished:

@@ -221,9 +221,10 @@ def totals(gateway: GatewayProcess, model: str) -> tuple[int, int, int]:
             sum(r["completion_tokens"] for r in rows))
 
 
-@pytest.mark.parametrize("model", ["anthropic/claude-haiku-4-5", "openai/gpt-4o-mini"])
-async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(gateway: GatewayProcess,
-                                                                                   model: str) -> None:
+@pytest.mark.parametrize(("model", "counted"), [("anthropic/claude-haiku-4-5", 2), ("openai/gpt-4o-mini", 2),
+                                               ("up/gpt-4o-mini", 1)])
+async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(
+        gateway: GatewayProcess, upstream: FakeOpenAI, model: str, counted: int) -> None:
     # Otherwise a stream without include_usage would escape the key's tpm and budget.
     question: list[ChatCompletionMessageParam] = [{"role": "user", "content": f"{PROMPT} a story about {model}"}]
     before = totals(gateway, model)
@@ -232,13 +233,27 @@ async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_
                                                      stream_options={"include_usage": True})
         [usage] = [chunk.usage async for chunk in shown if chunk.usage is not None]
         hidden = await client.chat.completions.create(model=model, messages=question, stream=True)
-        assert [chunk async for chunk in hidden if chunk.usage is not None] == []  # not shown, as asked
+        chunks = [chunk async for chunk in hidden]
+    assert chunks and all(chunk.usage is None and chunk.choices for chunk in chunks)  # no usage chunk: not asked
+    if model.startswith("openai/"):  # OpenAI's API takes stream_options: the gateway asked for the usage itself
+        assert upstream.requests[-1].json()["stream_options"] == {"include_usage": True}
     requests, prompt, completion = (after - was for after, was in zip(totals(gateway, model), before, strict=True))
     assert requests == 2
-    # A native provider reports usage anyway; an OpenAI-wire upstream only when asked, so there the second
-    # stream's tokens stay unknown (the gateway does not add stream_options for the client).
-    counted = 2 if model.startswith("anthropic/") else 1
+    # A native provider reports usage anyway; a generic OpenAI-compatible server only when the client asked
+    # (the gateway does not add options it may reject), so there the second stream's tokens stay unknown.
     assert (prompt, completion) == (counted * usage.prompt_tokens, counted * usage.completion_tokens)
+
+
+async def test_a_stream_cut_short_is_charged_what_the_upstream_reported(gateway: GatewayProcess) -> None:
+    model = "anthropic/fault-cut-3"  # message_start (with the input tokens), two more events, then the line drops
+    before = totals(gateway, model)
+    async with sdk(gateway, ADMIN) as client:
+        stream = await client.chat.completions.create(model=model, stream=True,
+                                                      messages=[{"role": "user", "content": PROMPT}])
+        with pytest.raises(openai.APIError):  # the gateway's error event for the cut
+            [chunk async for chunk in stream]
+    requests, prompt, _ = (after - was for after, was in zip(totals(gateway, model), before, strict=True))
+    assert requests == 1 and prompt > 0
 
 
 def test_usage_is_for_admin_keys_only(gateway: GatewayProcess) -> None:
@@ -265,6 +280,13 @@ def test_metrics_parse_and_move(gateway: GatewayProcess) -> None:
         tokens + answer.json()["usage"]["completion_tokens"])
     assert metric(gateway, "model_runtime_request_duration_seconds_count",
                   route="/v1/chat/completions") == latency + 1
+    # Chatchat's provider routes keep Litestar's route name, whoever serves them (audio still goes through Litestar)
+    provider_route = {"route": "/{provider}/v1/chat/completions", "model": "up/gpt-4o-mini", "status": "200"}
+    served = metric(gateway, "model_runtime_requests_total", **provider_route)
+    assert httpx.post(f"{gateway.url}/up/v1/chat/completions", headers={"authorization": f"Bearer {ADMIN}"},
+                      json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                      timeout=10).status_code == 200
+    assert metric(gateway, "model_runtime_requests_total", **provider_route) == served + 1
     errors = metric(gateway, "model_runtime_upstream_errors_total", status="503")
     assert chat(gateway, ADMIN, "up/fault-status-503").status_code == 503
     assert metric(gateway, "model_runtime_upstream_errors_total", status="503") == errors + 1

@@ -92,3 +92,36 @@ async def test_json_of_an_unusual_shape_passes(context: ProviderContext) -> None
 async def test_upstream_error_event_is_the_last_word(context: ProviderContext) -> None:
     failure = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
     assert await run(context, FIRST, failure) == [FIRST, failure]
+
+
+USAGE = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}\n\n'
+
+
+async def read(context: ProviderContext, *chunks: bytes, hide_usage: bool = False) -> tuple[bytes, SSEPassthrough]:
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    stream = SSEPassthrough(httpx.Response(200, content=body()), context, hide_usage)
+    return b"".join([item async for item in stream]), stream
+
+
+async def test_the_usage_event_is_noted_and_passed_on(context: ProviderContext) -> None:
+    sent, stream = await read(context, FIRST, LAST, USAGE, DONE)
+    assert sent == FIRST + LAST + USAGE + DONE
+    assert stream.usage is not None and (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (7, 3)
+
+
+async def test_a_usage_event_whose_choices_are_null_still_counts(context: ProviderContext) -> None:
+    null_choices = USAGE.replace(b'"choices":[]', b'"choices":null')
+    sent, stream = await read(context, FIRST, LAST, null_choices, DONE)
+    assert sent == FIRST + LAST + null_choices + DONE
+    assert stream.usage is not None and stream.usage.total_tokens == 10
+
+
+async def test_a_usage_event_the_client_did_not_ask_for_is_read_but_kept_from_it(context: ProviderContext) -> None:
+    sent, stream = await read(context, FIRST, LAST + USAGE + DONE, hide_usage=True)
+    assert sent == FIRST + LAST + DONE
+    alone, _ = await read(context, FIRST, LAST, USAGE, DONE, hide_usage=True)  # in a read of its own
+    assert alone == FIRST + LAST + DONE
+    assert stream.usage is not None and stream.usage.prompt_tokens == 7
