@@ -53,14 +53,23 @@ ROUTES: dict[str, Endpoint] = {
 }
 """Path endings under ``/v1`` and ``/{provider}/v1``."""
 _ROOT: dict[str, Endpoint] = {"/rerank": rerank.rerank, "/v2/rerank": rerank.rerank}
-_TEMPLATES = {rest: (f"/v1{rest}", f"/{{provider:str}}/v1{rest}") for rest in ROUTES}
-"""Route names for metrics and spans, as Litestar spells path templates."""
+_TEMPLATES = {rest: (f"/v1{rest}", f"/{{provider}}/v1{rest}") for rest in ROUTES}
+"""Route names for metrics and spans, as Litestar spells path templates (``Route.path_format``)."""
+
+
+def _path(scope: Scope) -> str:
+    """The path as Litestar routes it: without the ``root_path`` uvicorn put in front, nor a trailing slash."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return path
 
 
 def _route(path: str) -> tuple[str, str | None, Endpoint] | None:
-    """``(template, provider, endpoint)`` for a model-call path; ``None`` for any other."""
-    if path.endswith("/") and len(path) > 1:
-        path = path[:-1]
+    """``(template, provider, endpoint)`` for a model-call path (see :func:`_path`); ``None`` for any other."""
     if path.startswith("/v1/"):
         rest = path[3:]
         endpoint = ROUTES.get(rest)
@@ -105,13 +114,25 @@ def model_calls(app: Litestar) -> ASGIApp:
     state, inner = app.state, cast(ASGIApp, app)
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        found = _route(scope["path"]) if scope["type"] == "http" else None
+        path = _path(scope) if scope["type"] == "http" else ""
+        found = _route(path) if path else None
         if found is None:
             await inner(scope, receive, send)
             return
         template, provider, endpoint = found
-        scope["path_template"] = template
+        scope["path"], scope["path_template"] = path, template  # key scopes see the path Litestar would
         scope.setdefault("state", {})
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", b"POST, OPTIONS")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed on {scope['path']}.")
@@ -119,9 +140,16 @@ def model_calls(app: Litestar) -> ASGIApp:
             async def answer(scope: Scope, receive: Receive, send: Send) -> None:
                 await _answer(Exchange(scope, receive, state), provider, endpoint, send)
 
-            await run_metered(state, scope, receive, send, answer)
+            await run_metered(state, scope, receive, sending, answer)
         except ModelRuntimeError as exc:  # refused before the call: no key, out of scope, rate limited
+            if started:  # failed after the answer began (a stream cut): nothing more can be said on this response
+                raise
             await _send_error(scope, send, exc)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            await _send_error(scope, send, InternalError("The gateway failed to handle this request; see its log."))
 
     return wrapped
 
@@ -188,11 +216,13 @@ async def _stream(pieces: AsyncIterator[bytes], receive: Receive, send: Send) ->
     a slow upstream may send nothing for a long time)."""
     task = asyncio.current_task()
     assert task is not None
-    left = False
+    left = finished = False
 
     def on_disconnect(watcher: asyncio.Future[None]) -> None:
         nonlocal left
-        if not watcher.cancelled() and watcher.exception() is None:
+        # A callback already scheduled when the pieces ran out must not cancel what follows (the last message,
+        # the settlement of the key's usage in it, closing the stream).
+        if not finished and not watcher.cancelled() and watcher.exception() is None:
             left = True
             task.cancel()
 
@@ -201,13 +231,14 @@ async def _stream(pieces: AsyncIterator[bytes], receive: Receive, send: Send) ->
     try:
         async for piece in pieces:
             await send({"type": "http.response.body", "body": piece, "more_body": True})
-        watcher.remove_done_callback(on_disconnect)  # once the last piece is out, receive() says "disconnect"
+        finished = True  # once the last piece is out, receive() says "disconnect"
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if left and task.uncancel() == 0:  # the client left: nobody to write to
             return
         raise
     finally:
+        finished = True
         watcher.remove_done_callback(on_disconnect)
         watcher.cancel()
 

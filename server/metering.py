@@ -193,21 +193,21 @@ class _Observed:
 
     async def _settle(self) -> None:
         self.settled = True
-        stream = self.scope["state"].get(STREAM_STATE)
-        if stream is not None and self.usage is None:  # a stream's own count, shown to the client or not
-            self.usage = stream.usage
-        usage, model = self.usage, self.scope["state"].get(MODEL_STATE, "")
-        if self.cost is None and usage is not None and self.deployment and self.runtime is not None:
-            self.cost = _cost(self.runtime, self.deployment, usage)
-        settled = Settlement(key=self.key.name, model=model, deployment=self.deployment,
-                             prompt_tokens=usage.prompt_tokens if usage else 0,
-                             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
-                             cost=self.cost or 0.0, error=self.status >= 400 or self.status == 0)
-        assert self.runtime is not None
-        limit = self.runtime.router.deployment_limits.get(self.deployment) if self.deployment else None
-        try:
+        try:  # a broken settlement must not break the answer
+            stream = self.scope["state"].get(STREAM_STATE)
+            if stream is not None and self.usage is None:  # a stream's own count, shown to the client or not
+                self.usage = getattr(stream, "usage", None)  # a plug-in's stream may predate the attribute
+            usage, model = self.usage, self.scope["state"].get(MODEL_STATE, "")
+            if self.cost is None and usage is not None and self.deployment and self.runtime is not None:
+                self.cost = _cost(self.runtime, self.deployment, usage)
+            settled = Settlement(key=self.key.name, model=model, deployment=self.deployment,
+                                 prompt_tokens=usage.prompt_tokens if usage else 0,
+                                 completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+                                 cost=self.cost or 0.0, error=self.status >= 400 or self.status == 0)
+            assert self.runtime is not None
+            limit = self.runtime.router.deployment_limits.get(self.deployment) if self.deployment else None
             await self.meter.state.settle(self.key, self.admission, settled, limit)
-        except Exception:  # a broken settlement must not break the answer
+        except Exception:
             log.exception("could not record the usage of a request")
 
     def _record(self, span: trace.Span | None) -> None:

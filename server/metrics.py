@@ -12,6 +12,7 @@ for, so its distinct values are capped (:data:`MAX_MODELS`; more show as ``other
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,6 +29,7 @@ from core.runtime import Runtime
 
 __all__ = ["MAX_MODELS", "Metrics", "metrics"]
 
+log = logging.getLogger("model_runtime")
 MAX_MODELS = 500
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -60,7 +62,8 @@ class Metrics:
         self._models: set[str] = set()
         self._added: dict[Any, float] = {}
         self._observed: list[tuple[Any, float]] = []
-        self._scheduled = False
+        self._scheduled: asyncio.AbstractEventLoop | None = None
+        """The loop a flush is due on (a loop closed before running it does not stop later flushes)."""
 
     def model(self, name: str) -> str:
         """The label for a client-chosen model name (capped cardinality)."""
@@ -91,25 +94,35 @@ class Metrics:
         self._schedule()
 
     def flush(self) -> None:
-        """Write what was added and observed to prometheus-client (before a scrape, and once per loop turn)."""
-        self._scheduled = False
+        """Write what was added and observed to prometheus-client (before a scrape, and once per loop turn).
+
+        Each value on its own: one that prometheus-client refuses (a counter going down because an upstream
+        reported negative tokens) is dropped and logged, the rest of the turn's still count."""
+        self._scheduled = None
         added, self._added = self._added, {}
         observed, self._observed = self._observed, []
         for child, amount in added.items():
             if amount:  # an in-flight gauge up and down again within the turn: nothing to write
-                child.inc(amount)
+                self._write(child.inc, amount)
         for child, value in observed:
-            child.observe(value)
+            self._write(child.observe, value)
+
+    @staticmethod
+    def _write(record: Callable[[float], None], value: float) -> None:
+        try:
+            record(value)
+        except Exception:
+            log.exception("could not record a metric value (%r)", value)
 
     def _schedule(self) -> None:
-        if self._scheduled:
-            return
         try:
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a test, a script): now
             self.flush()
             return
-        self._scheduled = True
+        if self._scheduled is not loop:
+            loop.call_soon(self.flush)
+            self._scheduled = loop
 
 
 class _Cooldowns(Collector):

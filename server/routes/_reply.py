@@ -73,8 +73,8 @@ class Exchange:
 
 
 class Reply:
-    """An answer before any framework sees it: a complete ``body``, or a ``stream`` of pieces written as they come
-    and then ``close``\ d (also when the client left half-way)."""
+    """An answer before any framework sees it: a complete ``body``, or a ``stream`` of pieces written as they come,
+    then closed with ``close`` (also when the client left half-way)."""
 
     __slots__ = ("body", "close", "headers", "media_type", "stream")
 

@@ -122,6 +122,8 @@ def test_trailing_slash_and_provider_routes_answer_as_the_plain_ones(gateway: Ga
     assert plain.status_code == 200 and plain.json()["object"] == "chat.completion"
     wrong = httpx.put(f"{gateway.url}/chat/v1/embeddings", headers=AUTH)
     assert wrong.status_code == 405 and error_of(wrong)["code"] == "method_not_allowed"
+    options = httpx.options(f"{gateway.base_url}/embeddings")  # what Litestar answered before: the methods
+    assert options.status_code == 204 and options.headers["allow"] == "POST, OPTIONS"
 
 
 @pytest.mark.parametrize("headers", [{}, {"authorization": "Bearer wrong"}, {"authorization": GATEWAY_KEY}])

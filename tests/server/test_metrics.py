@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -57,3 +58,20 @@ def test_without_a_loop_values_are_written_at_once() -> None:
 
 def _labels(route: tuple[str, str, str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(zip(("route", "model", "deployment", "status"), route, strict=True)))
+
+
+def test_a_value_prometheus_refuses_drops_alone(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = Metrics(no_runtime)
+    route = ("/v1/chat/completions", "m", "d", "200")
+
+    async def turn() -> None:
+        metrics.add(metrics.tokens, -5, "m", "d", "prompt")  # an upstream's negative count: a counter cannot go down
+        metrics.add(metrics.requests, 1, *route)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(turn())
+    assert samples(metrics)[("model_runtime_requests_total", _labels(route))] == 1.0
+    assert "could not record a metric value" in caplog.text
+    asyncio.run(turn())  # a later loop still gets its flush
+    assert samples(metrics)[("model_runtime_requests_total", _labels(route))] == 2.0
