@@ -130,10 +130,13 @@ class OpenAICompatibleProvider(Provider):
     stream_usage = False
     """Whether the upstream takes ``stream_options.include_usage``. If so, a stream the client asked for without it
     is asked with it, so that its tokens count against keys' limits and in usage, and the usage chunk is kept from
-    the client. Off for any OpenAI-compatible server (some reject options they do not know)."""
+    the client. Off for a generic OpenAI-compatible server (some reject options they do not know) unless its
+    instance says ``stream_usage: support`` (vLLM, llama.cpp, Ollama and LiteLLM take it)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
+        if "stream_usage" in context.credentials:
+            self.stream_usage = context.credentials["stream_usage"] == "support"
         self.upstream = Upstream(self.base_url(context.credentials).rstrip("/") + "/", self.auth_headers(),
                                  timeout_s=context.timeout_s,
                                  connect_timeout_s=context.connect_timeout_s)

@@ -46,6 +46,9 @@ providers:
   - name: up
     provider: openai_compatible
     credentials: {{base_url: "${{FAKE_URL}}", api_key: "${{FAKE_KEY}}"}}
+  - name: up-usage
+    provider: openai_compatible
+    credentials: {{base_url: "${{FAKE_URL}}", api_key: "${{FAKE_KEY}}", stream_usage: support}}
   - name: openai
     provider: openai
     credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
@@ -222,7 +225,7 @@ def totals(gateway: GatewayProcess, model: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize(("model", "counted"), [("anthropic/claude-haiku-4-5", 2), ("openai/gpt-4o-mini", 2),
-                                               ("up/gpt-4o-mini", 1)])
+                                               ("up-usage/gpt-4o-mini", 2), ("up/gpt-4o-mini", 1)])
 async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(
         gateway: GatewayProcess, upstream: FakeOpenAI, model: str, counted: int) -> None:
     # Otherwise a stream without include_usage would escape the key's tpm and budget.
@@ -235,12 +238,15 @@ async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_
         hidden = await client.chat.completions.create(model=model, messages=question, stream=True)
         chunks = [chunk async for chunk in hidden]
     assert chunks and all(chunk.usage is None and chunk.choices for chunk in chunks)  # no usage chunk: not asked
-    if model.startswith("openai/"):  # OpenAI's API takes stream_options: the gateway asked for the usage itself
-        assert upstream.requests[-1].json()["stream_options"] == {"include_usage": True}
+    if counted == 2 and not model.startswith("anthropic/"):  # OpenAI's API, or an instance that says it takes it
+        assert upstream.requests[-1].json()["stream_options"] == {"include_usage": True}  # asked by the gateway
+    elif not model.startswith("anthropic/"):
+        assert "stream_options" not in upstream.requests[-1].json()
     requests, prompt, completion = (after - was for after, was in zip(totals(gateway, model), before, strict=True))
     assert requests == 2
-    # A native provider reports usage anyway; a generic OpenAI-compatible server only when the client asked
-    # (the gateway does not add options it may reject), so there the second stream's tokens stay unknown.
+    # A native provider reports usage anyway; a generic OpenAI-compatible server only when asked, and the gateway
+    # asks only where the instance says the server takes it (stream_usage: support): elsewhere the second
+    # stream's tokens stay unknown.
     assert (prompt, completion) == (counted * usage.prompt_tokens, counted * usage.completion_tokens)
 
 
