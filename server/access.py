@@ -28,7 +28,7 @@ from core.errors import StreamAborted
 
 from .auth import KEY_NAME_STATE, MODEL_STATE
 
-__all__ = ["ASGIApp", "DropStreamAborted", "JSONLines", "access_log"]
+__all__ = ["ASGIApp", "Access", "DropStreamAborted", "JSONLines", "access_log"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -95,42 +95,63 @@ def _direct(logger: logging.Logger) -> JSONLines | None:
     return None
 
 
+class Access:
+    """One request's access line: its id (also sent back as ``x-request-id``), what the response said, written
+    once the request is over (:meth:`write`)."""
+
+    __slots__ = ("id", "line", "started")
+
+    def __init__(self, scope: Scope) -> None:
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        self.id = given if _GOOD_ID.match(given) else _new_id()
+        self.line: dict[str, Any] = {"id": self.id.decode(), "method": scope["method"], "path": scope["path"]}
+        self.started = time.perf_counter()
+
+    def on_start(self, message: Message) -> None:
+        """Note the status and who answered from ``http.response.start``, and add the request id to it."""
+        self.line["status"] = message["status"]
+        for name, value in message.get("headers", ()):
+            if name in _WHO:
+                self.line[_WHO[name]] = value.decode("latin-1")
+        message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.id)]
+
+    def write(self, scope: Scope) -> None:
+        """The line, when INFO is enabled for ``model_runtime.access``."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        line = self.line
+        line["ms"] = round((time.perf_counter() - self.started) * 1000, 3)
+        line.setdefault("status", 0)  # the client left before any answer
+        state = scope.get("state") or {}
+        for field, entry in _NOTED:  # the key's name (never the key) and the model, where the app noted them
+            if state.get(entry):
+                line[field] = state[entry]
+        if (direct := _direct(log)) is not None and direct.level <= logging.INFO:
+            direct.write(_encode(line))
+        else:
+            log.info("%s", _encode(line).decode())
+
+
 def access_log(app: ASGIApp) -> ASGIApp:
-    """Wrap ``app`` (outermost, so unknown routes are logged too): request ids on every HTTP response and, when
-    INFO is enabled for ``model_runtime.access``, a JSON line per request."""
+    """Wrap ``app``: request ids on every HTTP response and, when INFO is enabled for ``model_runtime.access``, a
+    JSON line per request (unknown routes too). :mod:`server.calls` keeps the lines of the model calls itself,
+    with the same :class:`Access`, in the send wrapper it has anyway."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        request_id = given if _GOOD_ID.match(given) else _new_id()
-        line: dict[str, Any] = {"id": request_id.decode(), "method": scope["method"], "path": scope["path"]}
-        started = time.perf_counter()
+        access = Access(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                line["status"] = message["status"]
-                for name, value in message.get("headers", ()):
-                    if name in _WHO:
-                        line[_WHO[name]] = value.decode("latin-1")
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                access.on_start(message)
             await send(message)
 
         try:
             await app(scope, receive, send_with_id)
         finally:
-            if log.isEnabledFor(logging.INFO):
-                line["ms"] = round((time.perf_counter() - started) * 1000, 3)
-                line.setdefault("status", 0)  # the client left before any answer
-                state = scope.get("state") or {}
-                for field, entry in _NOTED:  # the key's name (never the key) and the model, where the app noted them
-                    if state.get(entry):
-                        line[field] = state[entry]
-                if (direct := _direct(log)) is not None and direct.level <= logging.INFO:
-                    direct.write(_encode(line))
-                else:
-                    log.info("%s", _encode(line).decode())
+            access.write(scope)
 
     return wrapped
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.profile import LoadedProfile, load_profile
 
-from .access import ASGIApp, access_log
+from .access import ASGIApp
 
 __all__ = ["PROFILE_ENV", "app_from_env", "default_profile", "preload"]
 
@@ -53,4 +53,4 @@ def app_from_env() -> ASGIApp:
         loaded = _preloaded[0]
     else:
         loaded = load_profile(path)
-    return access_log(create_app(loaded))
+    return create_app(loaded)

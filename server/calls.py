@@ -28,6 +28,7 @@ from core.errors import (
     PayloadTooLargeError,
 )
 
+from .access import Access, access_log
 from .errors import error_parts, log_error
 from .metering import run_metered
 from .routes import moderations, openai, rerank
@@ -110,8 +111,9 @@ def _handler(path: str, endpoint: Endpoint, where: str) -> HTTPRouteHandler:
 
 
 def model_calls(app: Litestar) -> ASGIApp:
-    """``app`` with the model calls served in front of it."""
-    state, inner = app.state, cast(ASGIApp, app)
+    """``app`` with the model calls served in front of it, and the access log (:mod:`server.access`) around both:
+    the model calls keep their lines themselves, in the one send wrapper they have anyway."""
+    state, inner = app.state, access_log(cast(ASGIApp, app))
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         path = _path(scope) if scope["type"] == "http" else ""
@@ -119,21 +121,25 @@ def model_calls(app: Litestar) -> ASGIApp:
         if found is None:
             await inner(scope, receive, send)
             return
+        access = Access(scope)
         template, provider, endpoint = found
         scope["path"], scope["path_template"] = path, template  # key scopes see the path Litestar would
         scope.setdefault("state", {})
-        if scope["method"] == "OPTIONS":
-            await send({"type": "http.response.start", "status": 204, "headers": [(b"allow", b"POST, OPTIONS")]})
-            await send({"type": "http.response.body", "body": b""})
-            return
         started = False
 
         async def sending(message: Message) -> None:
             nonlocal started
-            started = True
+            if not started:
+                started = True
+                access.on_start(message)
             await send(message)
 
         try:
+            if scope["method"] == "OPTIONS":
+                await sending({"type": "http.response.start", "status": 204,
+                               "headers": [(b"allow", b"POST, OPTIONS")]})
+                await sending({"type": "http.response.body", "body": b""})
+                return
             if scope["method"] != "POST":
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed on {scope['path']}.")
 
@@ -144,12 +150,14 @@ def model_calls(app: Litestar) -> ASGIApp:
         except ModelRuntimeError as exc:  # refused before the call: no key, out of scope, rate limited
             if started:  # failed after the answer began (a stream cut): nothing more can be said on this response
                 raise
-            await _send_error(scope, send, exc)
+            await _send_error(scope, sending, exc)
         except Exception:
             if started:
                 raise
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            await _send_error(scope, send, InternalError("The gateway failed to handle this request; see its log."))
+            await _send_error(scope, sending, InternalError("The gateway failed to handle this request; see its log."))
+        finally:
+            access.write(scope)
 
     return wrapped
 

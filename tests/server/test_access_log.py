@@ -55,3 +55,14 @@ def test_generated_ids_are_unique_and_every_line_is_written_whole(gateway: Gatew
         assert access_line(gateway, request_id)["path"] == "/health/live"
     lines = [line for line in gateway.log().splitlines() if any(i in line for i in ids)]
     assert len(lines) == 60 and all(json.loads(line)["status"] == 200 for line in lines)
+
+
+def test_model_calls_refused_or_wrong_are_logged_with_their_id(gateway: GatewayProcess) -> None:
+    # server/calls.py keeps these lines itself: a refusal before the call and a wrong method are lines too
+    refused = httpx.post(f"{gateway.url}/v1/chat/completions/", json={"model": "chat", "messages": []}, timeout=5,
+                         headers={"x-request-id": "refused-1"})
+    wrong = httpx.get(f"{gateway.url}/v1/embeddings", headers={"x-request-id": "wrong-1"}, timeout=5)
+    assert refused.headers["x-request-id"] == "refused-1" and wrong.headers["x-request-id"] == "wrong-1"
+    assert access_line(gateway, "refused-1") | {"ms": 0} == {
+        "id": "refused-1", "method": "POST", "path": "/v1/chat/completions/", "status": 401, "ms": 0}
+    assert access_line(gateway, "wrong-1")["status"] == 405
