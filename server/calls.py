@@ -147,15 +147,10 @@ def model_calls(app: Litestar) -> ASGIApp:
                 await _answer(Exchange(scope, receive, state), provider, endpoint, send)
 
             await run_metered(state, scope, receive, sending, answer)
-        except ModelRuntimeError as exc:  # refused before the call: no key, out of scope, rate limited
+        except Exception as exc:  # refused before the call: no key, out of scope, rate limited
             if started:  # failed after the answer began (a stream cut): nothing more can be said on this response
                 raise
-            await _send_error(scope, sending, exc)
-        except Exception:
-            if started:
-                raise
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            await _send_error(scope, sending, InternalError("The gateway failed to handle this request; see its log."))
+            await _send_failure(scope, sending, exc)
         finally:
             access.write(scope)
 
@@ -167,23 +162,17 @@ async def _answer(exchange: Exchange, provider: str | None, endpoint: Endpoint, 
     try:
         limit: int = exchange.app_state.runtime.loaded.profile.server.max_body_bytes
         reply = await endpoint(exchange, provider, await _body(scope, exchange.receive, limit))
-    except ModelRuntimeError as exc:
-        await _send_error(scope, send, exc)
-        return
-    except Exception:
-        log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-        await _send_error(scope, send, InternalError("The gateway failed to handle this request; see its log."))
+    except Exception as exc:
+        await _send_failure(scope, send, exc)
         return
     await _send(reply, exchange.receive, send)
 
 
 async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body, refused with a 413 as soon as it is known to exceed ``limit`` bytes."""
-    too_large = PayloadTooLargeError("The request body is larger than this gateway accepts (server.max_body_bytes "
-                                     "in the profile).")
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise too_large
+            raise _too_large()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -193,10 +182,15 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large() -> PayloadTooLargeError:
+    return PayloadTooLargeError("The request body is larger than this gateway accepts (server.max_body_bytes in the "
+                                "profile).")
 
 
 def _content_type(media_type: str) -> bytes:
@@ -256,9 +250,14 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
-async def _send_error(scope: Scope, send: Send, error: ModelRuntimeError) -> None:
-    log_error(scope["method"], scope["path"], error)
-    status, extra, body = error_parts(error)
+async def _send_failure(scope: Scope, send: Send, exc: Exception) -> None:
+    """``exc`` as OpenAI's error body; one that is not the gateway's own is logged (call it where it was caught)
+    and answered as a 500."""
+    if not isinstance(exc, ModelRuntimeError):
+        log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+        exc = InternalError("The gateway failed to handle this request; see its log.")
+    log_error(scope["method"], scope["path"], exc)
+    status, extra, body = error_parts(exc)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     headers += [(name.encode(), value.encode("latin-1")) for name, value in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -117,7 +117,7 @@ class AnthropicStream(TranslatedStream):
     def finish(self) -> bytes:
         if not self.ended:
             raise self.broken("ended the stream before it was complete")
-        return self.last(openai_usage(self._usage), self._include_usage)
+        return self.last(self.usage_so_far(), self._include_usage)
 
     def _content(self, index: int | None, delta: _Delta) -> bytes:
         if delta.type == "text_delta" and delta.text:

@@ -85,4 +85,4 @@ class GeminiStream(TranslatedStream):
     def finish(self) -> bytes:
         if not all(choice.finished for choice in self._choices):
             raise self.broken("ended the stream before it was complete")
-        return self.last(openai_usage(self._usage) if self._usage is not None else None, self._include_usage)
+        return self.last(self.usage_so_far(), self._include_usage)

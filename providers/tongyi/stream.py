@@ -87,7 +87,7 @@ class TongyiStream(TranslatedStream):
     def finish(self) -> bytes:
         if not self._finished:
             raise self.broken("ended the stream before it was complete")
-        return self.last(openai_usage(self._usage) if self._usage is not None else None, self._include_usage)
+        return self.last(self.usage_so_far(), self._include_usage)
 
 
 def _delta(call: ToolCallPart) -> ToolCallDelta:
