@@ -91,7 +91,7 @@ def metering(app: types.ASGIApp) -> types.ASGIApp:
 
 
 async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send, app: ASGIApp, *,
-                admin: bool = False) -> None:
+                      admin: bool = False) -> None:
     """Run ``app`` for the caller of this request, if its key lets it (raises the 401, 403 or 429 otherwise), and
     observe its response. ``scope["path_template"]`` names the route; ``admin`` routes need an admin key."""
     keys: GatewayKeys = app_state.gateway_keys
