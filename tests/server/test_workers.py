@@ -108,3 +108,38 @@ def test_stops_on_sigterm_with_its_workers() -> None:
         assert not [p for p in pids if Path(f"/proc/{p}").exists()]
     finally:
         gw.close()
+
+
+async def _empty_app(scope: dict[str, object], receive: object, send: object) -> None:
+    """An ASGI app with nothing to start."""
+
+
+def test_a_started_worker_freezes_what_startup_built_and_collects_young_objects_less_often() -> None:
+    import asyncio
+    import gc
+
+    import uvicorn
+
+    from server.workers import YOUNG_GC_THRESHOLD, _Server
+
+    threshold = gc.get_threshold()
+    server = _Server(uvicorn.Config(_empty_app, port=free_port(), lifespan="off", log_level="warning"))
+    app_state: list[object] = []  # stands for what startup builds: alive, tracked by the collector
+
+    async def start_and_stop() -> None:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        server.should_exit = True
+        await serving
+
+    try:
+        gc.unfreeze()
+        assert gc.get_freeze_count() == 0
+        asyncio.run(start_and_stop())
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is app_state for obj in gc.get_objects())  # frozen: out of every generation
+        assert gc.get_threshold() == (YOUNG_GC_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
