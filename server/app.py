@@ -62,6 +62,7 @@ def create_app(loaded: LoadedProfile) -> ASGIApp:
                 await asyncio.gather(watcher, return_exceptions=True)
             await reloader.aclose()
             await state.runtime.aclose()
+            state.metrics.flush()  # what the last requests recorded, before the process goes
             await counters.aclose()
 
     # The model calls with JSON bodies (chat, completions, embeddings, rerank, moderations) are served in front of

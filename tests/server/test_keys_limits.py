@@ -19,7 +19,7 @@ from server.auth import GatewayKeys
 from tests.conftest import UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.gateway import GatewayProcess, eventually
 
 ADMIN = "mr-admin-key-canary-5f0e2b7a91"
 LIMITED = "mr-limited-key-canary-0c4d8e13"
@@ -304,9 +304,11 @@ def test_metrics_add_up_every_worker(upstream: FakeOpenAI, anthropic: FakeAnthro
         for _ in range(12):  # a new connection each: the kernel spreads them over both workers' sockets
             assert chat(gw, ADMIN).status_code == 200
         route = {"route": "/v1/chat/completions", "status": "200"}
-        # Each scrape reaches either worker, and each answers the sum of both.
-        assert [metric(gw, "model_runtime_requests_total", **route) for _ in range(6)] == [12.0] * 6
-        assert metric(gw, "model_runtime_in_flight_requests") == 0
+        # Each scrape reaches either worker, and each answers the sum of both (the other worker's values reach
+        # the shared files within server.metrics.FLUSH_S).
+        assert eventually(lambda: [metric(gw, "model_runtime_requests_total", **route) for _ in range(6)] == [12.0] * 6,
+                          5.0)
+        assert eventually(lambda: metric(gw, "model_runtime_in_flight_requests") == 0, 5.0)
 
 
 def test_no_secret_or_prompt_reaches_the_log_or_the_profile_view(gateway: GatewayProcess) -> None:

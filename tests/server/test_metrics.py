@@ -1,4 +1,4 @@
-"""server/metrics.py: what requests record reaches prometheus-client by the end of the loop turn, added up."""
+"""server/metrics.py: what requests record reaches prometheus-client within FLUSH_S (and before a scrape), added up."""
 
 from __future__ import annotations
 
@@ -10,7 +10,15 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+import server.metrics
 from server.metrics import Metrics
+
+FLUSH_S = 0.05
+
+
+@pytest.fixture(autouse=True)
+def quick_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server.metrics, "FLUSH_S", FLUSH_S)
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -25,26 +33,28 @@ def no_runtime() -> Any:
     return SimpleNamespace(cooldowns=SimpleNamespace(cooling=dict))
 
 
-def test_recorded_values_are_written_once_per_loop_turn() -> None:
+def test_recorded_values_are_written_together_within_the_flush_interval() -> None:
     metrics = Metrics(no_runtime)
     route = ("/v1/chat/completions", "m", "d", "200")
 
-    async def requests() -> tuple[float, float, float]:
+    async def requests() -> tuple[float, float, float, float]:
         for _ in range(3):
             metrics.add(metrics.in_flight, 1)
             metrics.add(metrics.requests, 1, *route)
             metrics.observe(metrics.latency, 0.02, route[0], "m")
             metrics.add(metrics.in_flight, -1)
+        metrics.add(metrics.in_flight, 1)  # one still running
+        await asyncio.sleep(0)
+        soon = samples(metrics).get(("model_runtime_requests_total", _labels(route)), 0.0)
+        await asyncio.sleep(FLUSH_S / 2)
         before = samples(metrics).get(("model_runtime_requests_total", _labels(route)), 0.0)
-        metrics.add(metrics.in_flight, 1)  # one still running at the end of the turn
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(FLUSH_S)
         after = samples(metrics)
-        return before, after[("model_runtime_requests_total", _labels(route))], \
+        return soon, before, after[("model_runtime_requests_total", _labels(route))], \
             after[("model_runtime_in_flight_requests", ())]
 
-    before, after, in_flight = asyncio.run(requests())
-    assert (before, after, in_flight) == (0.0, 3.0, 1.0)
+    soon, before, after, in_flight = asyncio.run(requests())
+    assert (soon, before, after, in_flight) == (0.0, 0.0, 3.0, 1.0)
     counts = samples(metrics)
     assert counts[("model_runtime_request_duration_seconds_count",
                    (("model", "m"), ("route", "/v1/chat/completions")))] == 3.0
@@ -67,11 +77,50 @@ def test_a_value_prometheus_refuses_drops_alone(caplog: pytest.LogCaptureFixture
     async def turn() -> None:
         metrics.add(metrics.tokens, -5, "m", "d", "prompt")  # an upstream's negative count: a counter cannot go down
         metrics.add(metrics.requests, 1, *route)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await asyncio.sleep(FLUSH_S * 2)
 
     asyncio.run(turn())
     assert samples(metrics)[("model_runtime_requests_total", _labels(route))] == 1.0
     assert "could not record a metric value" in caplog.text
     asyncio.run(turn())  # a later loop still gets its flush
     assert samples(metrics)[("model_runtime_requests_total", _labels(route))] == 2.0
+
+
+def test_a_flush_writes_at_once_and_the_next_values_get_a_timer_of_their_own() -> None:
+    metrics = Metrics(no_runtime)
+
+    async def scrape_then_more() -> tuple[float, float, float]:
+        metrics.add(metrics.rate_limited, 1, "requests")
+        metrics.flush()  # what a scrape does first
+        scraped = samples(metrics)[("model_runtime_rate_limited_total", (("reason", "requests"),))]
+        metrics.add(metrics.rate_limited, 2, "requests")
+        await asyncio.sleep(FLUSH_S / 2)
+        early = samples(metrics)[("model_runtime_rate_limited_total", (("reason", "requests"),))]
+        await asyncio.sleep(FLUSH_S)
+        return scraped, early, samples(metrics)[("model_runtime_rate_limited_total", (("reason", "requests"),))]
+
+    assert asyncio.run(scrape_then_more()) == (1.0, 1.0, 3.0)
+
+
+def test_histogram_values_written_together_read_as_if_observed_one_by_one() -> None:
+    values = [0.0001, 0.005, 0.0050001, 0.02, 0.02, 0.5, 1.0, 7.5, 299.0, 301.0, 1e9, 0.0]
+    batched, one_by_one = Metrics(no_runtime), Metrics(no_runtime)
+    for value in values:
+        batched.observe(batched.latency, value, "/v1/embeddings", "m")  # no loop: written at once, one by one
+    for value in values:
+        one_by_one.latency.labels("/v1/embeddings", "m").observe(value)
+
+    async def together() -> None:
+        for value in values:
+            batched.observe(batched.first_token, value, "/v1/embeddings", "m")
+        batched.flush()
+
+    asyncio.run(together())
+    for value in values:
+        one_by_one.first_token.labels("/v1/embeddings", "m").observe(value)
+    def read(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {key: value for key, value in samples(metrics).items() if not key[0].endswith("_created")}
+
+    assert read(batched) == pytest.approx(read(one_by_one))
+    assert samples(batched)[("model_runtime_time_to_first_token_seconds_count",
+                             (("model", "m"), ("route", "/v1/embeddings")))] == len(values)
