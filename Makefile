@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: serve test lint bench bench-quick bench-soak bench-profile bench-local clean
+.PHONY: serve test lint bench bench-quick bench-soak bench-profile bench-inproc bench-local clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench-soak: $(VENV)/.runtime  ## the gateway under load for 10 minutes: does wor
 
 bench-profile: $(VENV)/.runtime  ## py-spy profiles of the gateway under load: bench/results/profile-*
 	$(VENV)/bin/python bench/hotspots.py
+
+bench-inproc: $(VENV)/.runtime  ## the app's own CPU per request (no uvicorn, no client sockets), with and without the upstream call
+	$(VENV)/bin/python bench/inproc.py
+	$(VENV)/bin/python bench/inproc.py --stub fetch
 
 bench-local: $(VENV)/.local  ## tokens/s, embeddings/s, load time and RSS of the local models: bench/results/local-latest.json
 	$(VENV)/bin/python bench/local.py
