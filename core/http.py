@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import base64
 import urllib.request
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
 from typing import NamedTuple, Protocol
 
 import aiohttp
@@ -33,22 +33,38 @@ _URL_CACHE = 64
 _NOT_FORWARDED = frozenset({b"content-length", b"transfer-encoding"})  # aiohttp frames the body itself
 
 
-@contextmanager
-def map_errors(context: ProviderContext, *, streaming: bool = False) -> Iterator[None]:
-    """Translate httpx exceptions raised inside the block; nothing above a provider sees httpx."""
-    try:
-        yield
-    except httpx.TimeoutException:
-        raise errors.UpstreamTimeoutError(
-            f"provider instance '{context.name}' did not answer within {context.timeout_s:g}s") from None
-    except httpx.ConnectError:
-        raise errors.UpstreamConnectionError(f"could not connect to provider instance '{context.name}'") from None
-    except httpx.HTTPError as exc:
-        if streaming:
-            raise errors.UpstreamError(f"provider instance '{context.name}' broke off the stream "
-                                       f"({type(exc).__name__})", code="upstream_stream_interrupted") from None
+def map_errors(context: ProviderContext, *, streaming: bool = False) -> ErrorMap:
+    """Translate httpx exceptions raised inside the block (``with map_errors(context): ...``); nothing above a
+    provider sees httpx."""
+    return ErrorMap(context, streaming)
+
+
+class ErrorMap:
+    """:func:`map_errors`' context manager: a class, not a ``contextlib`` generator, which cost a generator and
+    two of its steps on every upstream call (twice per answer)."""
+
+    __slots__ = ("_context", "_streaming")
+
+    def __init__(self, context: ProviderContext, streaming: bool) -> None:
+        self._context, self._streaming = context, streaming
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if not isinstance(exc, httpx.HTTPError):
+            return
+        name = self._context.name
+        if isinstance(exc, httpx.TimeoutException):
+            raise errors.UpstreamTimeoutError(
+                f"provider instance '{name}' did not answer within {self._context.timeout_s:g}s") from None
+        if isinstance(exc, httpx.ConnectError):
+            raise errors.UpstreamConnectionError(f"could not connect to provider instance '{name}'") from None
+        if self._streaming:
+            raise errors.UpstreamError(f"provider instance '{name}' broke off the stream ({type(exc).__name__})",
+                                       code="upstream_stream_interrupted") from None
         raise errors.UpstreamError(
-            f"the connection to provider instance '{context.name}' failed ({type(exc).__name__})") from None
+            f"the connection to provider instance '{name}' failed ({type(exc).__name__})") from None
 
 
 class Upstream:

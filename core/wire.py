@@ -277,6 +277,13 @@ class WireResponse:
 
     async def aread(self) -> bytes:
         """The whole body."""
+        if self.complete and self._error is None:  # all in already (most answers that fit a few packets)
+            body = b"".join(self._pieces)
+            self._pieces.clear()
+            self._buffered = 0
+            if self._connection.paused:
+                self._resume()
+            return body
         return b"".join([piece async for piece in self.aiter_bytes()])
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:

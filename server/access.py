@@ -102,8 +102,12 @@ class Access:
     __slots__ = ("id", "line", "started")
 
     def __init__(self, scope: Scope) -> None:
-        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        self.id = given if _GOOD_ID.match(given) else _new_id()
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+                break
+        self.id = given if given and _GOOD_ID.match(given) else _new_id()
         self.line: dict[str, Any] = {"id": self.id.decode(), "method": scope["method"], "path": scope["path"]}
         self.started = time.perf_counter()
 
