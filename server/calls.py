@@ -114,6 +114,8 @@ def model_calls(app: Litestar) -> ASGIApp:
     """``app`` with the model calls served in front of it, and the access log (:mod:`server.access`) around both:
     the model calls keep their lines themselves, in the one send wrapper they have anyway."""
     state, inner = app.state, access_log(cast(ASGIApp, app))
+    # A restart setting, like Litestar's own limit for the other routes (a reload that changes it says so).
+    limit: int = state.runtime.loaded.profile.server.max_body_bytes
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         path = _path(scope) if scope["type"] == "http" else ""
@@ -144,7 +146,7 @@ def model_calls(app: Litestar) -> ASGIApp:
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed on {scope['path']}.")
 
             async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-                await _answer(Exchange(scope, receive, state), provider, endpoint, send)
+                await _answer(Exchange(scope, receive, state), provider, endpoint, send, limit)
 
             await run_metered(state, scope, receive, sending, answer)
         except Exception as exc:  # refused before the call: no key, out of scope, rate limited
@@ -157,10 +159,9 @@ def model_calls(app: Litestar) -> ASGIApp:
     return wrapped
 
 
-async def _answer(exchange: Exchange, provider: str | None, endpoint: Endpoint, send: Send) -> None:
+async def _answer(exchange: Exchange, provider: str | None, endpoint: Endpoint, send: Send, limit: int) -> None:
     scope = exchange.scope
     try:
-        limit: int = exchange.app_state.runtime.loaded.profile.server.max_body_bytes
         reply = await endpoint(exchange, provider, await _body(scope, exchange.receive, limit))
     except Exception as exc:
         await _send_failure(scope, send, exc)

@@ -101,3 +101,22 @@ def test_a_stream_running_across_a_reload_finishes(watched: GatewayProcess) -> N
         assert eventually(lambda: "later" in models(watched))
         rest = list(stream)
     assert rest[-1].choices[0].finish_reason == "stop"
+
+
+def test_the_body_limit_is_a_restart_setting_for_every_route(upstream: FakeOpenAI) -> None:
+    """``server.max_body_bytes`` holds from start-up to restart on model calls as on Litestar's routes (audio): a
+    reload that changes it says so in the log and changes nothing."""
+    profile = (PROFILE % "true").replace("watch_profile: true}", "watch_profile: true, max_body_bytes: 100000}")
+    long: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "x" * 150_000}]
+    with GatewayProcess(profile, {"FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}) as gateway:
+        client = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.chat.completions.create(model="chat", messages=long)
+        assert refused.value.status_code == 413
+        gateway.profile_path.write_text(profile.replace("100000", "1000000") + EXTRA_ROUTE % "bigger")
+        assert eventually(lambda: "bigger" in models(gateway))
+        assert "take effect at the next restart" in gateway.log()
+        with pytest.raises(openai.APIStatusError) as still:
+            client.chat.completions.create(model="chat", messages=long)
+        assert still.value.status_code == 413
+        assert client.chat.completions.create(model="chat", messages=USER).choices[0].message.content
