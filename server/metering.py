@@ -23,7 +23,7 @@ import msgspec
 from litestar import types
 from opentelemetry import trace
 
-from core.errors import PermissionDeniedError, QuotaExceededError, RateLimitError
+from core.errors import ModelRuntimeError, PermissionDeniedError, QuotaExceededError, RateLimitError
 from core.limits import Admission, KeyPolicy, Settlement
 from core.openai.usage import Usage
 from core.pricing import cost as price
@@ -94,7 +94,19 @@ async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send
                       admin: bool = False) -> None:
     """Run ``app`` for the caller of this request, if its key lets it (raises the 401, 403 or 429 otherwise), and
     observe its response. ``scope["path_template"]`` names the route; ``admin`` routes need an admin key."""
-    keys: GatewayKeys = app_state.gateway_keys
+    meter: Meter = app_state.meter
+    metered = scope["path_template"].endswith(METERED)
+    try:
+        key = _identify(app_state.gateway_keys, scope, admin)
+        admission = await _admit(meter, key) if metered and key.limited else None
+    except ModelRuntimeError as refused:  # counted like the answered ones, without a model or deployment
+        meter.metrics.add(meter.metrics.requests, 1, scope["path_template"], "", "", str(refused.status))
+        raise
+    await _Observed(meter, scope, key, admission, app_state.runtime if metered else None).run(app, receive, send)
+
+
+def _identify(keys: GatewayKeys, scope: Scope, admin: bool) -> KeyPolicy:
+    """The caller's key, noted in the scope's state; a 401 or 403 when it may not call this route."""
     key = keys.identify(scope["headers"])
     scope["state"][KEY_STATE] = key
     scope["state"][KEY_NAME_STATE] = key.name
@@ -103,17 +115,16 @@ async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send
     if admin and not key.admin:
         raise PermissionDeniedError(f"{scope['path']} needs an admin key (admin: true in server.keys).",
                                     code="admin_key_required")
-    meter: Meter = app_state.meter
-    if not scope["path_template"].endswith(METERED):
-        await _Observed(meter, scope, key, None).run(app, receive, send)
-        return
-    admission = None
-    if key.limited:
-        admission = await meter.state.admit(key)
-        if not admission.admitted:
-            meter.metrics.add(meter.metrics.rate_limited, 1, admission.reason)
-            raise _refusal(key, admission)
-    await _Observed(meter, scope, key, admission, app_state.runtime).run(app, receive, send)
+    return key
+
+
+async def _admit(meter: Meter, key: KeyPolicy) -> Admission:
+    """A limited key's admission under its limits; a 429 when over one."""
+    admission = await meter.state.admit(key)
+    if not admission.admitted:
+        meter.metrics.add(meter.metrics.rate_limited, 1, admission.reason)
+        raise _refusal(key, admission)
+    return admission
 
 
 class _Observed:

@@ -299,6 +299,24 @@ def test_metrics_parse_and_move(gateway: GatewayProcess) -> None:
     assert metric(gateway, "model_runtime_in_flight_requests") == 0
 
 
+def test_refused_requests_are_counted_by_route_and_status(gateway: GatewayProcess) -> None:
+    def refused(route: str, status: str) -> float:
+        return metric(gateway, "model_runtime_requests_total", route=route, status=status)
+
+    before = (refused("/v1/chat/completions", "401"), refused("/v1/embeddings", "403"), refused("/v1/usage", "403"))
+    assert chat(gateway, "mr-wrong-key-canary-77e2").status_code == 401
+    assert httpx.post(f"{gateway.base_url}/embeddings", headers={"authorization": f"Bearer {SCOPED}"},
+                      json={"model": "openai/text-embedding-3-small", "input": "x"}, timeout=10).status_code == 403
+    assert httpx.get(f"{gateway.base_url}/usage", headers={"authorization": f"Bearer {PLAIN}"},
+                     timeout=10).status_code == 403  # a Litestar route: the same count
+    after = (refused("/v1/chat/completions", "401"), refused("/v1/embeddings", "403"), refused("/v1/usage", "403"))
+    assert after == (before[0] + 1, before[1] + 1, before[2] + 1)
+    limited = refused("/v1/chat/completions", "429")
+    answers = [chat(gateway, TOKENS).status_code for _ in range(3)]  # tpm 10: spent by the first answer
+    assert 429 in answers
+    assert refused("/v1/chat/completions", "429") == limited + answers.count(429)
+
+
 def test_metrics_add_up_every_worker(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> None:
     with GatewayProcess(PROFILE, environment(upstream, anthropic), workers=2) as gw:
         for _ in range(12):  # a new connection each: the kernel spreads them over both workers' sockets
