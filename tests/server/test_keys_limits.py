@@ -56,6 +56,12 @@ providers:
   - name: anthropic
     provider: anthropic
     credentials: {{api_key: "${{ANTHROPIC_KEY}}", base_url: "${{ANTHROPIC_URL}}"}}
+  - name: deepseek                 # hosted OpenAI-wire APIs that take stream_options: asked by default
+    provider: deepseek
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: groq
+    provider: groq
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
 routes:
   - model: chat
     model_type: llm
@@ -225,7 +231,9 @@ def totals(gateway: GatewayProcess, model: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize(("model", "counted"), [("anthropic/claude-haiku-4-5", 2), ("openai/gpt-4o-mini", 2),
-                                               ("up-usage/gpt-4o-mini", 2), ("up/gpt-4o-mini", 1)])
+                                               ("up-usage/gpt-4o-mini", 2), ("up/gpt-4o-mini", 1),
+                                               ("deepseek/deepseek-chat", 2),
+                                               ("groq/llama-3.3-70b-versatile", 2)])
 async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(
         gateway: GatewayProcess, upstream: FakeOpenAI, model: str, counted: int) -> None:
     # Otherwise a stream without include_usage would escape the key's tpm and budget.
