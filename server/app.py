@@ -60,10 +60,12 @@ def create_app(loaded: LoadedProfile) -> ASGIApp:
             if watcher is not None:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
-            await reloader.aclose()
-            await state.runtime.aclose()
-            state.metrics.flush()  # what the last requests recorded, before the process goes
-            await counters.aclose()
+            try:
+                await reloader.aclose()
+                await state.runtime.aclose()
+            finally:
+                state.metrics.close()  # what the last requests recorded, before the process goes
+                await counters.aclose()
 
     # The model calls with JSON bodies (chat, completions, embeddings, rerank, moderations) are served in front of
     # Litestar by server/calls.py; the handlers documented() gives put them in the OpenAPI schema.

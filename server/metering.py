@@ -23,7 +23,7 @@ import msgspec
 from litestar import types
 from opentelemetry import trace
 
-from core.errors import ModelRuntimeError, PermissionDeniedError, QuotaExceededError, RateLimitError
+from core.errors import AuthenticationError, PermissionDeniedError, QuotaExceededError, RateLimitError
 from core.limits import Admission, KeyPolicy, Settlement
 from core.openai.usage import Usage
 from core.pricing import cost as price
@@ -99,7 +99,9 @@ async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send
     try:
         key = _identify(app_state.gateway_keys, scope, admin)
         admission = await _admit(meter, key) if metered and key.limited else None
-    except ModelRuntimeError as refused:  # counted like the answered ones, without a model or deployment
+    except (AuthenticationError, PermissionDeniedError, RateLimitError) as refused:
+        # Counted like the answered ones, without a model or deployment. (A limit store failing closed answers a
+        # 503 of its own: not a refusal, not counted here.)
         meter.metrics.add(meter.metrics.requests, 1, scope["path_template"], "", "", str(refused.status))
         raise
     await _Observed(meter, scope, key, admission, app_state.runtime if metered else None).run(app, receive, send)

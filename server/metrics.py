@@ -70,6 +70,8 @@ class Metrics:
         self._observed: list[tuple[Any, tuple[str, ...], float]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
+        """The loop the timer is on: one loop at a time (the app's), a closed one replaced on the next value."""
+        self._closing = False
 
     def model(self, name: str) -> str:
         """The label for a client-chosen model name (capped cardinality)."""
@@ -114,12 +116,29 @@ class Metrics:
         observed, self._observed = self._observed, []
         for (metric, labels), amount in added.items():
             if amount:  # an in-flight gauge up and down again in between: nothing to write
-                self._write(self.child(metric, *labels).inc if labels else metric.inc, amount)
+                self._increase(metric, labels, amount)
         by_child: dict[tuple[Any, tuple[str, ...]], list[float]] = {}
         for metric, labels, value in observed:
             by_child.setdefault((metric, labels), []).append(value)
         for (metric, labels), values in by_child.items():
-            _observe_all(self.child(metric, *labels), values)
+            try:
+                child = self.child(metric, *labels)
+            except Exception:
+                log.exception("could not record %d values of %r", len(values), metric)
+                continue
+            _observe_all(child, values)
+
+    def close(self) -> None:
+        """At shutdown: write what is pending, and from now on every value at once (a request cancelled by the
+        shutdown may still record after this, and no timer would fire any more)."""
+        self._closing = True
+        self.flush()
+
+    def _increase(self, metric: Any, labels: tuple[str, ...], amount: float) -> None:
+        try:
+            (self.child(metric, *labels) if labels else metric).inc(amount)
+        except Exception:
+            log.exception("could not record a metric value (%r)", amount)
 
     @staticmethod
     def _write(record: Callable[[float], None], value: float) -> None:
@@ -132,6 +151,9 @@ class Metrics:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (a test, a script): now
+            self.flush()
+            return
+        if self._closing:
             self.flush()
             return
         self._timer, self._timer_loop = loop.call_later(FLUSH_S, self.flush), loop
@@ -147,11 +169,16 @@ def _observe_all(histogram: Any, values: list[float]) -> None:
         for value in values:
             Metrics._write(histogram.observe, value)
         return
+    odd = [value for value in values if not math.isfinite(value)]
+    if odd:  # NaN goes in no bucket, infinities make the sum what observe() makes it: left to observe()
+        for value in odd:
+            Metrics._write(histogram.observe, value)
+        values = [value for value in values if math.isfinite(value)]
     counts = [0] * len(bounds)
     for value in values:
         counts[bisect.bisect_left(bounds, value)] += 1  # the first bucket whose bound is >= value (the last: +Inf)
     try:
-        histogram._sum.inc(math.fsum(values))
+        histogram._sum.inc(sum(values))
         for bucket, count in zip(buckets, counts, strict=True):
             if count:
                 bucket.inc(count)

@@ -103,7 +103,8 @@ def test_a_flush_writes_at_once_and_the_next_values_get_a_timer_of_their_own() -
 
 
 def test_histogram_values_written_together_read_as_if_observed_one_by_one() -> None:
-    values = [0.0001, 0.005, 0.0050001, 0.02, 0.02, 0.5, 1.0, 7.5, 299.0, 301.0, 1e9, 0.0]
+    values = [0.0001, 0.005, 0.0050001, 0.02, 0.02, 0.5, 1.0, 7.5, 299.0, 301.0, 1e9, 0.0, float("nan"), 1e308,
+              1e308, float("inf")]
     batched, one_by_one = Metrics(no_runtime), Metrics(no_runtime)
     for value in values:
         batched.observe(batched.latency, value, "/v1/embeddings", "m")  # no loop: written at once, one by one
@@ -121,6 +122,26 @@ def test_histogram_values_written_together_read_as_if_observed_one_by_one() -> N
     def read(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         return {key: value for key, value in samples(metrics).items() if not key[0].endswith("_created")}
 
-    assert read(batched) == pytest.approx(read(one_by_one))
+    assert read(batched) == pytest.approx(read(one_by_one), nan_ok=True)
     assert samples(batched)[("model_runtime_time_to_first_token_seconds_count",
-                             (("model", "m"), ("route", "/v1/embeddings")))] == len(values)
+                             (("model", "m"), ("route", "/v1/embeddings")))] == len(values) - 1  # not the NaN
+
+
+def test_a_value_with_wrong_labels_drops_alone_and_values_after_close_are_written_at_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    metrics = Metrics(no_runtime)
+
+    async def serve_then_stop() -> tuple[float, float]:
+        metrics.add(metrics.rate_limited, 1, "requests", "one label too many")
+        metrics.observe(metrics.latency, 0.1, "/v1/embeddings")  # one label too few
+        metrics.add(metrics.rate_limited, 1, "tokens")
+        metrics.observe(metrics.latency, 0.1, "/v1/embeddings", "m")
+        metrics.close()  # the app's shutdown
+        written = samples(metrics)[("model_runtime_rate_limited_total", (("reason", "tokens"),))]
+        metrics.add(metrics.rate_limited, 1, "tokens")  # a request the shutdown cancelled, settling late
+        return written, samples(metrics)[("model_runtime_rate_limited_total", (("reason", "tokens"),))]
+
+    assert asyncio.run(serve_then_stop()) == (1.0, 2.0)
+    assert samples(metrics)[("model_runtime_request_duration_seconds_count",
+                             (("model", "m"), ("route", "/v1/embeddings")))] == 1.0
+    assert caplog.text.count("could not record") == 2
