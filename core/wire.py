@@ -278,12 +278,7 @@ class WireResponse:
     async def aread(self) -> bytes:
         """The whole body."""
         if self.complete and self._error is None:  # all in already (most answers that fit a few packets)
-            body = b"".join(self._pieces)
-            self._pieces.clear()
-            self._buffered = 0
-            if self._connection.paused:
-                self._resume()
-            return body
+            return self._take() if self._pieces else b""
         return b"".join([piece async for piece in self.aiter_bytes()])
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -291,12 +286,7 @@ class WireResponse:
         failure is still handed over."""
         while True:
             if self._pieces:  # everything that has arrived, as one piece: one write onwards, not one per chunk
-                piece = self._pieces.popleft() if len(self._pieces) == 1 else b"".join(self._pieces)
-                self._pieces.clear()
-                self._buffered = 0
-                if self._connection.paused:
-                    self._resume()
-                yield piece
+                yield self._take()
                 continue  # more may have come in while the caller had it
             if self._error is not None:
                 raise self._error
@@ -308,6 +298,15 @@ class WireResponse:
                 await self.wait(waiter)
             finally:
                 self._waiter = None
+
+    def _take(self) -> bytes:
+        """Everything that has arrived, as one piece; reading resumes if it was paused."""
+        piece = self._pieces.popleft() if len(self._pieces) == 1 else b"".join(self._pieces)
+        self._pieces.clear()
+        self._buffered = 0
+        if self._connection.paused:
+            self._resume()
+        return piece
 
     aiter_raw = aiter_bytes
     """The same: bodies are asked for and passed on without content encoding."""
