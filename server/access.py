@@ -111,13 +111,13 @@ class Access:
         self.line: dict[str, Any] = {"id": self.id.decode(), "method": scope["method"], "path": scope["path"]}
         self.started = time.perf_counter()
 
-    def on_start(self, message: Message) -> None:
-        """Note the status and who answered from ``http.response.start``, and add the request id to it."""
-        self.line["status"] = message["status"]
-        for name, value in message.get("headers", ()):
+    def on_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Note the status and who answered; the headers to send instead (with the request id)."""
+        self.line["status"] = status
+        for name, value in headers:
             if name in _WHO:
                 self.line[_WHO[name]] = value.decode("latin-1")
-        message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.id)]
+        return [*headers, (b"x-request-id", self.id)]
 
     def write(self, scope: Scope) -> None:
         """The line, when INFO is enabled for ``model_runtime.access``."""
@@ -149,7 +149,7 @@ def access_log(app: ASGIApp) -> ASGIApp:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                access.on_start(message)
+                message["headers"] = access.on_head(message["status"], message.get("headers", []))
             await send(message)
 
         try:

@@ -21,7 +21,7 @@ from core.state import MemoryState
 from core.state import State as LimitState
 
 from .auth import GatewayKeys
-from .calls import ASGIApp, documented, model_calls
+from .calls import ModelCalls, documented
 from .errors import EXCEPTION_HANDLERS
 from .metering import Meter, metering
 from .metrics import Metrics, metrics
@@ -35,7 +35,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("model_runtime")
 
 
-def create_app(loaded: LoadedProfile) -> ASGIApp:
+def create_app(loaded: LoadedProfile) -> ModelCalls:
     """Build the app (:mod:`server.calls` in front of Litestar); providers and their connection pools live from
     start-up to shutdown, or until a reloaded profile replaces them (:mod:`server.reload`)."""
     keys = GatewayKeys.from_profile(loaded.profile.server)
@@ -87,7 +87,7 @@ def create_app(loaded: LoadedProfile) -> ASGIApp:
     workspace = Router("/workspaces/current", route_handlers=[seed.model_providers, seed.models_by_type],
                        middleware=[metering])
     root = Router("/", route_handlers=documented("/"), middleware=[metering])
-    return model_calls(Litestar(
+    return ModelCalls(Litestar(
         route_handlers=[v1, provider_v1, workspace, root, health.live, health.ready, metrics],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from litestar import Litestar, Response, post
 from litestar.handlers import HTTPRouteHandler
@@ -30,11 +30,11 @@ from core.errors import (
 
 from .access import Access, access_log
 from .errors import error_parts, log_error
-from .metering import run_metered
+from .metering import Observed, admit
 from .routes import moderations, openai, rerank
 from .routes._reply import Exchange, Reply, Req, to_response
 
-__all__ = ["ROUTES", "documented", "model_calls"]
+__all__ = ["ROUTES", "ASGIConn", "Conn", "ModelCalls", "documented"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -42,6 +42,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Endpoint = Callable[[Exchange, str | None, bytes], Awaitable[Reply]]
+Headers = list[tuple[bytes, bytes]]
+Found = tuple[str, str, str | None, Endpoint]
+"""A model call's path (as Litestar routes it), route template, provider (``/{provider}/v1``) and endpoint."""
 
 log = logging.getLogger("model_runtime")
 
@@ -89,7 +92,7 @@ def _route(path: str) -> tuple[str, str | None, Endpoint] | None:
 
 def documented(under: str) -> list[HTTPRouteHandler]:
     """Litestar handlers of the same routes, for a Router at ``under`` (``/v1``, ``/{provider:str}/v1`` or ``/``),
-    so that the OpenAPI schema lists them; requests through :func:`model_calls` never reach them, but they would
+    so that the OpenAPI schema lists them; requests through :class:`ModelCalls` never reach them, but they would
     answer the same."""
     if under == "/":
         return [_handler(path, endpoint, "root") for path, endpoint in _ROOT.items()]
@@ -110,70 +113,121 @@ def _handler(path: str, endpoint: Endpoint, where: str) -> HTTPRouteHandler:
     return post(path, status_code=200, name=name, operation_id=name)(handler)
 
 
-def model_calls(app: Litestar) -> ASGIApp:
-    """``app`` with the model calls served in front of it, and the access log (:mod:`server.access`) around both:
-    the model calls keep their lines themselves, in the one send wrapper they have anyway."""
-    state, inner = app.state, access_log(cast(ASGIApp, app))
-    # A restart setting, like Litestar's own limit for the other routes (a reload that changes it says so).
-    limit: int = state.runtime.loaded.profile.server.max_body_bytes
+class Conn(Protocol):
+    """One model call's HTTP exchange as :class:`ModelCalls` writes it: over ASGI (:class:`ASGIConn`), or straight
+    to uvicorn's connection (:class:`server.protocol.CycleConn`). ``receive`` is ASGI's, for the request body and
+    to notice a client that leaves."""
 
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        path = _path(scope) if scope["type"] == "http" else ""
-        found = _route(path) if path else None
+    scope: Scope
+    receive: Receive
+
+    async def whole(self, status: int, headers: Headers, body: bytes) -> None:
+        """A complete response (``headers`` declare the ``content-length``)."""
+
+    async def begin(self, status: int, headers: Headers) -> None:
+        """The head of a response whose body follows in :meth:`piece` calls (chunked)."""
+
+    async def piece(self, data: bytes) -> None: ...
+
+    async def end(self) -> None:
+        """The streamed body is complete."""
+
+
+class ASGIConn:
+    """:class:`Conn` over ASGI's ``receive`` and ``send``."""
+
+    __slots__ = ("receive", "scope", "send")
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope, self.receive, self.send = scope, receive, send
+
+    async def whole(self, status: int, headers: Headers, body: bytes) -> None:
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def begin(self, status: int, headers: Headers) -> None:
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def piece(self, data: bytes) -> None:
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def end(self) -> None:
+        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class ModelCalls:
+    """The app uvicorn serves: the model calls answered here, everything else passed on to Litestar; the access
+    log (:mod:`server.access`) around both. uvicorn's protocol here (:mod:`server.protocol`) finds this app and
+    hands it the model calls without ASGI (:meth:`find`, :meth:`serve`)."""
+
+    def __init__(self, app: Litestar) -> None:
+        self.state, self.inner = app.state, access_log(cast(ASGIApp, app))
+        # A restart setting, like Litestar's own limit for the other routes (a reload that changes it says so).
+        self.limit: int = self.state.runtime.loaded.profile.server.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self.find(scope)
         if found is None:
-            await inner(scope, receive, send)
-            return
-        access = Access(scope)
-        template, provider, endpoint = found
+            await self.inner(scope, receive, send)
+        else:
+            await self.serve(ASGIConn(scope, receive, send), found)
+
+    def find(self, scope: Scope) -> Found | None:
+        """What :meth:`serve` needs to serve this request; ``None`` for one that is not a model call."""
+        if scope["type"] != "http":
+            return None
+        path = _path(scope)
+        found = _route(path)
+        return None if found is None else (path, *found)
+
+    async def serve(self, conn: Conn, found: Found) -> None:
+        """Answer a model call (:meth:`find`): keys and limits, the endpoint, the reply, the access line."""
+        scope = conn.scope
+        path, template, provider, endpoint = found
+        access = Access(scope)  # the path as asked
         scope["path"], scope["path_template"] = path, template  # key scopes see the path Litestar would
         scope.setdefault("state", {})
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            if not started:
-                started = True
-                access.on_start(message)
-            await send(message)
-
+        out = _Out(conn, access)
         try:
             if scope["method"] == "OPTIONS":
-                await sending({"type": "http.response.start", "status": 204,
-                               "headers": [(b"allow", b"POST, OPTIONS")]})
-                await sending({"type": "http.response.body", "body": b""})
+                await out.whole(204, [(b"allow", b"POST, OPTIONS")], b"")
                 return
             if scope["method"] != "POST":
                 raise MethodNotAllowedError(f"{scope['method']} is not allowed on {scope['path']}.")
-
-            async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-                await _answer(Exchange(scope, receive, state), provider, endpoint, send, limit)
-
-            await run_metered(state, scope, receive, sending, answer)
+            out.observed = observed = await admit(self.state, scope)
+            observed.open()
+            try:
+                await self._answer(out, provider, endpoint)
+            finally:
+                await observed.close()
         except Exception as exc:  # refused before the call: no key, out of scope, rate limited
-            if started:  # failed after the answer began (a stream cut): nothing more can be said on this response
+            if out.started:  # failed after the answer began (a stream cut): nothing more can be said on this response
                 raise
-            await _send_failure(scope, sending, exc)
+            await out.failure(exc)
         finally:
             access.write(scope)
 
-    return wrapped
+    async def _answer(self, out: _Out, provider: str | None, endpoint: Endpoint) -> None:
+        conn = out.conn
+        try:
+            body = await _body(conn.scope, conn.receive, self.limit)
+            reply = await endpoint(Exchange(conn.scope, conn.receive, self.state), provider, body)
+        except Exception as exc:
+            await out.failure(exc)
+            return
+        await out.reply(reply)
 
 
-async def _answer(exchange: Exchange, provider: str | None, endpoint: Endpoint, send: Send, limit: int) -> None:
-    scope = exchange.scope
-    try:
-        reply = await endpoint(exchange, provider, await _body(scope, exchange.receive, limit))
-    except Exception as exc:
-        await _send_failure(scope, send, exc)
-        return
-    await _send(reply, exchange.receive, send)
+def _body_too_large() -> PayloadTooLargeError:
+    return PayloadTooLargeError("The request body is larger than this gateway accepts (server.max_body_bytes in the "
+                                "profile).")
 
 
 async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body, refused with a 413 as soon as it is known to exceed ``limit`` bytes."""
     for name, value in scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise _too_large()
+            raise _body_too_large()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -183,83 +237,104 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise _too_large()
+            raise _body_too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _too_large() -> PayloadTooLargeError:
-    return PayloadTooLargeError("The request body is larger than this gateway accepts (server.max_body_bytes in the "
-                                "profile).")
 
 
 def _content_type(media_type: str) -> bytes:
     return (f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type).encode()
 
 
-async def _send(reply: Reply, receive: Receive, send: Send) -> None:
-    headers = [(b"content-type", _content_type(reply.media_type))]
-    headers += [(name.encode(), value.encode("latin-1")) for name, value in reply.headers.items()]
-    if reply.stream is None:
-        headers.append((b"content-length", b"%d" % len(reply.body)))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": reply.body})
-        return
-    try:
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await _stream(reply.stream, receive, send)
-    finally:
-        if reply.close is not None:
-            await reply.close()
+class _Out:
+    """One model call's response on its way out: the metering (once the key is admitted) and the access line note
+    its head and body before the connection writes them."""
 
+    __slots__ = ("access", "conn", "observed", "started")
 
-async def _stream(pieces: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
-    """Write ``pieces`` as they come; stop quietly when the client leaves (a task waits for its disconnect, since
-    a slow upstream may send nothing for a long time)."""
-    task = asyncio.current_task()
-    assert task is not None
-    left = finished = False
+    def __init__(self, conn: Conn, access: Access) -> None:
+        self.conn, self.access = conn, access
+        self.observed: Observed | None = None
+        self.started = False
 
-    def on_disconnect(watcher: asyncio.Future[None]) -> None:
-        nonlocal left
-        # A callback already scheduled when the pieces ran out must not cancel what follows (the last message,
-        # the settlement of the key's usage in it, closing the stream).
-        if not finished and not watcher.cancelled() and watcher.exception() is None:
-            left = True
-            task.cancel()
+    def _head(self, status: int, headers: Headers) -> Headers:
+        self.started = True
+        if self.observed is not None:
+            headers = self.observed.on_head(status, headers)
+        return self.access.on_head(status, headers)
 
-    watcher = asyncio.ensure_future(_disconnected(receive))
-    watcher.add_done_callback(on_disconnect)
-    try:
-        async for piece in pieces:
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-        finished = True  # once the last piece is out, receive() says "disconnect"
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except asyncio.CancelledError:
-        if left and task.uncancel() == 0:  # the client left: nobody to write to
+    async def whole(self, status: int, headers: Headers, body: bytes) -> None:
+        if status != 204:
+            headers.append((b"content-length", b"%d" % len(body)))
+        headers = self._head(status, headers)
+        if self.observed is not None:
+            await self.observed.on_body(body, False)
+        await self.conn.whole(status, headers, body)
+
+    async def reply(self, reply: Reply) -> None:
+        headers = [(b"content-type", _content_type(reply.media_type))]
+        headers += [(name.encode(), value.encode("latin-1")) for name, value in reply.headers.items()]
+        if reply.stream is None:
+            await self.whole(200, headers, reply.body)
             return
-        raise
-    finally:
-        finished = True
-        watcher.remove_done_callback(on_disconnect)
-        watcher.cancel()
+        try:
+            await self.conn.begin(200, self._head(200, headers))
+            await self._stream(reply.stream)
+        finally:
+            if reply.close is not None:
+                await reply.close()
+
+    async def _stream(self, pieces: AsyncIterator[bytes]) -> None:
+        """Write ``pieces`` as they come; stop quietly when the client leaves (a task waits for its disconnect,
+        since a slow upstream may send nothing for a long time)."""
+        task = asyncio.current_task()
+        assert task is not None
+        left = finished = False
+
+        def on_disconnect(watcher: asyncio.Future[None]) -> None:
+            nonlocal left
+            # A callback already scheduled when the pieces ran out must not cancel what follows (the last message,
+            # the settlement of the key's usage in it, closing the stream).
+            if not finished and not watcher.cancelled() and watcher.exception() is None:
+                left = True
+                task.cancel()
+
+        watcher = asyncio.ensure_future(_disconnected(self.conn.receive))
+        watcher.add_done_callback(on_disconnect)
+        observed, conn = self.observed, self.conn
+        try:
+            async for piece in pieces:
+                if observed is not None:
+                    await observed.on_body(piece, True)
+                await conn.piece(piece)
+            finished = True  # once the last piece is out, receive() says "disconnect"
+            if observed is not None:
+                await observed.on_body(b"", False)
+            await conn.end()
+        except asyncio.CancelledError:
+            if left and task.uncancel() == 0:  # the client left: nobody to write to
+                return
+            raise
+        finally:
+            finished = True
+            watcher.remove_done_callback(on_disconnect)
+            watcher.cancel()
+
+    async def failure(self, exc: Exception) -> None:
+        """``exc`` as OpenAI's error body; one that is not the gateway's own is logged (call it where it was
+        caught) and answered as a 500."""
+        scope = self.conn.scope
+        if not isinstance(exc, ModelRuntimeError):
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            exc = InternalError("The gateway failed to handle this request; see its log.")
+        log_error(scope["method"], scope["path"], exc)
+        status, extra, body = error_parts(exc)
+        headers = [(b"content-type", b"application/json")]
+        headers += [(name.encode(), value.encode("latin-1")) for name, value in extra.items()]
+        await self.whole(status, headers, body)
 
 
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _send_failure(scope: Scope, send: Send, exc: Exception) -> None:
-    """``exc`` as OpenAI's error body; one that is not the gateway's own is logged (call it where it was caught)
-    and answered as a 500."""
-    if not isinstance(exc, ModelRuntimeError):
-        log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-        exc = InternalError("The gateway failed to handle this request; see its log.")
-    log_error(scope["method"], scope["path"], exc)
-    status, extra, body = error_parts(exc)
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    headers += [(name.encode(), value.encode("latin-1")) for name, value in extra.items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -35,7 +35,7 @@ from .metrics import Metrics
 from .routes._reply import COST_HEADER, DEPLOYMENT_HEADER, STREAM_STATE, USAGE_STATE
 from .tracing import Tracing
 
-__all__ = ["METERED", "Meter", "metering", "rate_headers", "run_metered"]
+__all__ = ["METERED", "Meter", "Observed", "admit", "metering", "rate_headers"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -76,7 +76,7 @@ class Meter:
 
 def metering(app: types.ASGIApp) -> types.ASGIApp:
     """The middleware for Litestar's routes (give it to a Router's ``middleware``); the model calls that
-    :mod:`server.calls` serves call :func:`run_metered` themselves."""
+    :mod:`server.calls` serves meter themselves (:func:`admit`, then :class:`Observed`'s hooks)."""
     inner = cast(ASGIApp, app)
 
     async def wrapped(litestar_scope: types.Scope, litestar_receive: types.Receive, litestar_send: types.Send) -> None:
@@ -85,15 +85,16 @@ def metering(app: types.ASGIApp) -> types.ASGIApp:
         if handler.opt.get("public"):
             await inner(scope, receive, send)
         else:
-            await run_metered(scope["app"].state, scope, receive, send, inner, admin=bool(handler.opt.get("admin")))
+            observed = await admit(scope["app"].state, scope, admin=bool(handler.opt.get("admin")))
+            await observed.run(inner, receive, send)
 
     return cast(types.ASGIApp, wrapped)
 
 
-async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send, app: ASGIApp, *,
-                      admin: bool = False) -> None:
-    """Run ``app`` for the caller of this request, if its key lets it (raises the 401, 403 or 429 otherwise), and
-    observe its response. ``scope["path_template"]`` names the route; ``admin`` routes need an admin key."""
+async def admit(app_state: Any, scope: Scope, *, admin: bool = False) -> Observed:
+    """The caller of this request, if its key lets it call this route now (raises the 401, 403 or 429 otherwise),
+    ready to observe its response. ``scope["path_template"]`` names the route; ``admin`` routes need an admin
+    key."""
     meter: Meter = app_state.meter
     metered = scope["path_template"].endswith(METERED)
     try:
@@ -104,7 +105,7 @@ async def run_metered(app_state: Any, scope: Scope, receive: Receive, send: Send
         # 503 of its own: not a refusal, not counted here.)
         meter.metrics.add(meter.metrics.requests, 1, scope["path_template"], "", "", str(refused.status))
         raise
-    await _Observed(meter, scope, key, admission, app_state.runtime if metered else None).run(app, receive, send)
+    return Observed(meter, scope, key, admission, app_state.runtime if metered else None)
 
 
 def _identify(keys: GatewayKeys, scope: Scope, admin: bool) -> KeyPolicy:
@@ -129,8 +130,9 @@ async def _admit(meter: Meter, key: KeyPolicy) -> Admission:
     return admission
 
 
-class _Observed:
-    """One request on its way through: what its response says, settled once."""
+class Observed:
+    """One admitted request on its way through: what its response says (:meth:`on_head`, :meth:`on_body`),
+    settled and recorded once (:meth:`close`)."""
 
     def __init__(self, meter: Meter, scope: Scope, key: KeyPolicy, admission: Admission | None,
                  runtime: Runtime | None = None) -> None:
@@ -144,50 +146,65 @@ class _Observed:
         self.stream = False
         self.error_code = ""
         self.settled = runtime is None  # not a model call: nothing to settle
+        self.span: trace.Span | None = None
 
     async def run(self, app: ASGIApp, receive: Receive, send: Send) -> None:
-        metrics = self.meter.metrics
-        metrics.add(metrics.in_flight, 1)
-        span = self.meter.tracing.start(self.scope) if self.meter.tracing.enabled else None
+        """Run the ASGI ``app`` under observation."""
+        self.open()
         try:
             await app(self.scope, receive, self._sender(send))
         finally:
-            metrics.add(metrics.in_flight, -1)
-            if not self.settled:
-                await self._settle()
-            self._record(span)
+            await self.close()
+
+    def open(self) -> None:
+        """The request is running (before the app is called)."""
+        metrics = self.meter.metrics
+        metrics.add(metrics.in_flight, 1)
+        self.span = self.meter.tracing.start(self.scope) if self.meter.tracing.enabled else None
+
+    async def close(self) -> None:
+        """The request is over (however it ended)."""
+        metrics = self.meter.metrics
+        metrics.add(metrics.in_flight, -1)
+        if not self.settled:
+            await self._settle()
+        self._record(self.span)
 
     def _sender(self, send: Send) -> Send:
-        extra = rate_headers(self.key, self.admission) if self.admission is not None else []
-
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self._start(message)
-                if extra:
-                    message["headers"] = [*message.get("headers", ()), *extra]
+                message["headers"] = self.on_head(message["status"], message.get("headers", []))
             elif message["type"] == "http.response.body":
-                body: bytes = message.get("body", b"")
-                if self.first_byte is None and body:
-                    self.first_byte = time.perf_counter()
-                if body and not self.stream and b'"usage"' in body and self.status < 400:
-                    self._find_usage(body)
-                elif body and self.status >= 500 and not self.stream:
-                    self._find_error(body)
-                if not message.get("more_body", False) and self.admission is not None and self.admission.held:
-                    await self._settle()  # the slot is free before the client can send its next request
+                await self.on_body(message.get("body", b""), message.get("more_body", False))
             await send(message)
 
         return sending
 
-    def _start(self, message: Message) -> None:
-        self.status = message["status"]
-        for name, value in message.get("headers", ()):
+    def on_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Note the response's status and headers; the headers to send instead (with the key's rate limits)."""
+        self.status = status
+        for name, value in headers:
             if name == _DEPLOYMENT:
                 self.deployment = unquote(value.decode("latin-1"))
             elif name == _COST:
                 self.cost = float(value)
             elif name == b"content-type":
                 self.stream = value.startswith(b"text/event-stream")
+        if self.admission is None:
+            return headers
+        return [*headers, *rate_headers(self.key, self.admission)]
+
+    async def on_body(self, body: bytes, more: bool) -> None:
+        """Note a piece of the response's body, before it is sent (``more``: not the last)."""
+        if body:
+            if self.first_byte is None:
+                self.first_byte = time.perf_counter()
+            if not self.stream and b'"usage"' in body and self.status < 400:
+                self._find_usage(body)
+            elif self.status >= 500 and not self.stream:
+                self._find_error(body)
+        if not more and self.admission is not None and self.admission.held:
+            await self._settle()  # the slot is free before the client can send its next request
 
     def _find_usage(self, body: bytes) -> None:
         state = self.scope["state"]

@@ -60,13 +60,16 @@ def upstream() -> Iterator[FakeOpenAI]:
         yield fake
 
 
+def profile_env(upstream: FakeOpenAI) -> dict[str, str]:
+    """What ``PROFILE`` reads from the environment, for a gateway in front of ``upstream``."""
+    return {"GATEWAY_KEY": GATEWAY_KEY, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY,
+            "WRONG_KEY": WRONG_UPSTREAM_KEY, "DOWN_PORT": str(free_port()), "URL_PASSWORD": URL_PASSWORD}
+
+
 @pytest.fixture(scope="session")
 def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
     """The real gateway process serving ``PROFILE`` in front of the fake."""
-    env = {"GATEWAY_KEY": GATEWAY_KEY, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY,
-           "WRONG_KEY": WRONG_UPSTREAM_KEY, "DOWN_PORT": str(free_port()),
-           "URL_PASSWORD": URL_PASSWORD}
-    with GatewayProcess(PROFILE, env) as gw:
+    with GatewayProcess(PROFILE, profile_env(upstream)) as gw:
         yield gw
 
 

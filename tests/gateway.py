@@ -39,9 +39,11 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 class GatewayProcess:
-    """The gateway serving ``profile`` (YAML text) with ``env`` added to a clean environment."""
+    """The gateway serving ``profile`` (YAML text) with ``env`` added to a clean environment; ``plain_uvicorn``:
+    the app under ``uvicorn``'s own command (ASGI all the way) instead of ``python -m server serve``."""
 
-    def __init__(self, profile: str, env: dict[str, str] | None = None, workers: int = 1) -> None:
+    def __init__(self, profile: str, env: dict[str, str] | None = None, workers: int = 1,
+                 plain_uvicorn: bool = False) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="mr-gateway-")
         self.profile_path = Path(self._dir.name) / "profile.yaml"
         self.profile_path.write_text(profile)
@@ -50,6 +52,7 @@ class GatewayProcess:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MODEL_RUNTIME_"))}
         self.env.update(env or {})
         self.workers = workers
+        self.plain_uvicorn = plain_uvicorn
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,11 +67,15 @@ class GatewayProcess:
 
     def start(self, timeout: float = 20.0) -> GatewayProcess:
         """Start and wait until ``/health/ready`` answers 200."""
+        command = ["-m", "server", "serve", "--profile", str(self.profile_path), "--host", "127.0.0.1", "--port",
+                   str(self.port), "--workers", str(self.workers)]
+        env = self.env
+        if self.plain_uvicorn:  # the app as any ASGI server runs it: uvicorn's own command and protocol
+            command = ["-m", "uvicorn", "server.asgi:app_from_env", "--factory", "--port", str(self.port)]
+            env = {**env, "MODEL_RUNTIME_PROFILE": str(self.profile_path)}
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "server", "serve", "--profile", str(self.profile_path),
-                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log,
+                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -1,15 +1,21 @@
-"""server/protocol.py: a complete response leaves in one write; everything else as uvicorn writes it."""
+"""server/protocol.py: model calls written without ASGI, as uvicorn would write them; a complete response leaves in
+one write; everything else as uvicorn writes it. (tests/server/test_asgi_path.py compares the answers with the
+ASGI path's.)"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
+import sys
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from server.protocol import HeadWithBody, HttpProtocol
-from tests.gateway import GatewayProcess
+from tests.conftest import GATEWAY_KEY
+from tests.gateway import ROOT, GatewayProcess
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n"
 CHUNKED = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -90,3 +96,74 @@ def test_one_segment_per_json_answer_and_head_requests_still_answered(gateway: G
         conn.sendall(f"HEAD /health/live HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         head = conn.recv(65536)
         assert head.startswith(b"HTTP/1.1 ") and head.endswith(b"\r\n\r\n")
+
+
+def _request(host: str, body: bytes, *extra: str, path: str = "/v1/chat/completions") -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Authorization: Bearer {GATEWAY_KEY}",
+             "Content-Type: application/json", f"Content-Length: {len(body)}", *extra]
+    return "\r\n".join(lines).encode() + b"\r\n\r\n" + body
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data
+
+
+CHAT = json.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def test_model_calls_keep_alive_pipelined_in_order_then_close(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    wrong = CHAT.replace(b'"chat"', b'"no-such-model"')
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        # Three requests in one write: answered in order on the one connection, the last one closes it.
+        conn.sendall(_request(host, CHAT) + _request(host, wrong) + _request(host, CHAT, "Connection: close"))
+        data = _read_all(conn)
+    heads = [part.split(b"\r\n")[0] for part in data.split(b"HTTP/1.1 ")[1:]]
+    assert heads == [b"200 OK", b"404 Not Found", b"200 OK"], data
+    assert data.count(b"\r\nconnection: close\r\n") == 1 and data.count(b"\r\nx-request-id: ") == 3
+    assert data.count(b"\r\ndate: ") == 3 and data.count(b"\r\nserver: uvicorn\r\n") == 3
+
+
+def test_model_calls_of_http_1_0_clients_close_and_100_continue_is_sent(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(_request(host, CHAT).replace(b"HTTP/1.1", b"HTTP/1.0", 1))
+        data = _read_all(conn)  # the server closes: the read ends
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nconnection: close\r\n" in data
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        head = _request(host, CHAT, "Expect: 100-continue").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+        conn.sendall(head)
+        assert conn.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"  # before the body was sent
+        conn.sendall(CHAT)
+        answer = conn.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"}")
+
+
+def test_a_streamed_model_call_is_chunked_and_ends_with_the_last_chunk(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    body = json.dumps({"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(_request(host, body, "Connection: close"))
+        data = _read_all(conn)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert b"\r\ntransfer-encoding: chunked" in head and b"content-length" not in head
+    events = b""
+    while True:  # the chunked framing, chunk by chunk
+        size, _, rest = rest.partition(b"\r\n")
+        if int(size, 16) == 0:
+            assert rest == b"\r\n"
+            break
+        events, rest = events + rest[:int(size, 16)], rest[int(size, 16) + 2:]
+    assert events.startswith(b"data: {") and events.endswith(b"data: [DONE]\n\n")
+
+
+def test_the_protocol_does_not_import_the_app() -> None:
+    # The supervisor imports the protocol before it sets the workers' shared metrics directory, which must come
+    # before prometheus-client's first import (else every worker counts in a registry no scrape reads).
+    code = ("import sys, server.protocol\n"
+            "print(sorted(m for m in ('prometheus_client', 'server.calls') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
