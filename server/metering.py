@@ -158,14 +158,11 @@ class Observed:
 
     def open(self) -> None:
         """The request is running (before the app is called)."""
-        metrics = self.meter.metrics
-        metrics.add(metrics.in_flight, 1)
+        self.meter.metrics.start()
         self.span = self.meter.tracing.start(self.scope) if self.meter.tracing.enabled else None
 
     async def close(self) -> None:
         """The request is over (however it ended)."""
-        metrics = self.meter.metrics
-        metrics.add(metrics.in_flight, -1)
         if not self.settled:
             await self._settle()
         self._record(self.span)
@@ -228,7 +225,8 @@ class Observed:
             if stream is not None and self.usage is None:  # a stream's own count, shown to the client or not
                 self.usage = getattr(stream, "usage", None)  # a plug-in's stream may predate the attribute
             usage, model = self.usage, self.scope["state"].get(MODEL_STATE, "")
-            if self.cost is None and usage is not None and self.deployment and self.runtime is not None:
+            # A complete answer's cost came in its header (none: the model has no price); a stream's is known now.
+            if self.stream and self.cost is None and usage is not None and self.deployment and self.runtime:
                 self.cost = _cost(self.runtime, self.deployment, usage)
             settled = Settlement(key=self.key.name, model=model, deployment=self.deployment,
                                  prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -242,22 +240,10 @@ class Observed:
 
     def _record(self, span: trace.Span | None) -> None:
         metrics = self.meter.metrics
-        route = self.scope["path_template"]
         model = metrics.model(self.scope["state"].get(MODEL_STATE, "")) if self.status not in (400, 404) else ""
-        status = str(self.status)
-        metrics.add(metrics.requests, 1, route, model, self.deployment, status)
-        ended = time.perf_counter()
-        metrics.observe(metrics.latency, ended - self.started, route, model)
-        if self.stream and self.first_byte is not None:
-            metrics.observe(metrics.first_token, self.first_byte - self.started, route, model)
-        if self.usage is not None:
-            metrics.add(metrics.tokens, self.usage.prompt_tokens, model, self.deployment, "prompt")
-            if self.usage.completion_tokens:
-                metrics.add(metrics.tokens, self.usage.completion_tokens, model, self.deployment, "completion")
-        if self.cost:
-            metrics.add(metrics.cost, self.cost, model, self.deployment)
-        if self.status >= 500:
-            metrics.add(metrics.upstream_errors, 1, route, status, self.error_code)
+        first_byte = self.first_byte - self.started if self.stream and self.first_byte is not None else None
+        metrics.answered(self.scope["path_template"], model, self.deployment, self.status,
+                         time.perf_counter() - self.started, first_byte, self.usage, self.cost, self.error_code)
         if span is not None:
             self.meter.tracing.end(span, self.status, model, self.deployment, self.usage)
 

@@ -29,6 +29,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from core.openai.usage import Usage
 from core.runtime import Runtime
 
 __all__ = ["MAX_MODELS", "Metrics", "metrics"]
@@ -37,6 +38,7 @@ log = logging.getLogger("model_runtime")
 MAX_MODELS = 500
 FLUSH_S = 0.5
 """How long a recorded value may wait before it is written to prometheus-client."""
+_Answer = tuple[str, str, str, int, float, float | None, Usage | None, float | None, str]
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
@@ -68,6 +70,10 @@ class Metrics:
         self._models: set[str] = set()
         self._added: dict[tuple[Any, tuple[str, ...]], float] = {}
         self._observed: list[tuple[Any, tuple[str, ...], float]] = []
+        self._answers: list[_Answer] = []
+        self.running = 0
+        """Requests being answered now (:meth:`start`, :meth:`answered`): the in-flight gauge at each flush."""
+        self._running_written = 0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
         """The loop the timer is on: one loop at a time (the app's), a closed one replaced on the next value."""
@@ -89,6 +95,21 @@ class Metrics:
         if found is None:
             found = self._children[key] = metric.labels(*labels)
         return found
+
+    def start(self) -> None:
+        """A request began (it ends with :meth:`answered`)."""
+        self.running += 1
+        if self._timer is None or self._timer_loop is None or self._timer_loop.is_closed():
+            self._schedule()
+
+    def answered(self, route: str, model: str, deployment: str, status: int, seconds: float,
+                 first_byte_s: float | None, usage: Usage | None, cost: float | None, error_code: str) -> None:
+        """A request :meth:`start` counted was answered: its count, latency (and time to the first streamed
+        byte), tokens, cost and, for a 5xx, its error code; added up at the next flush."""
+        self.running -= 1
+        self._answers.append((route, model, deployment, status, seconds, first_byte_s, usage, cost, error_code))
+        if self._timer is None or self._timer_loop is None or self._timer_loop.is_closed():
+            self._schedule()
 
     def add(self, metric: Any, amount: float, *labels: str) -> None:
         """Add ``amount`` to a counter or gauge (negative: a gauge going down), within :data:`FLUSH_S`."""
@@ -112,6 +133,12 @@ class Metrics:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for answer in self._answers:
+            self._count(*answer)
+        self._answers = []
+        if self.running != self._running_written:
+            self._running_written = self.running
+            self._write(self.in_flight.set, self.running)
         added, self._added = self._added, {}
         observed, self._observed = self._observed, []
         for (metric, labels), amount in added.items():
@@ -127,6 +154,27 @@ class Metrics:
                 log.exception("could not record %d values of %r", len(values), metric)
                 continue
             _observe_all(child, values)
+
+    def _count(self, route: str, model: str, deployment: str, status: int, seconds: float,
+               first_byte_s: float | None, usage: Usage | None, cost: float | None, error_code: str) -> None:
+        added, observed = self._added, self._observed
+        key: tuple[Any, tuple[str, ...]] = (self.requests, (route, model, deployment, str(status)))
+        added[key] = added.get(key, 0.0) + 1
+        observed.append((self.latency, (route, model), seconds))
+        if first_byte_s is not None:
+            observed.append((self.first_token, (route, model), first_byte_s))
+        if usage is not None:
+            key = (self.tokens, (model, deployment, "prompt"))
+            added[key] = added.get(key, 0.0) + usage.prompt_tokens
+            if usage.completion_tokens:
+                key = (self.tokens, (model, deployment, "completion"))
+                added[key] = added.get(key, 0.0) + usage.completion_tokens
+        if cost:
+            key = (self.cost, (model, deployment))
+            added[key] = added.get(key, 0.0) + cost
+        if status >= 500:
+            key = (self.upstream_errors, (route, str(status), error_code))
+            added[key] = added.get(key, 0.0) + 1
 
     def close(self) -> None:
         """At shutdown: write what is pending, and from now on every value at once (a request cancelled by the

@@ -11,6 +11,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import server.metrics
+from core.openai.usage import Usage
 from server.metrics import Metrics
 
 FLUSH_S = 0.05
@@ -39,11 +40,9 @@ def test_recorded_values_are_written_together_within_the_flush_interval() -> Non
 
     async def requests() -> tuple[float, float, float, float]:
         for _ in range(3):
-            metrics.add(metrics.in_flight, 1)
-            metrics.add(metrics.requests, 1, *route)
-            metrics.observe(metrics.latency, 0.02, route[0], "m")
-            metrics.add(metrics.in_flight, -1)
-        metrics.add(metrics.in_flight, 1)  # one still running
+            metrics.start()
+            metrics.answered(*route[:3], 200, 0.02, None, None, None, "")
+        metrics.start()  # one still running
         await asyncio.sleep(0)
         soon = samples(metrics).get(("model_runtime_requests_total", _labels(route)), 0.0)
         await asyncio.sleep(FLUSH_S / 2)
@@ -58,6 +57,26 @@ def test_recorded_values_are_written_together_within_the_flush_interval() -> Non
     counts = samples(metrics)
     assert counts[("model_runtime_request_duration_seconds_count",
                    (("model", "m"), ("route", "/v1/chat/completions")))] == 3.0
+
+
+def test_an_answer_counts_its_tokens_cost_first_byte_and_error_code() -> None:
+    metrics = Metrics(no_runtime)
+    metrics.start()
+    metrics.start()
+    metrics.answered("/v1/chat/completions", "m", "d", 200, 0.5, 0.1, Usage(prompt_tokens=7, completion_tokens=3,
+                                                                         total_tokens=10), 0.25, "")
+    metrics.answered("/v1/chat/completions", "m", "d", 502, 0.2, None, None, None, "upstream_error")
+    counted = samples(metrics)  # no loop: written at once
+    assert counted[("model_runtime_tokens_total", (("deployment", "d"), ("kind", "prompt"), ("model", "m")))] == 7
+    assert counted[("model_runtime_tokens_total", (("deployment", "d"), ("kind", "completion"), ("model", "m")))] == 3
+    assert counted[("model_runtime_cost_total", (("deployment", "d"), ("model", "m")))] == 0.25
+    assert counted[("model_runtime_upstream_errors_total",
+                    (("code", "upstream_error"), ("route", "/v1/chat/completions"), ("status", "502")))] == 1
+    assert counted[("model_runtime_time_to_first_token_seconds_count",
+                    (("model", "m"), ("route", "/v1/chat/completions")))] == 1
+    assert counted[("model_runtime_request_duration_seconds_sum",
+                    (("model", "m"), ("route", "/v1/chat/completions")))] == pytest.approx(0.7)
+    assert counted[("model_runtime_in_flight_requests", ())] == 0
 
 
 def test_without_a_loop_values_are_written_at_once() -> None:
