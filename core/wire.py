@@ -23,6 +23,8 @@ from typing import cast
 import httptools
 import httpx
 
+from .timers import wheel
+
 __all__ = ["Pool", "WireResponse"]
 
 _STALE_WINDOW_S = 0.1
@@ -326,8 +328,7 @@ class WireResponse:
 
     async def wait(self, future: asyncio.Future[None]) -> None:
         """Wait for ``future`` at most the read timeout."""
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(self._read_timeout_s, _expire, future, self._read_timeout_s)
+        timer = wheel().call_later(self._read_timeout_s, _expire, future, self._read_timeout_s)
         try:
             await future
         finally:

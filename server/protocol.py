@@ -30,6 +30,8 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from core.timers import wheel
+
 if TYPE_CHECKING:
     from .calls import Found, Headers, ModelCalls, Scope
 
@@ -70,6 +72,21 @@ class HeadWithBody:
 
 class HttpProtocol(HttpToolsProtocol):
     """Give to uvicorn as ``http``."""
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, with the keep-alive timeout on the loop's coarse timers (:mod:`core.timers`): it is set after
+        each response and cancelled by the next request, a libuv timer each time otherwise."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.timeout_keep_alive_task = wheel(self.loop).call_later(  # type: ignore[assignment]
+                self.timeout_keep_alive, self.timeout_keep_alive_handler)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         calls = _model_calls(app)

@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -158,6 +159,17 @@ def test_a_streamed_model_call_is_chunked_and_ends_with_the_last_chunk(gateway: 
             break
         events, rest = events + rest[:int(size, 16)], rest[int(size, 16) + 2:]
     assert events.startswith(b"data: {") and events.endswith(b"data: [DONE]\n\n")
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_uvicorns_timeout(gateway: GatewayProcess) -> None:
+    # The keep-alive timeout runs on core.timers (server/protocol.py): 5 s, uvicorn's default.
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(_request(host, CHAT))
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+        started = time.monotonic()
+        assert conn.recv(65536) == b""  # closed by the server
+        assert 4.9 < time.monotonic() - started < 9
 
 
 def test_the_protocol_does_not_import_the_app() -> None:

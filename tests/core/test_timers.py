@@ -1,0 +1,72 @@
+"""core/timers.py: coarse timers run once, never before their deadline, not at all once cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.timers import RESOLUTION_S, Wheel, wheel
+
+
+def test_callbacks_run_after_their_deadline_in_order_of_slots_and_cancelled_ones_never() -> None:
+    async def scenario() -> tuple[list[tuple[str, float]], dict[str, float]]:
+        loop = asyncio.get_running_loop()
+        ran: list[tuple[str, float]] = []
+        due: dict[str, float] = {}
+        timers = wheel()
+        for name, delay in (("later", 0.17), ("soon", 0.02), ("zero", 0.0), ("cancelled", 0.02)):
+            due[name] = loop.time() + delay
+            timer = timers.call_later(delay, lambda n: ran.append((n, loop.time())), name)
+            if name == "cancelled":
+                timer.cancel()
+                assert timer.cancelled()
+        await asyncio.sleep(0.17 + 3 * RESOLUTION_S)
+        return ran, due
+
+    ran, due = asyncio.run(scenario())
+    assert {name for name, _ in ran[:2]} == {"zero", "soon"} and ran[2][0] == "later" and len(ran) == 3
+    assert all(at >= due[name] for name, at in ran)
+
+
+def test_a_callback_may_cancel_another_of_its_slot_and_one_that_fails_stops_no_other(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> list[str]:
+        ran: list[str] = []
+        timers = Wheel(asyncio.get_running_loop(), resolution_s=0.2)  # all four in one slot
+        second = None
+
+        def first() -> None:
+            ran.append("first")
+            assert second is not None
+            second.cancel()
+
+        def failing() -> None:
+            ran.append("failing")
+            raise RuntimeError("boom")
+
+        timers.call_later(0.0, failing)
+        timers.call_later(0.0, first)
+        second = timers.call_later(0.0, ran.append, "second")
+        timers.call_later(0.0, ran.append, "third")
+        await asyncio.sleep(0.5)
+        return ran
+
+    ran = asyncio.run(scenario())
+    assert "failing" in ran and "third" in ran and ran.count("first") == 1
+    if "second" in ran:  # a slot's callbacks run in no set order: "second" only before "first" cancelled it
+        assert ran.index("second") < ran.index("first")
+    assert "a timer's callback failed" in caplog.text
+
+
+def test_the_tick_stops_once_nothing_is_pending_and_each_loop_has_its_own_wheel() -> None:
+    async def scenario() -> tuple[Wheel, bool]:
+        timers = wheel()
+        timers.call_later(0.01, lambda: None).cancel()
+        timers.call_later(0.01, lambda: None)
+        await asyncio.sleep(4 * RESOLUTION_S)
+        return timers, timers._tick is None and not timers._slots
+
+    first, stopped = asyncio.run(scenario())
+    second, _ = asyncio.run(scenario())
+    assert stopped and first is not second
