@@ -46,6 +46,15 @@ _PREFIX = os.urandom(6).hex().encode()
 _COUNTER = itertools.count(1)
 
 
+def _new_prefix() -> None:
+    """A forked worker's own prefix and count (the supervisor imported this module before forking)."""
+    global _PREFIX, _COUNTER
+    _PREFIX, _COUNTER = os.urandom(6).hex().encode(), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_prefix)
+
+
 def _new_id() -> bytes:
     return b"%s%012x" % (_PREFIX, next(_COUNTER))
 

@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import openai
 
-from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY
+from tests.conftest import GATEWAY_KEY, PROFILE, UPSTREAM_KEY, profile_env
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 
 PROMPT = "PROMPT-CANARY-9d41 tell me a secret"
@@ -55,6 +56,14 @@ def test_generated_ids_are_unique_and_every_line_is_written_whole(gateway: Gatew
         assert access_line(gateway, request_id)["path"] == "/health/live"
     lines = [line for line in gateway.log().splitlines() if any(i in line for i in ids)]
     assert len(lines) == 60 and all(json.loads(line)["status"] == 200 for line in lines)
+
+
+def test_ids_are_unique_across_workers(upstream: FakeOpenAI) -> None:
+    # The workers are forked from the supervisor, which imported server.access: each draws a prefix of its own.
+    with GatewayProcess(PROFILE, profile_env(upstream), workers=2) as gw:
+        ids = [httpx.get(f"{gw.url}/health/live", timeout=5).headers["x-request-id"] for _ in range(16)]
+    assert len(set(ids)) == 16
+    assert len({i[:12] for i in ids}) == 2  # new connections each: the kernel spreads them over both workers
 
 
 def test_model_calls_refused_or_wrong_are_logged_with_their_id(gateway: GatewayProcess) -> None:
