@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -9,7 +10,10 @@ from typing import Any
 
 import httpx
 import openai
+import pytest
 
+from core.timers import RESOLUTION_S
+from server.access import FLUSH_S, JSONLines
 from tests.conftest import GATEWAY_KEY, PROFILE, UPSTREAM_KEY, profile_env
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
@@ -75,3 +79,24 @@ def test_model_calls_refused_or_wrong_are_logged_with_their_id(gateway: GatewayP
     assert access_line(gateway, "refused-1") | {"ms": 0} == {
         "id": "refused-1", "method": "POST", "path": "/v1/chat/completions/", "status": 401, "ms": 0}
     assert access_line(gateway, "wrong-1")["status"] == 405
+
+
+def test_lines_are_written_together_after_a_short_wait_in_a_loop_and_at_once_outside(
+        capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    handler = JSONLines()
+
+    async def serve() -> tuple[bytes, bytes]:
+        handler.write(b'{"id":"a"}')
+        handler.write(b'{"id":"b"}')
+        await asyncio.sleep(0)
+        early = capsysbinary.readouterr().out
+        await asyncio.sleep(FLUSH_S + 2 * RESOLUTION_S)
+        return early, capsysbinary.readouterr().out
+
+    assert asyncio.run(serve()) == (b"", b'{"id":"a"}\n{"id":"b"}\n')
+    handler.write(b'{"id":"c"}')  # no loop: at once
+    assert capsysbinary.readouterr().out == b'{"id":"c"}\n'
+    asyncio.run(serve())
+    handler.write(b'{"id":"d"}')
+    handler.close()  # logging's shutdown: what is pending goes out
+    assert capsysbinary.readouterr().out == b'{"id":"d"}\n'
