@@ -194,7 +194,10 @@ class _Run(Generic[T]):
         if self.stats is not None:
             self.stats.began(deployment.id)
         try:
-            value = await self._in_time(self.call(deployment), deployment)
+            if self.config.first_byte_timeout_s is None and self.deadline is None:
+                value = await self.call(deployment)
+            else:
+                value = await self._in_time(self.call(deployment), deployment)
         except (*RETRYABLE, *ELSEWHERE) as exc:
             if self.stats is not None:  # a failure counts as a slow answer, so `fastest` moves away from it
                 self.stats.ended(deployment.id, time.monotonic() - started + FAILURE_PENALTY_S)

@@ -183,9 +183,10 @@ class CycleConn:
         cycle.waiting_for_100_continue = False
         content = [STATUS_LINE[status]]
         for name, value in (*cycle.default_headers, *headers):
-            if HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-                raise RuntimeError("Invalid HTTP header.")
             content += (name, b": ", value, b"\r\n")
+        # uvicorn's checks, one search over all names and one over all values (each matches a single byte)
+        if HEADER_RE.search(b"".join(content[1::4])) or HEADER_VALUE_RE.search(b"".join(content[3::4])):
+            raise RuntimeError("Invalid HTTP header.")
         if not cycle.keep_alive:
             content.append(b"connection: close\r\n")
         content += rest

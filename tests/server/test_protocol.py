@@ -10,11 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from server.protocol import HeadWithBody, HttpProtocol
+from server.protocol import CycleConn, HeadWithBody, HttpProtocol
 from tests.conftest import GATEWAY_KEY
 from tests.gateway import ROOT, GatewayProcess
 
@@ -170,6 +172,18 @@ def test_an_idle_keep_alive_connection_is_closed_after_uvicorns_timeout(gateway:
         started = time.monotonic()
         assert conn.recv(65536) == b""  # closed by the server
         assert 4.9 < time.monotonic() - started < 9
+
+
+def test_a_model_calls_head_is_uvicorns_and_bad_names_or_values_are_refused() -> None:
+    cycle = SimpleNamespace(scope={}, receive=None, default_headers=[(b"server", b"uvicorn")], keep_alive=False,
+                            response_started=False, waiting_for_100_continue=True)
+    conn = CycleConn(cast(Any, cycle))
+    assert conn._head(200, [(b"content-type", b"application/json")], b"\r\n") == (
+        b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n")
+    assert cycle.response_started and not cycle.waiting_for_100_continue
+    for bad in ([(b"x-a", b"one\r\nx-injected: two")], [(b"x a", b"b")], [(b"x-a", b"ok"), (b"x-b", b"\x00")]):
+        with pytest.raises(RuntimeError, match="Invalid HTTP header"):
+            conn._head(200, bad)
 
 
 def test_the_protocol_does_not_import_the_app() -> None:
