@@ -153,9 +153,12 @@ class CycleConn:
         self.receive: Any = cycle.receive
 
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
-        if await self._open():
-            self.cycle.transport.write(self._head(status, headers, b"\r\n", body))
-            self._complete()
+        cycle = self.cycle
+        # rare: only then the _open() coroutine
+        if (cycle.flow.write_paused or cycle.disconnected) and not await self._open():
+            return
+        cycle.transport.write(self._head(status, headers, b"\r\n", body))
+        self._complete()
 
     async def begin(self, status: int, headers: Headers) -> None:
         if await self._open():

@@ -104,7 +104,7 @@ def model_type_param(value: str, param: str = "model_type") -> ModelType:
 
 def runtime(request: Req | Exchange) -> Runtime:
     """The runtime of the current profile (a reload replaces it)."""
-    result: Runtime = request.app_state.runtime if isinstance(request, Exchange) else request.app.state.runtime
+    result: Runtime = request.app_state["runtime"] if isinstance(request, Exchange) else request.app.state.runtime
     return result
 
 
