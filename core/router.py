@@ -35,6 +35,9 @@ __all__ = ["Deployment", "DeploymentStats", "Found", "Router"]
 ROUTE_OWNER = "model-runtime"
 
 
+_NAMED_CACHE = 4096
+
+
 class Deployment(msgspec.Struct, frozen=True):
     """One place a request can go: a provider instance and the model there."""
 
@@ -116,6 +119,8 @@ class Router:
             for key in dict.fromkeys((spec.name, spec.group)):
                 self.groups.setdefault(key, []).append(spec)
         self._rng = rng or random.Random()
+        self._named: dict[tuple[str, ModelType], Deployment] = {}
+        """``<instance>/<model>`` names resolved before (the clients', so bounded: :data:`_NAMED_CACHE`)."""
 
     def resolve(self, name: str, model_type: ModelType) -> list[Deployment]:
         """Deployments for ``name`` in the order to try them (a route's fallbacks last); raise a 404, 400 or 503 if
@@ -125,11 +130,17 @@ class Router:
             return self._pick(name, route, model_type)
         instance_name, slash, model = name.partition("/")
         if slash:
+            known = self._named.get((name, model_type))
+            if known is not None:
+                return [known]
             spec = self.instances.get(instance_name)
             target = spec.target(model_type, model) if spec is not None and model else None
             if spec is None or target is None:
                 raise self._not_found(name, model_type, spec)
-            return [Deployment(spec, target)]
+            if len(self._named) >= _NAMED_CACHE:
+                self._named.clear()
+            self._named[(name, model_type)] = deployment = Deployment(spec, target)
+            return [deployment]
         for spec in self._by_preference:
             found = spec.models.get(model_type, {}).get(name)
             if found is not None:

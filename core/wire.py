@@ -328,7 +328,7 @@ class WireResponse:
 
     async def wait(self, future: asyncio.Future[None]) -> None:
         """Wait for ``future`` at most the read timeout."""
-        timer = wheel().call_later(self._read_timeout_s, _expire, future, self._read_timeout_s)
+        timer = wheel(future.get_loop()).call_later(self._read_timeout_s, _expire, future, self._read_timeout_s)
         try:
             await future
         finally:

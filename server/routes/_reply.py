@@ -167,7 +167,7 @@ async def call(request: Exchange, upstream_call: Coroutine[Any, Any, T]) -> T:
         watch = asyncio.ensure_future(_disconnected(request))
         watch.add_done_callback(on_disconnect)
 
-    timer = wheel().call_later(WATCH_AFTER_S, start_watching)
+    timer = wheel(task.get_loop()).call_later(WATCH_AFTER_S, start_watching)
     try:
         return await upstream_call
     except asyncio.CancelledError:
@@ -215,9 +215,7 @@ async def answer(request: Exchange, rt: Runtime, deployments: list[Deployment],
     except BaseException:
         rt.in_flight -= 1
         raise
-    # The id holds a model name the client chose: quoted, it is a valid header whatever its characters.
-    headers = {DEPLOYMENT_HEADER: quote(outcome.deployment.id, safe="/:@.-_~+"),
-               ATTEMPTS_HEADER: str(outcome.attempts)}
+    headers = {DEPLOYMENT_HEADER: _header_value(outcome.deployment.id), ATTEMPTS_HEADER: str(outcome.attempts)}
     if isinstance(outcome.value, JSONReply):
         rt.in_flight -= 1
         request.scope["state"][USAGE_STATE] = outcome.value.usage  # metering reads it: no second decode
@@ -228,6 +226,20 @@ async def answer(request: Exchange, rt: Runtime, deployments: list[Deployment],
         request.scope["state"][STREAM_STATE] = value  # metering reads its usage once it ended
     stream = value if limit is None or isinstance(value, AudioStream) else _Bounded(value, limit)
     return reply(stream, outcome.deployment.target, headers, done=_Release(rt))
+
+
+_quoted: dict[str, str] = {}
+
+
+def _header_value(deployment_id: str) -> str:
+    """The id holds a model name the client chose: quoted, it is a valid header whatever its characters. Quoted
+    once per id (a bounded cache: the names are the clients')."""
+    found = _quoted.get(deployment_id)
+    if found is None:
+        if len(_quoted) >= 4096:
+            _quoted.clear()
+        found = _quoted[deployment_id] = quote(deployment_id, safe="/:@.-_~+")
+    return found
 
 
 def reply(result: Result, target: ModelTarget, headers: dict[str, str] | None = None,

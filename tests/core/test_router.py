@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import core.router
 from core.errors import InvalidRequestError, ModelNotFoundError, ProviderNotConfiguredError
 from core.profile import ProfileError, load_profile
 from core.router import Found, Router
@@ -93,6 +94,19 @@ def test_instance_slash_model(router: Router) -> None:
             router.resolve(name, ModelType.LLM)
     with pytest.raises(InvalidRequestError, match="is a llm model"):
         router.resolve("a/gpt-4o-mini", ModelType.TEXT_EMBEDDING)
+
+
+def test_instance_slash_model_names_are_resolved_once_and_remembered_within_bounds(
+        router: Router, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = router.resolve("local/llama3", ModelType.LLM)
+    assert router.resolve("local/llama3", ModelType.LLM) == first and first[0].id == "local/llama3"
+    assert router.resolve("local/llama3", ModelType.TEXT_EMBEDDING)[0].target.model_type is ModelType.TEXT_EMBEDDING
+    with pytest.raises(InvalidRequestError, match="is a llm model"):  # the type still checked: not remembered
+        router.resolve("a/gpt-4o-mini", ModelType.TEXT_EMBEDDING)
+    monkeypatch.setattr(core.router, "_NAMED_CACHE", 8)
+    for i in range(20):  # clients' names: the memory stays bounded
+        assert router.resolve(f"local/m{i}", ModelType.LLM)[0].target.name == f"m{i}"
+        assert len(router._named) <= 8
 
 
 def test_bare_name_takes_the_first_configured_instance_in_profile_order(tmp_path: Path, router: Router) -> None:
