@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,8 @@ class Wheel:
 
     def call_later(self, delay_s: float, callback: Callable[..., object], *args: Any) -> Timer:
         """Run ``callback(*args)`` once ``delay_s`` seconds have passed (up to :data:`RESOLUTION_S` later)."""
+        if delay_s == math.inf:  # never: a timer nothing holds
+            return Timer(set(), callback, args)
         now = self._loop.time()
         if self._tick is None:
             self._done = int(now / self._resolution_s)

@@ -44,6 +44,7 @@ _NOTED = (("key", KEY_NAME_STATE), ("model", MODEL_STATE))
 """Access-line fields from ``scope["state"]``, as :mod:`server.metering` and :mod:`server.auth` note them."""
 FLUSH_S = 0.05
 """How long an access line may wait to be written with others (a write per loop turn was 3% of chat's CPU)."""
+_MAX_PENDING = 1024
 _PREFIX = os.urandom(6).hex().encode()
 _COUNTER = itertools.count(1)
 
@@ -80,6 +81,8 @@ class JSONLines(logging.Handler):
                 wheel().call_later(FLUSH_S, self.flush)
             except RuntimeError:
                 self.flush()
+        elif len(self._pending) >= _MAX_PENDING:  # also when the loop that was to flush them has ended
+            self.flush()
 
     def flush(self) -> None:
         if self._pending:

@@ -1,12 +1,15 @@
-"""The model calls with JSON bodies, served in plain ASGI in front of Litestar: the routes that carry the traffic.
+"""The model calls with JSON bodies, answered in front of Litestar: the routes that carry the traffic.
 
 ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``, ``/v1/rerank``, ``/v1/moderations``, their
 ``/{provider}/v1/...`` twins (Chatchat's routes) and ``/rerank``, ``/v2/rerank`` (Cohere's and Jina's clients).
-Per request: the route by dictionary lookup, keys and limits (:func:`server.metering.run_metered`), the body read
-whole up to ``server.max_body_bytes``, the endpoint, and the :class:`~server.routes._reply.Reply` written with raw
-``send`` calls; errors leave as OpenAI's body (:func:`server.errors.error_parts`). Litestar's routing, signature
-model, response objects and exception middleware cost about a third of a fast call's CPU, and none of them does
-anything here. Every other path, and the audio uploads (multipart forms), go on to Litestar.
+Per request (:meth:`ModelCalls.serve`): the route by dictionary lookup, keys and limits
+(:func:`server.metering.admit`), the body read whole up to ``server.max_body_bytes``, the endpoint, and the
+:class:`~server.routes._reply.Reply` written to a :class:`Conn`, the metering and the access line noting what
+passes; errors leave as OpenAI's body (:func:`server.errors.error_parts`). Under uvicorn with
+:mod:`server.protocol` the connection is uvicorn's own (no ASGI messages); under any other server, ASGI's
+``receive`` and ``send`` (:class:`ASGIConn`). Litestar's routing, signature model, response objects and exception
+middleware cost about a third of a fast call's CPU, and none of them does anything here. Every other path, and the
+audio uploads (multipart forms), go on to Litestar.
 """
 
 from __future__ import annotations

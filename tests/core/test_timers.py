@@ -70,3 +70,13 @@ def test_the_tick_stops_once_nothing_is_pending_and_each_loop_has_its_own_wheel(
     first, stopped = asyncio.run(scenario())
     second, _ = asyncio.run(scenario())
     assert stopped and first is not second
+
+
+def test_an_endless_delay_sets_nothing() -> None:
+    async def scenario() -> bool:
+        timers = Wheel(asyncio.get_running_loop())
+        timer = timers.call_later(float("inf"), lambda: None)
+        timer.cancel()
+        return timers._tick is None and not timers._slots and timer.cancelled()
+
+    assert asyncio.run(scenario())

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from core.timers import RESOLUTION_S
-from server.access import FLUSH_S, JSONLines
+from server.access import _MAX_PENDING, FLUSH_S, JSONLines
 from tests.conftest import GATEWAY_KEY, PROFILE, UPSTREAM_KEY, profile_env
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
@@ -100,3 +100,23 @@ def test_lines_are_written_together_after_a_short_wait_in_a_loop_and_at_once_out
     handler.write(b'{"id":"d"}')
     handler.close()  # logging's shutdown: what is pending goes out
     assert capsysbinary.readouterr().out == b'{"id":"d"}\n'
+
+
+def test_lines_left_by_a_loop_that_ended_go_out_with_the_next_ones_within_a_bound(
+        capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    handler = JSONLines()
+
+    async def one_line() -> None:
+        handler.write(b"first")  # its flush is set on this loop, which ends at once
+
+    asyncio.run(one_line())
+    assert capsysbinary.readouterr().out == b""
+
+    async def many() -> None:
+        for i in range(_MAX_PENDING):
+            handler.write(b"%d" % i)
+
+    asyncio.run(many())
+    assert capsysbinary.readouterr().out.split(b"\n")[:2] == [b"first", b"0"]
+    handler.close()
+    assert capsysbinary.readouterr().out == b"%d\n" % (_MAX_PENDING - 1)  # the one after the bound's flush
