@@ -104,7 +104,8 @@ async def state(request: pytest.FixtureRequest, redis: RedisServer) -> AsyncIter
     if request.param == "memory":
         yield MemoryState()
         return
-    found = RedisState(StateConfig(url=redis.url))
+    # The counting is under test here, not the timeout: a loaded machine must not turn it into fail-open.
+    found = RedisState(StateConfig(url=redis.url, timeout_s=5))
     await found._redis.flushdb()
     try:
         yield found
