@@ -28,7 +28,7 @@ from core.timers import wheel
 
 from .auth import KEY_NAME_STATE, MODEL_STATE
 
-__all__ = ["ASGIApp", "Access", "DropStreamAborted", "JSONLines", "access_log"]
+__all__ = ["ASGIApp", "Access", "DropStreamAborted", "JSONLines", "access_log", "flush_access_lines"]
 
 Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
@@ -100,6 +100,12 @@ class JSONLines(logging.Handler):
     def close(self) -> None:
         self.flush()
         super().close()
+
+
+def flush_access_lines() -> None:
+    """Write the access lines still waiting for their timer (at shutdown)."""
+    for handler in log.handlers:
+        handler.flush()
 
 
 def _direct(logger: logging.Logger) -> JSONLines | None:

@@ -20,6 +20,7 @@ from core.server_config import StateConfig
 from core.state import MemoryState
 from core.state import State as LimitState
 
+from .access import flush_access_lines
 from .auth import GatewayKeys
 from .calls import ModelCalls, documented
 from .errors import EXCEPTION_HANDLERS
@@ -65,6 +66,7 @@ def create_app(loaded: LoadedProfile) -> ModelCalls:
                 await state.runtime.aclose()
             finally:
                 state.metrics.close()  # what the last requests recorded, before the process goes
+                flush_access_lines()  # a forked worker ends without logging's exit hook
                 await counters.aclose()
 
     # The model calls with JSON bodies (chat, completions, embeddings, rerank, moderations) are served in front of

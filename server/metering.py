@@ -167,9 +167,11 @@ class Observed:
 
     async def close(self) -> None:
         """The request is over (however it ended)."""
-        if not self.settled:
-            await self._settle()
-        self._record(self.span)
+        try:
+            if not self.settled:
+                await self._settle()
+        finally:  # also when the settlement is cancelled (a shutdown): the in-flight count comes down
+            self._record(self.span)
 
     def _sender(self, send: Send) -> Send:
         async def sending(message: Message) -> None:
@@ -205,7 +207,7 @@ class Observed:
                 self._find_usage(body)
             elif self.status >= 500 and not self.stream:
                 self._find_error(body)
-        if not more and self.admission is not None and self.admission.held:
+        if not more and self.admission is not None and self.admission.held and not self.settled:
             await self._settle()  # the slot is free before the client can send its next request
 
     def _find_usage(self, body: bytes) -> None:

@@ -90,7 +90,9 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         calls = _model_calls(app)
-        found = calls.find(cast("Scope", cycle.scope)) if calls is not None else None
+        found = None
+        if calls is not None and cycle.scope["method"] != "HEAD":  # HEAD (a 405) through ASGI: no body then
+            found = calls.find(cast("Scope", cycle.scope))
         if calls is not None and found is not None:
             task = self.loop.create_task(_serve(calls, cycle, found))
             task.add_done_callback(self.tasks.discard)

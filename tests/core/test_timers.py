@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 
@@ -80,3 +82,44 @@ def test_an_endless_delay_sets_nothing() -> None:
         return timers._tick is None and not timers._slots and timer.cancelled()
 
     assert asyncio.run(scenario())
+
+
+class _Stop(BaseException):
+    pass
+
+
+def test_a_callback_raising_a_base_exception_does_not_stop_the_other_timers() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        timers = Wheel(loop)
+        ran: list[str] = []
+
+        def stop() -> None:
+            raise _Stop
+
+        timers.call_later(0.0, stop)
+        timers.call_later(3 * RESOLUTION_S, ran.append, "later")
+        loop.set_exception_handler(lambda loop, context: None)  # asyncio reports what a callback raised
+        loop.run_until_complete(asyncio.sleep(6 * RESOLUTION_S))
+        assert ran == ["later"]
+    finally:
+        loop.close()
+
+
+def test_cancelling_empties_its_slot_a_negative_delay_runs_and_a_loop_is_not_kept_alive() -> None:
+    async def scenario() -> tuple[bool, list[str]]:
+        timers = wheel()
+        timers.call_later(5.0, lambda: None).cancel()
+        emptied = not timers._slots
+        ran: list[str] = []
+        timers.call_later(-1.0, ran.append, "negative")
+        await asyncio.sleep(3 * RESOLUTION_S)
+        return emptied, ran
+
+    loop = asyncio.new_event_loop()
+    gone = weakref.ref(loop)
+    assert loop.run_until_complete(scenario()) == (True, ["negative"])
+    loop.close()
+    del loop
+    gc.collect()
+    assert gone() is None

@@ -16,7 +16,7 @@ from core.timers import RESOLUTION_S
 from server.access import _MAX_PENDING, FLUSH_S, JSONLines
 from tests.conftest import GATEWAY_KEY, PROFILE, UPSTREAM_KEY, profile_env
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.gateway import GatewayProcess
+from tests.gateway import GatewayProcess, eventually
 
 PROMPT = "PROMPT-CANARY-9d41 tell me a secret"
 
@@ -65,9 +65,26 @@ def test_generated_ids_are_unique_and_every_line_is_written_whole(gateway: Gatew
 def test_ids_are_unique_across_workers(upstream: FakeOpenAI) -> None:
     # The workers are forked from the supervisor, which imported server.access: each draws a prefix of its own.
     with GatewayProcess(PROFILE, profile_env(upstream), workers=2) as gw:
-        ids = [httpx.get(f"{gw.url}/health/live", timeout=5).headers["x-request-id"] for _ in range(16)]
-    assert len(set(ids)) == 16
-    assert len({i[:12] for i in ids}) == 2  # new connections each: the kernel spreads them over both workers
+        ids: list[str] = []
+
+        def both_answered() -> bool:  # new connections each: the kernel spreads them over both workers
+            ids.extend(httpx.get(f"{gw.url}/health/live", timeout=5).headers["x-request-id"] for _ in range(8))
+            return len({i[:12] for i in ids}) == 2
+
+        assert eventually(both_answered, 10.0)  # the second worker may start listening a moment after the first
+    assert len(set(ids)) == len(ids)
+
+
+def test_a_workers_last_lines_are_written_when_it_stops(upstream: FakeOpenAI) -> None:
+    # Lines wait up to FLUSH_S for their timer; a forked worker ends without logging's exit hook.
+    with GatewayProcess(PROFILE, profile_env(upstream), workers=2) as gw:
+        ids = [f"last-line-{i}" for i in range(6)]
+        for request_id in ids:
+            httpx.get(f"{gw.url}/health/live", headers={"x-request-id": request_id}, timeout=5)
+        gw.terminate()
+        gw.wait(30)
+        log = gw.log()
+    assert [i for i in ids if f'"id":"{i}"' not in log] == []
 
 
 def test_model_calls_refused_or_wrong_are_logged_with_their_id(gateway: GatewayProcess) -> None:

@@ -193,3 +193,15 @@ def test_the_protocol_does_not_import_the_app() -> None:
             "print(sorted(m for m in ('prometheus_client', 'server.calls') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_head_on_a_model_call_path_answers_405_without_a_body_and_the_connection_stays_in_step(
+        gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        head = f"HEAD /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        conn.sendall(head + _request(host, CHAT, "Connection: close"))
+        data = _read_all(conn)
+    first, _, rest = data.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 405 ") and b"\r\ncontent-length: " in first
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n")  # no body bytes of the 405 in front of the next answer
