@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Protocol, cast
 
 from litestar import Litestar, Response, post
@@ -246,6 +246,11 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _raw(headers: Mapping[str, str]) -> Headers:
+    """Headers as the connection writes them."""
+    return [(name.encode(), value.encode("latin-1")) for name, value in headers.items()]
+
+
 def _content_type(media_type: str) -> bytes:
     return (f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type).encode()
 
@@ -277,7 +282,7 @@ class _Out:
 
     async def reply(self, reply: Reply) -> None:
         headers = [(b"content-type", _content_type(reply.media_type))]
-        headers += [(name.encode(), value.encode("latin-1")) for name, value in reply.headers.items()]
+        headers += _raw(reply.headers)
         if reply.stream is None:
             await self.whole(200, headers, reply.body)
             return
@@ -334,7 +339,7 @@ class _Out:
         log_error(scope["method"], scope["path"], exc)
         status, extra, body = error_parts(exc)
         headers = [(b"content-type", b"application/json")]
-        headers += [(name.encode(), value.encode("latin-1")) for name, value in extra.items()]
+        headers += _raw(extra)
         await self.whole(status, headers, body)
 
 
