@@ -7,6 +7,11 @@ Here a timer is an entry in the set of the :data:`RESOLUTION_S` slot its deadlin
 takes it out again; one loop timer ticks every :data:`RESOLUTION_S` while there are entries and runs the callbacks
 of the slots that have passed. A callback runs up to :data:`RESOLUTION_S` (plus the loop's own delay) after its
 deadline, never before: for timeouts of seconds that is what a timer-per-timeout would do.
+
+A timeout that a long-lived owner sets again and again (a connection's keep-alive or read timeout, once per request)
+is a :class:`Deadline`: it stays in its slot, arming and disarming it only store a time, and the tick moves it to a
+later slot when its slot comes while it is armed for later. That is a set operation every few seconds per
+connection instead of a timer made and cancelled per request.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["RESOLUTION_S", "Timer", "Wheel", "wheel"]
+__all__ = ["RESOLUTION_S", "Deadline", "Timer", "Wheel", "wheel"]
 
 RESOLUTION_S = 0.05
 log = logging.getLogger("model_runtime")
@@ -29,13 +34,13 @@ class Timer:
 
     __slots__ = ("_args", "_callback", "_number", "_slot", "_slots")
 
-    def __init__(self, slots: dict[int, set[Timer]], number: int, callback: Callable[..., object],
+    def __init__(self, slots: dict[int, set[Timer | Deadline]], number: int, callback: Callable[..., object],
                  args: tuple[Any, ...]) -> None:
         slot = slots.get(number)
         if slot is None:
             slot = slots[number] = set()
         slot.add(self)
-        self._slot: set[Timer] | None = slot
+        self._slot: set[Timer | Deadline] | None = slot
         self._slots, self._number = slots, number
         self._callback, self._args = callback, args
 
@@ -51,6 +56,52 @@ class Timer:
         """Whether it was cancelled or has run."""
         return self._slot is None
 
+    def _due(self, number: int, resolution_s: float) -> None:
+        if self._slot is None:  # cancelled by a callback before it
+            return
+        self._slot = None
+        self._callback(*self._args)
+
+
+class Deadline:
+    """A timeout its owner sets (:meth:`arm`) and lifts (:meth:`disarm`) again and again; ``callback(*args)`` runs
+    once an armed deadline has passed (and lifts it). Make one with :meth:`Wheel.deadline`."""
+
+    __slots__ = ("_args", "_callback", "_slot", "_wheel", "at")
+
+    def __init__(self, wheel: Wheel, callback: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self._wheel, self._callback, self._args = wheel, callback, args
+        self.at = math.inf
+        """The loop time it runs after; ``inf`` when not armed."""
+        self._slot = 0
+        """The slot it is in (0: none)."""
+
+    def arm(self, delay_s: float) -> None:
+        """Run the callback once ``delay_s`` seconds from now have passed, unless armed again or disarmed before."""
+        self._wheel._arm(self, delay_s)
+
+    def disarm(self) -> None:
+        self.at = math.inf
+
+    def close(self) -> None:
+        """Disarm it and take it out of the wheel, which holds it (and its callback's owner) until its slot comes
+        otherwise: for an owner that is done (a closed connection)."""
+        self.at = math.inf
+        if self._slot:
+            self._wheel._remove(self)
+
+    def _due(self, number: int, resolution_s: float) -> None:
+        self._slot = 0
+        at = self.at
+        if at == math.inf:
+            return
+        later = int(at / resolution_s) + 1
+        if later > number:  # armed again since it was put here: on to its slot
+            self._wheel._put(self, later)
+            return
+        self.at = math.inf
+        self._callback(*self._args)
+
 
 class Wheel:
     """The coarse timers of one event loop (get it with :func:`wheel`)."""
@@ -58,7 +109,7 @@ class Wheel:
     def __init__(self, loop: asyncio.AbstractEventLoop, resolution_s: float = RESOLUTION_S) -> None:
         # weakly: the wheels are kept by loop in a WeakKeyDictionary, and a value holding its key keeps it alive
         self._loop_ref, self._resolution_s = weakref.ref(loop), resolution_s
-        self._slots: dict[int, set[Timer]] = {}
+        self._slots: dict[int, set[Timer | Deadline]] = {}
         self._done = 0
         """Every slot up to this one has run."""
         self._tick: asyncio.TimerHandle | None = None
@@ -67,6 +118,42 @@ class Wheel:
         """Run ``callback(*args)`` once ``delay_s`` seconds have passed (up to :data:`RESOLUTION_S` later)."""
         if delay_s == math.inf:  # never: a timer nothing holds
             return Timer({}, 0, callback, args)
+        # its slot starts after the deadline: never early (a negative delay: the next slot)
+        number = int((self._now() + max(delay_s, 0.0)) / self._resolution_s) + 1
+        return Timer(self._slots, number, callback, args)
+
+    def deadline(self, callback: Callable[..., object], *args: Any) -> Deadline:
+        """A :class:`Deadline` that runs ``callback(*args)``, not yet armed."""
+        return Deadline(self, callback, args)
+
+    def _arm(self, deadline: Deadline, delay_s: float) -> None:
+        if delay_s == math.inf:
+            deadline.at = math.inf
+            return
+        deadline.at = at = self._now() + max(delay_s, 0.0)
+        number = int(at / self._resolution_s) + 1
+        if not deadline._slot or number < deadline._slot:  # in a later slot it would run late
+            if deadline._slot:
+                self._remove(deadline)
+            self._put(deadline, number)
+
+    def _put(self, deadline: Deadline, number: int) -> None:
+        slot = self._slots.get(number)
+        if slot is None:
+            slot = self._slots[number] = set()
+        slot.add(deadline)
+        deadline._slot = number
+
+    def _remove(self, deadline: Deadline) -> None:
+        slot = self._slots.get(deadline._slot)
+        if slot is not None:
+            slot.discard(deadline)
+            if not slot:
+                del self._slots[deadline._slot]
+        deadline._slot = 0
+
+    def _now(self) -> float:
+        """The loop's time, with the tick started."""
         loop = self._loop_ref()
         if loop is None:
             raise RuntimeError("this wheel's event loop is gone")
@@ -74,9 +161,7 @@ class Wheel:
         if self._tick is None:
             self._done = int(now / self._resolution_s)
             self._tick = loop.call_later(self._resolution_s, self._run)
-        # its slot starts after the deadline: never early (a negative delay: the next slot)
-        number = int((now + max(delay_s, 0.0)) / self._resolution_s) + 1
-        return Timer(self._slots, number, callback, args)
+        return now
 
     def _run(self) -> None:
         loop = self._loop_ref()
@@ -86,12 +171,9 @@ class Wheel:
         try:
             for number in range(self._done + 1, due + 1):
                 self._done = number
-                for timer in list(self._slots.pop(number, ())):
-                    if timer._slot is None:  # cancelled by a callback before it
-                        continue
-                    timer._slot = None
+                for entry in list(self._slots.pop(number, ())):
                     try:
-                        timer._callback(*timer._args)
+                        entry._due(number, self._resolution_s)
                     except Exception:
                         log.exception("a timer's callback failed")
         finally:  # whatever a callback raised, the other timers keep their tick

@@ -117,6 +117,9 @@ class _Connection(asyncio.Protocol):
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
+        self.waiting: asyncio.Future[None] | None = None
+        """What the read timeout (:attr:`timeout`) ends: the wait for the head or the next piece of the answer."""
+        self.timeout = wheel().deadline(self._timed_out)
         self.parser = httptools.HttpResponseParser(self)
         self.response: WireResponse | None = None
         self.headers_in: asyncio.Future[None] | None = None
@@ -159,9 +162,15 @@ class _Connection(asyncio.Protocol):
         return self.response
 
     def close(self) -> None:
+        self.timeout.close()
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+
+    def _timed_out(self) -> None:
+        waiting, response = self.waiting, self.response
+        if waiting is not None and not waiting.done() and response is not None:
+            waiting.set_exception(httpx.ReadTimeout(f"no data from the upstream for {response.read_timeout_s:g}s"))
 
     # asyncio.Protocol
 
@@ -183,6 +192,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.timeout.close()
         response = self.response
         if response is None or response.complete or self.failed:
             return
@@ -250,7 +260,7 @@ class WireResponse:
 
     def __init__(self, connection: _Connection, read_timeout_s: float) -> None:
         self._connection = connection
-        self._read_timeout_s = read_timeout_s
+        self.read_timeout_s = read_timeout_s
         self.status_code = 0
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self._headers: httpx.Headers | None = None
@@ -328,11 +338,14 @@ class WireResponse:
 
     async def wait(self, future: asyncio.Future[None]) -> None:
         """Wait for ``future`` at most the read timeout."""
-        timer = wheel(future.get_loop()).call_later(self._read_timeout_s, _expire, future, self._read_timeout_s)
+        connection = self._connection
+        connection.waiting = future
+        connection.timeout.arm(self.read_timeout_s)
         try:
             await future
         finally:
-            timer.cancel()
+            connection.timeout.disarm()
+            connection.waiting = None
 
     # fed by the connection
 
@@ -361,7 +374,3 @@ class WireResponse:
         if self._connection.transport is not None:
             self._connection.transport.resume_reading()
 
-
-def _expire(future: asyncio.Future[None], seconds: float) -> None:
-    if not future.done():
-        future.set_exception(httpx.ReadTimeout(f"no data from the upstream for {seconds:g}s"))

@@ -35,7 +35,7 @@ from .access import Access, access_log
 from .errors import error_parts, log_error
 from .metering import Observed, admit
 from .routes import moderations, openai, rerank
-from .routes._reply import Exchange, Reply, Req, to_response
+from .routes._reply import Departure, Exchange, Reply, Req, Watch, to_response
 
 __all__ = ["ROUTES", "ASGIConn", "Conn", "ModelCalls", "documented"]
 
@@ -119,10 +119,13 @@ def _handler(path: str, endpoint: Endpoint, where: str) -> HTTPRouteHandler:
 class Conn(Protocol):
     """One model call's HTTP exchange as :class:`ModelCalls` writes it: over ASGI (:class:`ASGIConn`), or straight
     to uvicorn's connection (:class:`server.protocol.CycleConn`). ``receive`` is ASGI's, for the request body and
-    to notice a client that leaves."""
+    to notice a client that leaves where there is no ``departure`` to tell."""
 
     scope: Scope
     receive: Receive
+
+    @property
+    def departure(self) -> Departure | None: ...
 
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         """A complete response (``headers`` declare the ``content-length``)."""
@@ -137,9 +140,10 @@ class Conn(Protocol):
 
 
 class ASGIConn:
-    """:class:`Conn` over ASGI's ``receive`` and ``send``."""
+    """:class:`Conn` over ASGI's ``receive`` and ``send`` (a client that leaves is noticed by ``receive``)."""
 
     __slots__ = ("receive", "scope", "send")
+    departure: Departure | None = None
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope, self.receive, self.send = scope, receive, send
@@ -214,7 +218,7 @@ class ModelCalls:
         conn = out.conn
         try:
             body = await _body(conn.scope, conn.receive, self.limit)
-            reply = await endpoint(Exchange(conn.scope, conn.receive, self.state), provider, body)
+            reply = await endpoint(Exchange(conn.scope, conn.receive, self.state, conn.departure), provider, body)
         except Exception as exc:
             await out.failure(exc)
             return
@@ -294,40 +298,27 @@ class _Out:
                 await reply.close()
 
     async def _stream(self, pieces: AsyncIterator[bytes]) -> None:
-        """Write ``pieces`` as they come; stop quietly when the client leaves (a task waits for its disconnect,
-        since a slow upstream may send nothing for a long time)."""
-        task = asyncio.current_task()
-        assert task is not None
-        left = finished = False
-
-        def on_disconnect(watcher: asyncio.Future[None]) -> None:
-            nonlocal left
-            # A callback already scheduled when the pieces ran out must not cancel what follows (the last message,
-            # the settlement of the key's usage in it, closing the stream).
-            if not finished and not watcher.cancelled() and watcher.exception() is None:
-                left = True
-                task.cancel()
-
-        watcher = asyncio.ensure_future(_disconnected(self.conn.receive))
-        watcher.add_done_callback(on_disconnect)
+        """Write ``pieces`` as they come; stop quietly when the client leaves (watched, since a slow upstream may
+        send nothing for a long time)."""
         observed, conn = self.observed, self.conn
+        watch = Watch(conn.departure, conn.receive)
         try:
+            if watch.left:
+                return
             async for piece in pieces:
                 if observed is not None:
                     await observed.on_body(piece, True)
                 await conn.piece(piece)
-            finished = True  # once the last piece is out, receive() says "disconnect"
+            watch.stop()  # not what follows: the last message, the settlement of the key's usage in it
             if observed is not None:
                 await observed.on_body(b"", False)
             await conn.end()
         except asyncio.CancelledError:
-            if left and task.uncancel() == 0:  # the client left: nobody to write to
+            if watch.cancelled_by_leaving():  # the client left: nobody to write to
                 return
             raise
         finally:
-            finished = True
-            watcher.remove_done_callback(on_disconnect)
-            watcher.cancel()
+            watch.stop()
 
     async def failure(self, exc: Exception) -> None:
         """``exc`` as OpenAI's error body; one that is not the gateway's own is logged (call it where it was
@@ -342,7 +333,3 @@ class _Out:
         headers += _raw(extra)
         await self.whole(status, headers, body)
 
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass

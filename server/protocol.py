@@ -20,6 +20,7 @@ responses (chunked) and interim ``100 Continue`` lines go out at once, as before
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.protocols.http.httptools_impl import (
@@ -30,7 +31,7 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
-from core.timers import wheel
+from core.timers import Deadline, wheel
 
 if TYPE_CHECKING:
     from .calls import Found, Headers, ModelCalls, Scope
@@ -73,9 +74,27 @@ class HeadWithBody:
 class HttpProtocol(HttpToolsProtocol):
     """Give to uvicorn as ``http``."""
 
+    _idle: Deadline
+    _left: Callable[[], object] | None = None
+    """What to call if the client leaves (:meth:`CycleConn.on_leave`)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._idle = wheel(self.loop).deadline(self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._idle.close()
+        left, self._left = self._left, None
+        if left is not None:
+            left()
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle.disarm()
+
     def on_response_complete(self) -> None:
-        """uvicorn's, with the keep-alive timeout on the loop's coarse timers (:mod:`core.timers`): it is set after
-        each response and cancelled by the next request, a libuv timer each time otherwise."""
+        """uvicorn's, with the keep-alive timeout a :class:`~core.timers.Deadline` of the connection: it is set
+        after each response and lifted by the next request, a libuv timer each time otherwise."""
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -85,8 +104,7 @@ class HttpProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
         else:
-            self.timeout_keep_alive_task = wheel(self.loop).call_later(  # type: ignore[assignment]
-                self.timeout_keep_alive, self.timeout_keep_alive_handler)
+            self._idle.arm(self.timeout_keep_alive)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         calls = _model_calls(app)
@@ -94,7 +112,7 @@ class HttpProtocol(HttpToolsProtocol):
         if calls is not None and cycle.scope["method"] != "HEAD":  # HEAD (a 405) through ASGI: no body then
             found = calls.find(cast("Scope", cycle.scope))
         if calls is not None and found is not None:
-            task = self.loop.create_task(_serve(calls, cycle, found))
+            task = self.loop.create_task(_serve(calls, CycleConn(cycle, self), found))
             task.add_done_callback(self.tasks.discard)
             self.tasks.add(task)
             return
@@ -126,10 +144,11 @@ def _model_calls(app: Any) -> ModelCalls | None:
     return calls
 
 
-async def _serve(calls: ModelCalls, cycle: RequestResponseCycle, found: Found) -> None:
+async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
     """What ``RequestResponseCycle.run_asgi`` does around an app, around :meth:`ModelCalls.serve`."""
+    cycle = conn.cycle
     try:
-        await calls.serve(CycleConn(cycle), found)
+        await calls.serve(conn, found)
     except BaseException as exc:
         cycle.logger.error("Exception in a model call\n", exc_info=exc)
         if not cycle.response_started:
@@ -145,14 +164,27 @@ async def _serve(calls: ModelCalls, cycle: RequestResponseCycle, found: Found) -
 
 
 class CycleConn:
-    """A model call's response written straight to uvicorn's connection (see the module's docstring)."""
+    """A model call's response written straight to uvicorn's connection (see the module's docstring); the
+    connection tells when the client leaves (:meth:`on_leave`)."""
 
-    __slots__ = ("cycle", "receive", "scope")
+    __slots__ = ("cycle", "protocol", "receive", "scope")
 
-    def __init__(self, cycle: RequestResponseCycle) -> None:
-        self.cycle = cycle
+    def __init__(self, cycle: RequestResponseCycle, protocol: HttpProtocol) -> None:
+        self.cycle, self.protocol = cycle, protocol
         self.scope: Any = cycle.scope
         self.receive: Any = cycle.receive
+
+    @property
+    def departure(self) -> CycleConn:
+        """Itself (a property: an attribute would be a reference cycle, left to the garbage collector)."""
+        return self
+
+    def on_leave(self, callback: Callable[[], object] | None) -> bool:
+        """:class:`server.routes._reply.Departure`'s: the connection calls ``callback`` when it is lost."""
+        if callback is not None and self.cycle.disconnected:
+            return False
+        self.protocol._left = callback
+        return True
 
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         cycle = self.cycle

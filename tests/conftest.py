@@ -73,6 +73,13 @@ def gateway(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
         yield gw
 
 
+@pytest.fixture(scope="session")
+def plain(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    """The same gateway under uvicorn's own command and protocol: the model calls arrive through ASGI."""
+    with GatewayProcess(PROFILE, profile_env(upstream), plain_uvicorn=True) as gw:
+        yield gw
+
+
 @pytest.fixture
 def client(gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
     """The official SDK pointed at the gateway; no retries so each test sees one attempt."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import msgspec
@@ -25,7 +25,7 @@ from core.router import Deployment
 from core.runtime import Runtime
 from core.schema import ModelType
 from core.sse import error_event
-from core.timers import wheel
+from core.timers import Timer, wheel
 
 from ..auth import check_model
 
@@ -37,9 +37,11 @@ __all__ = [
     "SSE_HEADERS",
     "STREAM_STATE",
     "USAGE_STATE",
+    "Departure",
     "Exchange",
     "Reply",
     "Req",
+    "Watch",
     "answer",
     "call",
     "model_type_param",
@@ -59,13 +61,14 @@ Result = JSONReply | EventStream | AudioStream
 
 class Exchange:
     """What a model call needs of its HTTP request: the ASGI scope (its ``state`` notes the key, model and usage),
-    ``receive`` (to notice a client that leaves) and the app's state (the runtime of the current profile)."""
+    ``receive`` and the connection's :class:`Departure` if it has one (to notice a client that leaves), and the
+    app's state (the runtime of the current profile)."""
 
-    __slots__ = ("app_state", "receive", "scope")
+    __slots__ = ("app_state", "departure", "receive", "scope")
 
     def __init__(self, scope: MutableMapping[str, Any], receive: Callable[[], Awaitable[Any]],
-                 app_state: State) -> None:
-        self.scope, self.receive, self.app_state = scope, receive, app_state
+                 app_state: State, departure: Departure | None = None) -> None:
+        self.scope, self.receive, self.app_state, self.departure = scope, receive, app_state, departure
 
     @classmethod
     def of(cls, request: Req) -> Exchange:
@@ -139,52 +142,94 @@ async def serve(request: Exchange, provider: str | None, model: str, model_type:
 
 
 WATCH_AFTER_S = 0.05
-"""Answers faster than this never pay for a disconnect watcher (a task per request: 9% of a fast call's CPU); it
-starts up to :data:`core.timers.RESOLUTION_S` later."""
+"""Over plain ASGI, answers faster than this never pay for a disconnect watcher (a task per request: 9% of a fast
+call's CPU); it starts up to :data:`core.timers.RESOLUTION_S` later."""
+
+
+class Departure(Protocol):
+    """A client connection that says when its client leaves (uvicorn's, under :mod:`server.protocol`)."""
+
+    def on_leave(self, callback: Callable[[], object] | None) -> bool:
+        """Have ``callback`` called at once if the client leaves (``None``: no longer); ``False``, and nothing
+        set, when it has left already."""
+
+
+class Watch:
+    """Cancels the running task if the client leaves before :meth:`stop`.
+
+    With a :class:`Departure` nothing runs until the client leaves. Over plain ASGI a task waits for
+    ``http.disconnect`` from ``receive``, started after ``delay_s``; the request body must have been read, so
+    that what ``receive`` yields next can only be the disconnect.
+    """
+
+    __slots__ = ("_departure", "_receive", "_stopped", "_task", "_timer", "_watcher", "left")
+
+    def __init__(self, departure: Departure | None, receive: Callable[[], Awaitable[Any]],
+                 delay_s: float = 0.0) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task, self._departure, self._receive = task, departure, receive
+        self.left = self._stopped = False
+        """Whether the client left (while watched, or before)."""
+        self._timer: Timer | None = None
+        self._watcher: asyncio.Future[None] | None = None
+        if departure is not None:
+            self.left = not departure.on_leave(self._leave)
+        elif delay_s > 0:
+            self._timer = wheel(task.get_loop()).call_later(delay_s, self._start)
+        else:
+            self._start()
+
+    def cancelled_by_leaving(self) -> bool:
+        """In an ``except CancelledError``: whether this watch alone cancelled the task (not a shutdown, not a
+        timeout), and so the cancellation ends here."""
+        return self.left and self._task.uncancel() == 0
+
+    def stop(self) -> None:
+        """No more watching: what follows (the last message, settling the usage) must not be cancelled."""
+        self._stopped = True
+        if self._departure is not None:
+            self._departure.on_leave(None)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.remove_done_callback(self._on_disconnect)
+            self._watcher.cancel()
+
+    def _start(self) -> None:
+        self._watcher = asyncio.ensure_future(_disconnected(self._receive))
+        self._watcher.add_done_callback(self._on_disconnect)
+
+    def _on_disconnect(self, watcher: asyncio.Future[None]) -> None:
+        # A callback already scheduled when the watch stopped must not cancel the task that now sends the answer.
+        if not self._stopped and not watcher.cancelled() and watcher.exception() is None:
+            self._leave()
+
+    def _leave(self) -> None:
+        self.left = True
+        self._task.cancel()
+
+
+async def _disconnected(receive: Callable[[], Awaitable[Any]]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def call(request: Exchange, upstream_call: Coroutine[Any, Any, T]) -> T:
-    """Await ``upstream_call``, cancelling it (and so the upstream request) if the client disconnects first.
-
-    The call runs in the request's own task. Once it has taken :data:`WATCH_AFTER_S`, a watcher task waits for the
-    disconnect and cancels it; a client that left earlier is noticed then. The request body must have been read:
-    what ``receive`` yields next can only be ``http.disconnect``.
-    """
-    task = asyncio.current_task()
-    assert task is not None
-    left = finished = False
-    watch: asyncio.Future[None] | None = None
-
-    def on_disconnect(watcher: asyncio.Future[None]) -> None:
-        nonlocal left
-        # A callback already scheduled when call() returned must not cancel the task that now sends the answer.
-        if not finished and not watcher.cancelled() and watcher.exception() is None:
-            left = True
-            task.cancel()
-
-    def start_watching() -> None:
-        nonlocal watch
-        watch = asyncio.ensure_future(_disconnected(request))
-        watch.add_done_callback(on_disconnect)
-
-    timer = wheel(task.get_loop()).call_later(WATCH_AFTER_S, start_watching)
+    """Await ``upstream_call``, cancelling it (and so the upstream request) if the client leaves first (see
+    :class:`Watch`: over plain ASGI, once the call has taken :data:`WATCH_AFTER_S`)."""
+    watch = Watch(request.departure, request.receive, WATCH_AFTER_S)
     try:
+        if watch.left:
+            upstream_call.close()
+            raise ClientClosedRequest("the client closed the connection before the answer was ready")
         return await upstream_call
     except asyncio.CancelledError:
-        if left and task.uncancel() == 0:  # cancelled by the watcher alone, not by a shutdown or a timeout
+        if watch.cancelled_by_leaving():
             raise ClientClosedRequest("the client closed the connection before the answer was ready") from None
         raise
     finally:
-        finished = True
-        timer.cancel()
-        if watch is not None:
-            watch.remove_done_callback(on_disconnect)
-            watch.cancel()
-
-
-async def _disconnected(request: Exchange) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+        watch.stop()
 
 
 COST_HEADER = "x-model-runtime-cost"

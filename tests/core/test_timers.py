@@ -123,3 +123,54 @@ def test_cancelling_empties_its_slot_a_negative_delay_runs_and_a_loop_is_not_kep
     del loop
     gc.collect()
     assert gone() is None
+
+
+def test_a_deadline_runs_once_after_its_latest_arming_and_never_when_disarmed() -> None:
+    async def scenario() -> tuple[list[tuple[str, float]], dict[str, float], bool]:
+        loop = asyncio.get_running_loop()
+        timers = wheel()
+        ran: list[tuple[str, float]] = []
+        due: dict[str, float] = {}
+        deadlines = {name: timers.deadline(lambda n: ran.append((n, loop.time())), name)
+                     for name in ("once", "rearmed", "disarmed", "sooner")}
+        for deadline in deadlines.values():
+            deadline.arm(0.1)
+        deadlines["disarmed"].disarm()
+        deadlines["sooner"].arm(0.0)  # moved to an earlier slot: runs there, once
+        due["sooner"] = loop.time()
+        due["once"] = loop.time() + 0.1
+        await asyncio.sleep(0.05)
+        deadlines["rearmed"].arm(0.2)  # its slot comes first: it moves on to the later one
+        due["rearmed"] = loop.time() + 0.2
+        await asyncio.sleep(0.25 + 3 * RESOLUTION_S)
+        return ran, due, not timers._slots and timers._tick is None
+
+    ran, due, emptied = asyncio.run(scenario())
+    assert [name for name, _ in ran] == ["sooner", "once", "rearmed"]
+    assert all(at >= due[name] for name, at in ran)
+    assert emptied
+
+
+def test_a_deadline_armed_again_by_its_callback_runs_again_and_a_closed_one_leaves_the_wheel() -> None:
+    async def scenario() -> tuple[int, bool, bool]:
+        timers = wheel()
+        runs = 0
+
+        def again() -> None:
+            nonlocal runs
+            runs += 1
+            if runs < 3:
+                repeating.arm(0.0)
+
+        repeating = timers.deadline(again)
+        repeating.arm(0.0)
+        closed = timers.deadline(lambda: None)
+        closed.arm(60.0)
+        closed.close()
+        gone = all(closed not in slot for slot in timers._slots.values())
+        endless = timers.deadline(lambda: None)
+        endless.arm(float("inf"))
+        await asyncio.sleep(8 * RESOLUTION_S)
+        return runs, gone, endless.at == float("inf") and not timers._slots
+
+    assert asyncio.run(scenario()) == (3, True, True)

@@ -4,25 +4,16 @@ any server (here uvicorn's own command and protocol)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
 
-from tests.conftest import GATEWAY_KEY, PROFILE, profile_env
-from tests.fakes.openai_upstream import FakeOpenAI
+from tests.conftest import GATEWAY_KEY
 from tests.gateway import GatewayProcess
 
 AUTH = {"authorization": f"Bearer {GATEWAY_KEY}"}
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 VARYING = {"date", "x-request-id"}
-
-
-@pytest.fixture(scope="module")
-def plain(upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
-    with GatewayProcess(PROFILE, profile_env(upstream), plain_uvicorn=True) as gw:
-        yield gw
 
 
 def both(gateway: GatewayProcess, plain: GatewayProcess) -> list[GatewayProcess]:

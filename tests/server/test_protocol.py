@@ -177,7 +177,7 @@ def test_an_idle_keep_alive_connection_is_closed_after_uvicorns_timeout(gateway:
 def test_a_model_calls_head_is_uvicorns_and_bad_names_or_values_are_refused() -> None:
     cycle = SimpleNamespace(scope={}, receive=None, default_headers=[(b"server", b"uvicorn")], keep_alive=False,
                             response_started=False, waiting_for_100_continue=True)
-    conn = CycleConn(cast(Any, cycle))
+    conn = CycleConn(cast(Any, cycle), cast(Any, None))
     assert conn._head(200, [(b"content-type", b"application/json")], b"\r\n") == (
         b"HTTP/1.1 200 OK\r\nserver: uvicorn\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n")
     assert cycle.response_started and not cycle.waiting_for_100_continue

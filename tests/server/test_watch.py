@@ -1,0 +1,98 @@
+"""server/routes/_reply.py's Watch: a client that leaves cancels the task it watches, told by the connection or
+noticed through ASGI's ``receive``; nothing is cancelled once the watch stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from server.protocol import CycleConn
+from server.routes._reply import Watch
+
+
+class _Connection:
+    def __init__(self, gone: bool = False) -> None:
+        self.gone = gone
+        self.callback: Callable[[], object] | None = None
+
+    def on_leave(self, callback: Callable[[], object] | None) -> bool:
+        if callback is not None and self.gone:
+            return False
+        self.callback = callback
+        return True
+
+    def lose(self) -> None:
+        self.gone = True
+        if self.callback is not None:
+            self.callback()
+
+
+async def _never() -> dict[str, Any]:
+    await asyncio.Event().wait()
+    return {}
+
+
+async def _watched(departure: _Connection | None, receive: Callable[[], Awaitable[dict[str, Any]]],
+                   cancel_first: bool = False) -> bool:
+    """Wait under a watch; whether the watch says the client's leaving cancelled the wait."""
+    watch = Watch(departure, receive)
+    try:
+        if cancel_first:
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        return watch.cancelled_by_leaving()
+    finally:
+        watch.stop()
+    return False
+
+
+def test_the_connection_telling_cancels_the_watched_task_and_a_stopped_watch_cancels_nothing() -> None:
+    async def scenario() -> tuple[bool, bool, bool, bool]:
+        connection = _Connection()
+        task = asyncio.ensure_future(_watched(connection, _never))
+        await asyncio.sleep(0.01)
+        connection.lose()
+        by_leaving = await task
+        cleared = connection.callback is None
+
+        quiet = _Connection()
+        watch = Watch(quiet, _never)
+        watch.stop()
+        left_already = Watch(_Connection(gone=True), _never).left
+        return by_leaving, cleared, quiet.callback is None and not watch.left, left_already
+
+    assert asyncio.run(scenario()) == (True, True, True, True)
+
+
+def test_over_asgi_a_task_waits_for_the_disconnect() -> None:
+    async def scenario() -> tuple[bool, bool]:
+        disconnect = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            await disconnect.wait()
+            return {"type": "http.disconnect"}
+
+        task = asyncio.ensure_future(_watched(None, receive))
+        await asyncio.sleep(0.01)
+        disconnect.set()
+        by_leaving = await task
+
+        disconnect.clear()
+        # a shutdown's or a timeout's cancellation is not the client's
+        return by_leaving, await _watched(None, receive, cancel_first=True)
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_uvicorns_connection_says_whether_the_client_is_still_there() -> None:
+    protocol = type("P", (), {"_left": None})()
+    cycle = type("C", (), {"disconnected": False, "scope": {}, "receive": None})()
+    conn = CycleConn(cast(Any, cycle), cast(Any, protocol))
+    assert conn.on_leave(print) and protocol._left is print
+    assert conn.on_leave(None) and protocol._left is None
+    cycle.disconnected = True
+    assert not conn.on_leave(print) and protocol._left is None
