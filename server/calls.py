@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 
 from litestar import Litestar, Response, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from core.errors import (
@@ -104,7 +105,7 @@ def documented(under: str) -> list[HTTPRouteHandler]:
 
 
 def _handler(path: str, endpoint: Endpoint, where: str) -> HTTPRouteHandler:
-    async def of_provider(request: Req, provider: str) -> Response[bytes] | Stream:
+    async def of_provider(request: Req, provider: FromPath[str]) -> Response[bytes] | Stream:
         return to_response(await endpoint(Exchange.of(request), provider, await request.body()))
 
     async def of_any(request: Req) -> Response[bytes] | Stream:

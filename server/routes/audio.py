@@ -9,6 +9,7 @@ import msgspec
 from litestar import Response, post
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException
+from litestar.params import FromPath
 from litestar.response import Stream
 
 from core.errors import InvalidRequestError, PayloadTooLargeError
@@ -145,18 +146,18 @@ async def speech(request: Req) -> Response[bytes] | Stream:
 
 
 @post("/audio/transcriptions", status_code=200, name="seed_transcriptions")
-async def seed_transcriptions(request: Req, provider: str) -> Response[bytes] | Stream:
+async def seed_transcriptions(request: Req, provider: FromPath[str]) -> Response[bytes] | Stream:
     """Speech to text with a model of ``provider``."""
     return await _transcribe(request, provider, translate=False)
 
 
 @post("/audio/translations", status_code=200, name="seed_translations")
-async def seed_translations(request: Req, provider: str) -> Response[bytes] | Stream:
+async def seed_translations(request: Req, provider: FromPath[str]) -> Response[bytes] | Stream:
     """Speech to English text with a model of ``provider``."""
     return await _transcribe(request, provider, translate=True)
 
 
 @post("/audio/speech", status_code=200, name="seed_speech")
-async def seed_speech(request: Req, provider: str) -> Response[bytes] | Stream:
+async def seed_speech(request: Req, provider: FromPath[str]) -> Response[bytes] | Stream:
     """Text to speech with a model of ``provider``."""
     return await _speech(request, provider)

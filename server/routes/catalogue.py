@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from litestar import Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from core import errors
 from core.api import ValidateCredentials, ValidateModelCredentials, ValidationResult
@@ -44,14 +45,15 @@ async def list_providers(request: Req) -> dict[str, Any]:
 
 
 @get("/providers/{provider:str}")
-async def get_provider(request: Req, provider: str) -> dict[str, Any]:
+async def get_provider(request: Req, provider: FromPath[str]) -> dict[str, Any]:
     """One provider, with its predefined models by type."""
     loaded = runtime(request).loaded
     return provider_view(_plugin(request, provider), list(loaded.instances.values()), detail=True)
 
 
 @get("/providers/{provider:str}/icon/{size:str}", opt={"public": True}, cache=False)
-async def provider_icon(request: Req, provider: str, size: str, lang: str = "en_US") -> Response[bytes]:
+async def provider_icon(request: Req, provider: FromPath[str], size: FromPath[str],
+                        lang: FromQuery[str] = "en_US") -> Response[bytes]:
     """``small`` or ``large``, in ``lang`` when the provider has one (English otherwise). Needs no key."""
     plugin = _plugin(request, provider)
     if size not in ("small", "large"):
@@ -69,8 +71,8 @@ async def provider_icon(request: Req, provider: str, size: str, lang: str = "en_
 
 
 @get("/providers/{provider:str}/models")
-async def provider_models(request: Req, provider: str, model_type: str | None = None,
-                          instance: str | None = None) -> dict[str, Any]:
+async def provider_models(request: Req, provider: FromPath[str], model_type: FromQuery[str | None] = None,
+                          instance: FromQuery[str | None] = None) -> dict[str, Any]:
     """Predefined models (of ``model_type``); with ``instance``, that instance's models, listed live too."""
     plugin = _plugin(request, provider)
     wanted = model_type_param(model_type) if model_type is not None else None
@@ -101,7 +103,7 @@ async def provider_models(request: Req, provider: str, model_type: str | None = 
 
 
 @post("/providers/{provider:str}/credentials/validate", status_code=200)
-async def validate_credentials(request: Req, provider: str) -> ValidationResult:
+async def validate_credentials(request: Req, provider: FromPath[str]) -> ValidationResult:
     """Form rules first (required, options, length, ``show_on``), then a cheap real call upstream."""
     plugin = _plugin(request, provider)
     body, _ = decode_body(await request.body(), ValidateCredentials)
@@ -112,7 +114,7 @@ async def validate_credentials(request: Req, provider: str) -> ValidationResult:
 
 
 @post("/providers/{provider:str}/models/credentials/validate", status_code=200)
-async def validate_model_credentials(request: Req, provider: str) -> ValidationResult:
+async def validate_model_credentials(request: Req, provider: FromPath[str]) -> ValidationResult:
     """A customizable model: its form rules and the provider's, then the smallest real call to that model."""
     plugin = _plugin(request, provider)
     body, _ = decode_body(await request.body(), ValidateModelCredentials)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.params import FromPath
 
 from core.errors import ModelNotFoundError
 from core.openai.models import Model, ModelList, ModelPricing
@@ -26,7 +27,7 @@ async def list_models(request: Req) -> ModelList:
 
 
 @get("/models/{model_id:path}")
-async def retrieve_model(request: Req, model_id: str) -> Model:
+async def retrieve_model(request: Req, model_id: FromPath[str]) -> Model:
     """One model, if a call to it could be served here, with its type, context size, features and price."""
     name = model_id.lstrip("/")
     check_model(request.scope, None, name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get
+from litestar.params import FromPath
 
 from core import errors
 from core.catalogue import workspace_models, workspace_providers
@@ -20,7 +21,7 @@ __all__ = ["model_providers", "models_by_type", "seed_models", "seed_retrieve_mo
 
 
 @get("/models", name="seed_models")
-async def seed_models(request: Req, provider: str) -> ModelList:
+async def seed_models(request: Req, provider: FromPath[str]) -> ModelList:
     """The models of ``provider`` by the names its chat and embedding routes take."""
     rt = runtime(request)
     if provider not in rt.router.groups:
@@ -31,7 +32,7 @@ async def seed_models(request: Req, provider: str) -> ModelList:
 
 
 @get("/models/{model_id:path}", name="seed_retrieve_model")
-async def seed_retrieve_model(request: Req, provider: str, model_id: str) -> Model:
+async def seed_retrieve_model(request: Req, provider: FromPath[str], model_id: FromPath[str]) -> Model:
     """One model of ``provider``, by the name its routes take."""
     name = model_id.lstrip("/")
     rt = runtime(request)
@@ -49,6 +50,6 @@ async def model_providers(request: Req) -> dict[str, Any]:
 
 
 @get("/models/model-types/{model_type:str}")
-async def models_by_type(request: Req, model_type: str) -> dict[str, Any]:
+async def models_by_type(request: Req, model_type: FromPath[str]) -> dict[str, Any]:
     """Providers with their models of ``model_type`` (Chatchat's aliases such as ``text-generation`` accepted)."""
     return {"object": "list", "data": workspace_models(runtime(request).loaded, model_type_param(model_type))}

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
+from litestar.params import FromQuery
 
 from core.usage import report
 
@@ -16,8 +17,8 @@ _encode = msgspec.json.Encoder().encode
 
 
 @get("/usage", opt={"admin": True})
-async def usage(request: Request[Any, Any, State], key: str | None = None, model: str | None = None,
-                deployment: str | None = None) -> Response[bytes]:
+async def usage(request: Request[Any, Any, State], key: FromQuery[str | None] = None,
+                model: FromQuery[str | None] = None, deployment: FromQuery[str | None] = None) -> Response[bytes]:
     """Usage since the state began (Redis: since it was last emptied), optionally for one key, model or
     deployment."""
     rows = [row for row in await request.app.state.meter.state.usage()
