@@ -84,9 +84,11 @@ class Deadline:
         self.at = math.inf
 
     def close(self) -> None:
-        """Disarm it and take it out of the wheel, which holds it (and its callback's owner) until its slot comes
-        otherwise: for an owner that is done (a closed connection)."""
+        """For an owner that is done (a closed connection): disarmed for good, out of the wheel (which would hold
+        it until its slot came), and without its callback (a bound method of the owner, which holds this: a
+        reference cycle left to the garbage collector otherwise)."""
         self.at = math.inf
+        self._callback, self._args = _nothing, ()
         if self._slot:
             self._wheel._remove(self)
 
@@ -101,6 +103,10 @@ class Deadline:
             return
         self.at = math.inf
         self._callback(*self._args)
+
+
+def _nothing() -> None:
+    pass
 
 
 class Wheel:

@@ -143,13 +143,13 @@ class _Connection(asyncio.Protocol):
                 raise _Stale
             raise httpx.RemoteProtocolError("the server closed the connection at once")
         self._headers, self._framed, self._interim = [], False, False
-        self.response = WireResponse(self, read_timeout_s)
+        self.response = response = WireResponse(self, read_timeout_s)
         loop = asyncio.get_running_loop()
         self.headers_in = loop.create_future()
         self.written_at = loop.time()
         self.transport.write(message)
         try:
-            await self.response.wait(self.headers_in)
+            await response.wait(self.headers_in)
         except httpx.TransportError as exc:
             self.close()
             if (reused and not self.received and not isinstance(exc, httpx.TimeoutException)
@@ -159,7 +159,7 @@ class _Connection(asyncio.Protocol):
         except BaseException:
             self.close()
             raise
-        return self.response
+        return response
 
     def close(self) -> None:
         self.timeout.close()
@@ -194,14 +194,17 @@ class _Connection(asyncio.Protocol):
         self.transport = None
         self.timeout.close()
         response = self.response
-        if response is None or response.complete or self.failed:
-            return
-        if exc is None and self.headers_in is not None and self.headers_in.done() and not self._framed:
-            response.finish(False)  # no length, not chunked: the body ends with the connection
-        elif exc is None:
-            self._fail(httpx.RemoteProtocolError("the server closed the connection in the middle of the answer"))
-        else:
-            self._fail(httpx.ReadError(f"the connection broke: {exc}"))
+        if response is not None and not response.complete and not self.failed:
+            if exc is None and self.headers_in is not None and self.headers_in.done() and not self._framed:
+                response.finish(False)  # no length, not chunked: the body ends with the connection
+            elif exc is None:
+                self._fail(httpx.RemoteProtocolError("the server closed the connection in the middle of the answer"))
+            else:
+                self._fail(httpx.ReadError(f"the connection broke: {exc}"))
+        # The parser and the answer refer back to this connection: without them it is freed when its last user
+        # lets go, not by the garbage collector (uvicorn drops its parser the same way).
+        self.response = None
+        self.parser = None  # type: ignore[assignment]
 
     def pause_writing(self) -> None:  # requests are written in one piece; nothing to hold back
         pass

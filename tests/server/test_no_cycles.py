@@ -1,0 +1,73 @@
+"""A model call leaves no reference cycles behind: its objects are freed by reference counting as it ends.
+
+Serving workers run the cycle collector rarely (server/workers.py, ``YOUNG_GC_THRESHOLD``), so every object a
+request leaves in a cycle stays until a collection walks it. One self-reference per request (``CycleConn``) cost
+9% of chat's throughput before it was found. Here the real app is served in this process, under
+:class:`server.protocol.HttpProtocol` as in production, and the collector is asked what it found."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import uvicorn
+
+from core.profile import load_profile
+from server.app import create_app
+from server.protocol import HttpProtocol
+from tests.conftest import GATEWAY_KEY, PROFILE, profile_env
+from tests.fakes.openai_upstream import FakeOpenAI
+
+OURS = ("core.", "server.", "providers.", "uvicorn.")
+
+
+@pytest.fixture
+def in_process(upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name, value in profile_env(upstream).items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "profile.yaml"
+    path.write_text(PROFILE)
+    config = uvicorn.Config(create_app(load_profile(str(path))), host="127.0.0.1", port=0, http=HttpProtocol,
+                            loop="asyncio", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _calls(sdk: openai.OpenAI) -> None:
+    sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "Say hello"}])
+    list(sdk.chat.completions.create(model="up/gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}],
+                                     stream=True, stream_options={"include_usage": True}))
+    sdk.embeddings.create(model="embed", input=["one", "two"])
+
+
+def test_chat_streams_and_embeddings_leave_no_cycles(in_process: str) -> None:
+    with openai.OpenAI(base_url=in_process, api_key=GATEWAY_KEY, max_retries=0) as sdk:
+        _calls(sdk)  # first calls: connections, caches
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds unreachable stays in gc.garbage to be looked at
+        try:
+            for _ in range(10):
+                _calls(sdk)
+            time.sleep(0.2)  # the settlements after the answers
+            gc.collect()
+            left = sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
+                           if type(o).__module__.startswith(OURS)})
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+    assert left == []
