@@ -128,6 +128,9 @@ class Conn(Protocol):
     @property
     def departure(self) -> Departure | None: ...
 
+    def body_in(self) -> bytes | None:
+        """The whole request body if it has arrived already; ``None`` when ``receive`` is to read it."""
+
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         """A complete response (``headers`` declare the ``content-length``)."""
 
@@ -148,6 +151,9 @@ class ASGIConn:
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope, self.receive, self.send = scope, receive, send
+
+    def body_in(self) -> None:
+        return None
 
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
@@ -218,7 +224,7 @@ class ModelCalls:
     async def _answer(self, out: _Out, provider: str | None, endpoint: Endpoint) -> None:
         conn = out.conn
         try:
-            body = await _body(conn.scope, conn.receive, self.limit)
+            body = await _body(conn, self.limit)
             reply = await endpoint(Exchange(conn.scope, conn.receive, self.state, conn.departure), provider, body)
         except Exception as exc:
             await out.failure(exc)
@@ -231,11 +237,17 @@ def _body_too_large() -> PayloadTooLargeError:
                                 "profile).")
 
 
-async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def _body(conn: Conn, limit: int) -> bytes:
     """The whole request body, refused with a 413 as soon as it is known to exceed ``limit`` bytes."""
-    for name, value in scope["headers"]:
+    for name, value in conn.scope["headers"]:
         if name == b"content-length" and value.isdigit() and int(value) > limit:
             raise _body_too_large()
+    body = conn.body_in()
+    if body is not None:
+        if len(body) > limit:
+            raise _body_too_large()
+        return body
+    receive = conn.receive
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -179,6 +179,18 @@ class CycleConn:
         """Itself (a property: an attribute would be a reference cycle, left to the garbage collector)."""
         return self
 
+    def body_in(self) -> bytes | None:
+        """The body as uvicorn's ``receive`` would give it, once all of it is in (it usually came with the head),
+        without ``receive``'s two coroutines and message."""
+        cycle = self.cycle
+        if cycle.more_body or cycle.disconnected or cycle.response_complete or cycle.waiting_for_100_continue:
+            return None
+        body = bytes(cycle.body)
+        cycle.body = bytearray()
+        cycle.message_event.clear()
+        cycle.flow.resume_reading()
+        return body
+
     def on_leave(self, callback: Callable[[], object] | None) -> bool:
         """:class:`server.routes._reply.Departure`'s: the connection calls ``callback`` when it is lost."""
         if callback is not None and self.cycle.disconnected:

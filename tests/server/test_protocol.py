@@ -145,6 +145,18 @@ def test_model_calls_of_http_1_0_clients_close_and_100_continue_is_sent(gateway:
         assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"}")
 
 
+def test_a_body_that_comes_after_its_head_is_waited_for(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    request = _request(host, CHAT)
+    split = request.index(b"\r\n\r\n") + 4 + len(CHAT) // 2
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(request[:split])  # the head and half the body: the call starts before the rest is in
+        time.sleep(0.2)
+        conn.sendall(request[split:])
+        answer = conn.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and json.loads(answer.split(b"\r\n\r\n", 1)[1])["choices"]
+
+
 def test_a_streamed_model_call_is_chunked_and_ends_with_the_last_chunk(gateway: GatewayProcess) -> None:
     host, port = gateway.url.removeprefix("http://").split(":")
     body = json.dumps({"model": "chat", "stream": True, "messages": [{"role": "user", "content": "hi"}]}).encode()
