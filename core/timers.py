@@ -93,6 +93,8 @@ class Deadline:
             self._wheel._remove(self)
 
     def _due(self, number: int, resolution_s: float) -> None:
+        if self._slot != number:  # moved to another slot since this one was taken out to run
+            return
         self._slot = 0
         at = self.at
         if at == math.inf:
@@ -138,8 +140,11 @@ class Wheel:
             return
         deadline.at = at = self._now() + max(delay_s, 0.0)
         number = int(at / self._resolution_s) + 1
-        if not deadline._slot or number < deadline._slot:  # in a later slot it would run late
-            if deadline._slot:
+        slot = deadline._slot
+        # Not in a slot; or in a later one (it would run late); or in one that was dropped (a callback there raised
+        # a BaseException, and the slot's other entries never ran).
+        if not slot or number < slot or deadline not in self._slots.get(slot, ()):
+            if slot:
                 self._remove(deadline)
             self._put(deadline, number)
 

@@ -347,8 +347,9 @@ class WireResponse:
         try:
             await future
         finally:
-            connection.timeout.disarm()
-            connection.waiting = None
+            if connection.waiting is future:  # not a later wait's (the connection may have been reused since)
+                connection.timeout.disarm()
+                connection.waiting = None
 
     # fed by the connection
 

@@ -77,6 +77,9 @@ class HttpProtocol(HttpToolsProtocol):
     _idle: Deadline
     _left: Callable[[], object] | None = None
     """What to call if the client leaves (:meth:`CycleConn.on_leave`)."""
+    _lost = False
+    """The connection is gone (uvicorn marks only its newest request's cycle ``disconnected``; a pipelined one
+    being answered is not)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -84,6 +87,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._lost = True
         self._idle.close()
         left, self._left = self._left, None
         if left is not None:
@@ -191,12 +195,16 @@ class CycleConn:
         cycle.flow.resume_reading()
         return body
 
-    def on_leave(self, callback: Callable[[], object] | None) -> bool:
+    def on_leave(self, callback: Callable[[], object]) -> bool:
         """:class:`server.routes._reply.Departure`'s: the connection calls ``callback`` when it is lost."""
-        if callback is not None and self.cycle.disconnected:
+        if self.cycle.disconnected or self.protocol._lost:
             return False
         self.protocol._left = callback
         return True
+
+    def forget(self, callback: Callable[[], object]) -> None:
+        if self.protocol._left == callback:  # == : a bound method is made anew at each access
+            self.protocol._left = None
 
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         cycle = self.cycle

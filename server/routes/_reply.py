@@ -149,9 +149,12 @@ call's CPU); it starts up to :data:`core.timers.RESOLUTION_S` later."""
 class Departure(Protocol):
     """A client connection that says when its client leaves (uvicorn's, under :mod:`server.protocol`)."""
 
-    def on_leave(self, callback: Callable[[], object] | None) -> bool:
-        """Have ``callback`` called at once if the client leaves (``None``: no longer); ``False``, and nothing
-        set, when it has left already."""
+    def on_leave(self, callback: Callable[[], object]) -> bool:
+        """Have ``callback`` called at once if the client leaves; ``False``, and nothing set, when it has left
+        already."""
+
+    def forget(self, callback: Callable[[], object]) -> None:
+        """No longer call ``callback`` (if it is still the one set: the next request's is not touched)."""
 
 
 class Watch:
@@ -189,7 +192,7 @@ class Watch:
         """No more watching: what follows (the last message, settling the usage) must not be cancelled."""
         self._stopped = True
         if self._departure is not None:
-            self._departure.on_leave(None)
+            self._departure.forget(self._leave)
         if self._timer is not None:
             self._timer.cancel()
         if self._watcher is not None:

@@ -174,3 +174,27 @@ def test_a_deadline_armed_again_by_its_callback_runs_again_and_a_closed_one_leav
         return runs, gone, endless.at == float("inf") and not timers._slots
 
     assert asyncio.run(scenario()) == (3, True, True)
+
+
+def test_deadlines_left_in_a_slot_a_base_exception_cut_short_are_slotted_again_when_armed() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        timers = Wheel(loop)
+        ran: list[int] = []
+        deadlines = [timers.deadline(ran.append, n) for n in range(50)]
+
+        def stop() -> None:
+            raise _Stop
+
+        timers.call_later(0.0, stop)
+        for deadline in deadlines:  # the same slot as the callback that stops it: those after it never run
+            deadline.arm(0.0)
+        loop.set_exception_handler(lambda loop, context: None)
+        loop.run_until_complete(asyncio.sleep(4 * RESOLUTION_S))
+        first = len(ran)
+        for deadline in deadlines:
+            deadline.arm(0.0)
+        loop.run_until_complete(asyncio.sleep(4 * RESOLUTION_S))
+        assert len(ran) == first + 50
+    finally:
+        loop.close()

@@ -4,6 +4,8 @@ keep-alive reuse, a connection closed under reuse, body framings, cuts, timeouts
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import httpx
@@ -279,3 +281,27 @@ async def test_a_reused_connection_that_dies_while_working_is_not_sent_again() -
         with pytest.raises(httpx.RemoteProtocolError):
             await fetch(p)
     assert server.requests == 2  # the second request went out once, not twice
+
+
+async def test_a_closed_connection_is_freed_without_the_garbage_collector() -> None:
+    # Its parser, its answer and its read timeout refer back to it: all dropped once it is lost.
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
+        await server.request(reader)
+        writer.write(OK.replace(b"content-length: 2", b"connection: close\r\ncontent-length: 2"))
+
+    async with Server(script) as server:
+        p = pool(server)
+        response = await p.request(head(), b"{}", 2.0)
+        connection = weakref.ref(response._connection)
+        assert await response.aread() == b"{}"
+        await response.aclose()
+        del response
+        gc.disable()
+        try:
+            for _ in range(50):  # until the loss has been seen
+                await asyncio.sleep(0.01)
+                if connection() is None:
+                    break
+            assert connection() is None
+        finally:
+            gc.enable()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,8 +23,10 @@ from server.app import create_app
 from server.protocol import HttpProtocol
 from tests.conftest import GATEWAY_KEY, PROFILE, profile_env
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway import ROOT
 
 OURS = ("core.", "server.", "providers.", "uvicorn.")
+PACKAGES = ("core", "server", "providers")
 
 
 @pytest.fixture
@@ -48,6 +51,20 @@ def in_process(upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyP
         thread.join(10)
 
 
+def _ours(thing: object) -> str | None:
+    """What ``thing`` is if our code made it: an instance of our classes, or our function, method or coroutine."""
+    kind = type(thing)
+    if kind.__module__.startswith(OURS):
+        return f"{kind.__module__}.{kind.__qualname__}"
+    if isinstance(thing, types.FunctionType | types.MethodType | types.CoroutineType):
+        code = thing.cr_code if isinstance(thing, types.CoroutineType) else thing.__func__.__code__ \
+            if isinstance(thing, types.MethodType) else thing.__code__
+        where = Path(code.co_filename)
+        if where.is_relative_to(ROOT) and where.relative_to(ROOT).parts[0] in PACKAGES:
+            return f"{kind.__name__} {code.co_qualname}"
+    return None
+
+
 def _calls(sdk: openai.OpenAI) -> None:
     sdk.chat.completions.create(model="chat", messages=[{"role": "user", "content": "Say hello"}])
     list(sdk.chat.completions.create(model="up/gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}],
@@ -58,16 +75,16 @@ def _calls(sdk: openai.OpenAI) -> None:
 def test_chat_streams_and_embeddings_leave_no_cycles(in_process: str) -> None:
     with openai.OpenAI(base_url=in_process, api_key=GATEWAY_KEY, max_retries=0) as sdk:
         _calls(sdk)  # first calls: connections, caches
-        gc.collect()
-        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds unreachable stays in gc.garbage to be looked at
-        try:
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds unreachable stays in gc.garbage to be looked at
+    try:
+        with openai.OpenAI(base_url=in_process, api_key=GATEWAY_KEY, max_retries=0) as sdk:
             for _ in range(10):
                 _calls(sdk)
-            time.sleep(0.2)  # the settlements after the answers
-            gc.collect()
-            left = sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage
-                           if type(o).__module__.startswith(OURS)})
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
+        time.sleep(0.2)  # the settlements after the answers; the server sees its client connections close
+        gc.collect()
+        left = sorted({name for o in gc.garbage if (name := _ours(o))})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
     assert left == []

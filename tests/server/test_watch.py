@@ -16,11 +16,15 @@ class _Connection:
         self.gone = gone
         self.callback: Callable[[], object] | None = None
 
-    def on_leave(self, callback: Callable[[], object] | None) -> bool:
-        if callback is not None and self.gone:
+    def on_leave(self, callback: Callable[[], object]) -> bool:
+        if self.gone:
             return False
         self.callback = callback
         return True
+
+    def forget(self, callback: Callable[[], object]) -> None:
+        if self.callback == callback:
+            self.callback = None
 
     def lose(self) -> None:
         self.gone = True
@@ -89,10 +93,15 @@ def test_over_asgi_a_task_waits_for_the_disconnect() -> None:
 
 
 def test_uvicorns_connection_says_whether_the_client_is_still_there() -> None:
-    protocol = type("P", (), {"_left": None})()
+    protocol = type("P", (), {"_left": None, "_lost": False})()
     cycle = type("C", (), {"disconnected": False, "scope": {}, "receive": None})()
     conn = CycleConn(cast(Any, cycle), cast(Any, protocol))
     assert conn.on_leave(print) and protocol._left is print
-    assert conn.on_leave(None) and protocol._left is None
-    cycle.disconnected = True
+    conn.forget(input)  # another request's: not touched
+    assert protocol._left is print
+    conn.forget(print)
+    assert protocol._left is None
+    protocol._lost = True  # a pipelined request's cycle is not marked, the connection is
+    assert not conn.on_leave(print) and protocol._left is None
+    protocol._lost, cycle.disconnected = False, True
     assert not conn.on_leave(print) and protocol._left is None
