@@ -98,3 +98,42 @@ def test_retry_after_rests_a_deployment_that_long() -> None:
     assert cooldowns.remaining("a/m") == 4
     clock.now += 4
     assert cooldowns.remaining("a/m") == 0
+
+
+async def test_one_deployment_without_time_limits_is_retried_only_when_another_attempt_can_help() -> None:
+    spec = InstanceSpec(name="a", plugin=Registry.discover()["openai"], credentials={}, models={}, any_model=True)
+    only = Deployment(spec, ModelTarget(name="m", model_type=ModelType.LLM))
+    other = Deployment(msgspec.structs.replace(spec, name="b"), ModelTarget(name="m", model_type=ModelType.LLM))
+    answers: list[BaseException | str] = []
+    calls: list[str] = []
+
+    async def call(deployment: Deployment) -> str:
+        calls.append(deployment.id)
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    config, cooldowns = RouterConfig(retries=2, backoff_s=0), Cooldowns(after=1, period_s=10)
+    answers[:] = [errors.UpstreamError("down"), errors.RateLimitError("slow down"), "ok"]
+    outcome = await attempt([only], call, config, cooldowns)
+    assert (outcome.value, outcome.deployment, outcome.attempts, calls) == ("ok", only, 3, ["a/m"] * 3)
+    assert cooldowns.cooling() == {}  # one candidate: no choice, so nothing rests
+
+    for final in (errors.ProviderAuthenticationError("rejected"), errors.InvalidRequestError("bad", param="x")):
+        calls.clear()
+        answers[:] = [final, "never"]
+        with pytest.raises(type(final)):
+            await attempt([only], call, config, cooldowns)
+        assert calls == ["a/m"]
+
+    calls.clear()
+    answers[:] = [errors.UpstreamError("down")] * 3
+    with pytest.raises(errors.UpstreamError):
+        await attempt([only], call, config, cooldowns)
+    assert calls == ["a/m"] * 3  # the first attempt and two retries
+
+    calls.clear()
+    answers[:] = [errors.InvalidRequestError("too long", code="context_length_exceeded"), "longer"]
+    outcome = await attempt([only], call, config, cooldowns, context_fallbacks=[other])
+    assert (outcome.value, outcome.deployment, calls) == ("longer", other, ["a/m", "b/m"])
