@@ -116,10 +116,11 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
+        self.loop = asyncio.get_running_loop()  # once: Python 3.11 makes a getpid system call to find it
         self.transport: asyncio.Transport | None = None
         self.waiting: asyncio.Future[None] | None = None
         """What the read timeout (:attr:`timeout`) ends: the wait for the head or the next piece of the answer."""
-        self.timeout = wheel().deadline(self._timed_out)
+        self.timeout = wheel(self.loop).deadline(self._timed_out)
         self.parser = httptools.HttpResponseParser(self)
         self.response: WireResponse | None = None
         self.headers_in: asyncio.Future[None] | None = None
@@ -144,7 +145,7 @@ class _Connection(asyncio.Protocol):
             raise httpx.RemoteProtocolError("the server closed the connection at once")
         self._headers, self._framed, self._interim = [], False, False
         self.response = response = WireResponse(self, read_timeout_s)
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         self.headers_in = loop.create_future()
         self.written_at = loop.time()
         self.transport.write(message)
@@ -307,7 +308,7 @@ class WireResponse:
                 raise self._error
             if self.complete:
                 return
-            waiter = asyncio.get_running_loop().create_future()
+            waiter = self._connection.loop.create_future()
             self._waiter = waiter
             try:
                 await self.wait(waiter)

@@ -195,6 +195,11 @@ class CycleConn:
         cycle.flow.resume_reading()
         return body
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop: asyncio.AbstractEventLoop = self.protocol.loop
+        return loop
+
     def on_leave(self, callback: Callable[[], object]) -> bool:
         """:class:`server.routes._reply.Departure`'s: the connection calls ``callback`` when it is lost."""
         if self.cycle.disconnected or self.protocol._lost:

@@ -149,6 +149,11 @@ call's CPU); it starts up to :data:`core.timers.RESOLUTION_S` later."""
 class Departure(Protocol):
     """A client connection that says when its client leaves (uvicorn's, under :mod:`server.protocol`)."""
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop serving the connection (``asyncio.current_task(loop)``: Python 3.11's ``current_task()``
+        makes a ``getpid`` system call to find the running loop)."""
+
     def on_leave(self, callback: Callable[[], object]) -> bool:
         """Have ``callback`` called at once if the client leaves; ``False``, and nothing set, when it has left
         already."""
@@ -169,7 +174,7 @@ class Watch:
 
     def __init__(self, departure: Departure | None, receive: Callable[[], Awaitable[Any]],
                  delay_s: float = 0.0) -> None:
-        task = asyncio.current_task()
+        task = asyncio.current_task(None if departure is None else departure.loop)
         assert task is not None
         self._task, self._departure, self._receive = task, departure, receive
         self.left = self._stopped = False

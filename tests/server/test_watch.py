@@ -16,6 +16,10 @@ class _Connection:
         self.gone = gone
         self.callback: Callable[[], object] | None = None
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
     def on_leave(self, callback: Callable[[], object]) -> bool:
         if self.gone:
             return False
