@@ -214,7 +214,7 @@ class CycleConn:
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         cycle = self.cycle
         # rare: only then the _open() coroutine
-        if (cycle.flow.write_paused or cycle.disconnected) and not await self._open():
+        if (cycle.flow.write_paused or cycle.disconnected or self.protocol._lost) and not await self._open():
             return
         cycle.transport.write(self._head(status, headers, b"\r\n", body))
         self._complete()
@@ -233,11 +233,12 @@ class CycleConn:
             self._complete()
 
     async def _open(self) -> bool:
-        """Whether the client is still there, once the transport takes more (uvicorn's flow control)."""
+        """Whether the client is still there, once the transport takes more (uvicorn's flow control). uvicorn
+        marks only the newest cycle ``disconnected``: an older pipelined one being answered asks the connection."""
         cycle = self.cycle
-        if cycle.flow.write_paused and not cycle.disconnected:
+        if cycle.flow.write_paused and not (cycle.disconnected or self.protocol._lost):
             await cycle.flow.drain()
-        return not cycle.disconnected
+        return not (cycle.disconnected or self.protocol._lost)
 
     def _head(self, status: int, headers: Headers, *rest: bytes) -> bytes:
         cycle = self.cycle

@@ -109,3 +109,25 @@ def test_uvicorns_connection_says_whether_the_client_is_still_there() -> None:
     assert not conn.on_leave(print) and protocol._left is None
     protocol._lost, cycle.disconnected = False, True
     assert not conn.on_leave(print) and protocol._left is None
+
+
+def test_nothing_is_written_for_a_pipelined_request_once_the_connection_is_lost() -> None:
+    written: list[bytes] = []
+    protocol = type("P", (), {"_left": None, "_lost": False})()
+    flow = type("F", (), {"write_paused": False})()
+    transport = type("T", (), {"write": staticmethod(written.append), "close": staticmethod(lambda: None)})()
+    cycle = type("C", (), {"disconnected": False, "scope": {}, "receive": None, "flow": flow, "transport": transport,
+                           "keep_alive": True, "default_headers": [], "on_response": staticmethod(lambda: None),
+                           "message_event": asyncio.Event()})()
+    conn = CycleConn(cast(Any, cycle), cast(Any, protocol))
+
+    async def answer() -> None:
+        await conn.begin(200, [(b"content-type", b"text/event-stream")])
+        await conn.piece(b"data: 1\n\n")
+        protocol._lost = True  # the client left; uvicorn marked only the newest request's cycle
+        await conn.piece(b"data: 2\n\n")
+        await conn.end()
+        await conn.whole(200, [], b"{}")
+
+    asyncio.run(answer())
+    assert written[0].startswith(b"HTTP/1.1 200 OK\r\n") and written[1:] == [b"9\r\ndata: 1\n\n\r\n"]
