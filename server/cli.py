@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import importlib.metadata
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +20,9 @@ from core.yamlfile import ConfigError
 
 from .asgi import PROFILE_ENV, default_profile, preload
 
-__all__ = ["main"]
+__all__ = ["http_protocol", "main"]
+
+log = logging.getLogger("model_runtime")
 
 ONLINE_TIMEOUT_S = 30.0
 
@@ -67,8 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def http_protocol() -> Any:
+    """uvicorn's ``http``: :class:`server.protocol.HttpProtocol` under the uvicorn versions it was written for (it
+    reaches into uvicorn's connection and request cycle), uvicorn's own ``httptools`` protocol under any other:
+    the same answers over plain ASGI, a third slower, rather than a server that breaks."""
+    version = importlib.metadata.version("uvicorn")
+    try:
+        from .protocol import UVICORN_VERSIONS, HttpProtocol
+    except ImportError as exc:
+        log.warning("uvicorn %s: server.protocol cannot be used (%s); serving over plain ASGI", version, exc)
+        return "httptools"
+    if ".".join(version.split(".")[:2]) not in UVICORN_VERSIONS:
+        log.warning("uvicorn %s: server.protocol was written for uvicorn %s; serving over plain ASGI", version,
+                    " and ".join(UVICORN_VERSIONS))
+        return "httptools"
+    return HttpProtocol
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from .protocol import HttpProtocol
     from .workers import serve
 
     path = os.path.abspath(args.profile)
@@ -79,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "app": "server.asgi:app_from_env", "factory": True,
         "host": args.host or server.host, "port": server.port if args.port is None else args.port,
-        "loop": "uvloop", "http": HttpProtocol, "log_config": _log_config(), "access_log": False,
+        "loop": "uvloop", "http": http_protocol(), "log_config": _log_config(), "access_log": False,
         "timeout_graceful_shutdown": 30,
     }
     return serve(options, args.workers or server.workers)

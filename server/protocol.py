@@ -36,7 +36,11 @@ from core.timers import Deadline, wheel
 if TYPE_CHECKING:
     from .calls import Found, Headers, ModelCalls, Scope
 
-__all__ = ["CycleConn", "HeadWithBody", "HttpProtocol"]
+__all__ = ["UVICORN_VERSIONS", "CycleConn", "HeadWithBody", "HttpProtocol"]
+
+UVICORN_VERSIONS = ("0.54",)
+"""The uvicorn releases (major.minor) whose ``HttpToolsProtocol`` and ``RequestResponseCycle`` this module was
+written and tested against; :func:`server.cli.http_protocol` serves over plain ASGI under any other."""
 
 
 class HeadWithBody:

@@ -5,6 +5,7 @@ ASGI path's.)"""
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import socket
 import subprocess
@@ -16,7 +17,8 @@ from typing import Any, cast
 import pytest
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from server.protocol import CycleConn, HeadWithBody, HttpProtocol
+from server.cli import http_protocol
+from server.protocol import UVICORN_VERSIONS, CycleConn, HeadWithBody, HttpProtocol
 from tests.conftest import GATEWAY_KEY
 from tests.gateway import ROOT, GatewayProcess
 
@@ -88,6 +90,17 @@ def test_the_uvicorn_hook_exists() -> None:
     # A uvicorn upgrade that renames the hook would silently turn the merge off: fail here instead.
     assert "_start_asgi_task" in vars(HttpToolsProtocol)
     assert issubclass(HttpProtocol, HttpToolsProtocol)
+
+
+def test_serve_uses_the_protocol_only_under_the_uvicorn_it_was_written_for(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    installed = importlib.metadata.version("uvicorn")
+    assert ".".join(installed.split(".")[:2]) in UVICORN_VERSIONS  # the tests run against a known uvicorn
+    assert http_protocol() is HttpProtocol and not caplog.records
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.99.1" if name == "uvicorn" else installed)
+    assert http_protocol() == "httptools"
+    assert "uvicorn 0.99.1: server.protocol was written for uvicorn 0.54; serving over plain ASGI" in caplog.text
 
 
 def test_one_segment_per_json_answer_and_head_requests_still_answered(gateway: GatewayProcess) -> None:
