@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: serve test lint bench bench-quick bench-soak bench-profile bench-inproc bench-local clean
+.PHONY: serve test lint bench bench-quick bench-soak bench-ab bench-profile bench-inproc bench-local clean
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-quick: $(VENV)/.runtime  ## a one-minute smoke of the harness (short runs,
 
 bench-soak: $(VENV)/.runtime  ## the gateway under load for 10 minutes: does worker memory stay flat?
 	$(VENV)/bin/python bench/run.py --soak
+
+bench-ab: $(VENV)/.runtime  ## A/B commits A and B (HEAD~1, HEAD; B=. the working tree): req/s and worker CPU per request
+	$(VENV)/bin/python bench/ab.py $(or $(A),HEAD~1) $(or $(B),HEAD) $(AB)
 
 bench-profile: $(VENV)/.runtime  ## py-spy profiles of the gateway under load: bench/results/profile-*
 	$(VENV)/bin/python bench/hotspots.py

@@ -290,6 +290,7 @@ def main() -> None:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # nginx runs as nobody and must reach its own directory
         if args.soak:
+            precompile()  # as the full run does: its start-to-ready then measures start-up, not the compiler
             results = run_soak(args, children, workdir, log)
         else:
             harness = Harness(args, children, workdir)
