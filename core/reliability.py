@@ -155,7 +155,7 @@ class _Run(Generic[T]):
 
     async def alone(self, deployment: Deployment) -> Outcome[T]:
         """The usual case, one deployment and no time limits: its first attempt called straight, without what
-        several candidates need (5% of a fast call's CPU); the retries only if it fails."""
+        several candidates need (two coroutine frames and their bookkeeping); the retries only if it fails."""
         self.attempts = 1
         try:
             return Outcome(await self.call(deployment), deployment, 1)
@@ -163,7 +163,9 @@ class _Run(Generic[T]):
             self._failed(deployment, exc)
             if isinstance(exc, ELSEWHERE):
                 raise  # nowhere else to go
-            return await self._again([deployment], {deployment.id: exc}, exc, self.config.retries)
+            failed = exc
+        # out of the except block: the retries' own failures must not carry the first one as their context
+        return await self._again([deployment], {deployment.id: failed}, failed, self.config.retries)
 
     async def through(self, candidates: list[Deployment], retries: int | None = None) -> Outcome[T]:
         last: errors.ModelRuntimeError | None = None

@@ -134,6 +134,12 @@ async def test_one_deployment_without_time_limits_is_retried_only_when_another_a
     assert calls == ["a/m"] * 3  # the first attempt and two retries
 
     calls.clear()
+    answers[:] = [errors.UpstreamError("first"), errors.UpstreamError("second"), errors.UpstreamError("third")]
+    with pytest.raises(errors.UpstreamError) as raised:
+        await attempt([only], call, config, cooldowns)
+    assert str(raised.value) == "third" and raised.value.__context__ is None  # not chained to the first failure
+
+    calls.clear()
     answers[:] = [errors.InvalidRequestError("too long", code="context_length_exceeded"), "longer"]
     outcome = await attempt([only], call, config, cooldowns, context_fallbacks=[other])
     assert (outcome.value, outcome.deployment, calls) == ("longer", other, ["a/m", "b/m"])
