@@ -164,7 +164,9 @@ async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
         else:
             cycle.transport.close()
     else:
-        if not cycle.response_complete and not cycle.disconnected:  # not expected: serve() always answers
+        # not expected: serve() always answers, unless the client left (an older pipelined request's cycle is not
+        # marked disconnected: the connection is)
+        if not (cycle.response_complete or cycle.disconnected or conn.protocol._lost):
             cycle.logger.error("A model call returned without completing its response.")
             cycle.transport.close()
     finally:

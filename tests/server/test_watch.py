@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
-from server.protocol import CycleConn
+from server.protocol import CycleConn, _serve
 from server.routes._reply import Watch
 
 
@@ -111,17 +112,25 @@ def test_uvicorns_connection_says_whether_the_client_is_still_there() -> None:
     assert not conn.on_leave(print) and protocol._left is None
 
 
-def test_nothing_is_written_for_a_pipelined_request_once_the_connection_is_lost() -> None:
+def _pipelined() -> tuple[CycleConn, Any, list[bytes], list[str]]:
+    """A connection to an older pipelined request: what it writes, and what its cycle logs as errors."""
     written: list[bytes] = []
+    errors: list[str] = []
     protocol = type("P", (), {"_left": None, "_lost": False})()
     flow = type("F", (), {"write_paused": False})()
     transport = type("T", (), {"write": staticmethod(written.append), "close": staticmethod(lambda: None)})()
+    logger = type("L", (), {"error": staticmethod(lambda message, *args, **kwargs: errors.append(message))})()
     cycle = type("C", (), {"disconnected": False, "scope": {}, "receive": None, "flow": flow, "transport": transport,
                            "keep_alive": True, "default_headers": [], "on_response": staticmethod(lambda: None),
-                           "message_event": asyncio.Event()})()
-    conn = CycleConn(cast(Any, cycle), cast(Any, protocol))
+                           "message_event": asyncio.Event(), "response_complete": False, "response_started": False,
+                           "logger": logger})()
+    return CycleConn(cast(Any, cycle), cast(Any, protocol)), protocol, written, errors
 
-    async def answer() -> None:
+
+def test_nothing_is_written_for_a_pipelined_request_once_the_connection_is_lost() -> None:
+    conn, protocol, written, errors = _pipelined()
+
+    async def answer(conn: CycleConn, found: Any) -> None:
         await conn.begin(200, [(b"content-type", b"text/event-stream")])
         await conn.piece(b"data: 1\n\n")
         protocol._lost = True  # the client left; uvicorn marked only the newest request's cycle
@@ -129,5 +138,14 @@ def test_nothing_is_written_for_a_pipelined_request_once_the_connection_is_lost(
         await conn.end()
         await conn.whole(200, [], b"{}")
 
-    asyncio.run(answer())
+    asyncio.run(_serve(cast(Any, SimpleNamespace(serve=answer)), conn, cast(Any, None)))
     assert written[0].startswith(b"HTTP/1.1 200 OK\r\n") and written[1:] == [b"9\r\ndata: 1\n\n\r\n"]
+    assert errors == []  # an answer cut short by a client that left is not the model call's fault
+
+    conn, protocol, written, errors = _pipelined()
+
+    async def forgets(conn: CycleConn, found: Any) -> None:
+        pass
+
+    asyncio.run(_serve(cast(Any, SimpleNamespace(serve=forgets)), conn, cast(Any, None)))
+    assert errors == ["A model call returned without completing its response."]
