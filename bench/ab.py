@@ -91,9 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.revs) < 2:
         parser.error("give two commits or more")
-    scenario = SCENARIOS[args.scenario]
     worktrees: list[Path] = []
-    with Children().guarded() as children, tempfile.TemporaryDirectory(prefix="mr-ab-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mr-ab-") as tmp:
         try:
             roots: list[tuple[str, Path]] = []
             for i, rev in enumerate(args.revs):
@@ -107,38 +106,51 @@ def main() -> None:
                                check=True)
                 roots.append((f"{rev} ({_git('-C', str(root), 'rev-parse', '--short', 'HEAD')})"
                               if rev != "." else ". (working tree)", root))
-            upstream = Upstream("upstream", 1, Path(tmp) / "upstream")
-            upstream.start(children)
-            systems = []
-            for i, (_, root) in enumerate(roots):
-                system = Checkout(f"gateway{i}", args.workers, Path(tmp) / f"gateway{i}", upstream_port=upstream.port,
-                                  root=root)
-                system.start(children)
-                wrk(system, scenario, 32, 2)  # warm-up
-                systems.append(system)
-            tallies = [Tally([], [], [], []) for _ in systems]
-            for round_ in range(args.rounds):
-                for system, tally in zip(systems, tallies, strict=True):
-                    pids = _workers(system)
-                    wrk(system, scenario, 32, 1)
-                    before = _cpu_s(pids)
-                    out = wrk(system, scenario, 32, args.seconds)
-                    if out["errors"]:
-                        raise SystemExit(f"{system.name}: {out['errors']} errors under load")
-                    tally.rps.append(out["rps"])
-                    tally.cpu_saturated_us.append(1e6 * (_cpu_s(pids) - before) / (out["rps"] * args.seconds))
-                    if args.rate > 0:
-                        before = _cpu_s(pids)
-                        out = loadgen_rate(system, scenario, args.rate, args.seconds)
-                        tally.cpu_at_rate_us.append(
-                            1e6 * (_cpu_s(pids) - before) / (out["achieved_rate"] * args.seconds))
-                        tally.p99_at_rate_ms.append(out["latency_ms"]["p99"])
-                print(f"round {round_ + 1}/{args.rounds}: "
-                      + ", ".join(f"{t.rps[-1]:,.0f} req/s" for t in tallies), file=sys.stderr, flush=True)
+            with Children().guarded() as children:  # every gateway stopped before its worktree goes
+                tallies = _measure(args, [root for _, root in roots], children, Path(tmp))
         finally:
             for root in worktrees:
-                _git("worktree", "remove", "--force", str(root))
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)], check=False)
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     _report(args, roots, tallies)
+
+
+def _measure(args: argparse.Namespace, roots: list[Path], children: Children, workdir: Path) -> list[Tally]:
+    """The rounds: in each, every gateway in turn (the order reversed every other round, so that a drift of the
+    machine within a round does not favour one), at saturation and then at the fixed rate."""
+    scenario = SCENARIOS[args.scenario]
+    upstream = Upstream("upstream", 1, workdir / "upstream")
+    upstream.start(children)
+    systems = []
+    for i, root in enumerate(roots):
+        system = Checkout(f"gateway{i}", args.workers, workdir / f"gateway{i}", upstream_port=upstream.port,
+                          root=root)
+        system.start(children)
+        wrk(system, scenario, 32, 2)  # warm-up
+        systems.append(system)
+    tallies = [Tally([], [], [], []) for _ in systems]
+    for round_ in range(args.rounds):
+        order = list(zip(systems, tallies, strict=True))
+        for system, tally in order if round_ % 2 == 0 else reversed(order):
+            pids = _workers(system)
+            wrk(system, scenario, 32, 1)
+            before = _cpu_s(pids)
+            out = wrk(system, scenario, 32, args.seconds)
+            if out["errors"]:
+                raise SystemExit(f"{system.name}: {out['errors']} errors under load: {out['error_detail']}")
+            tally.rps.append(out["rps"])
+            tally.cpu_saturated_us.append(1e6 * (_cpu_s(pids) - before) / out["requests"])
+            if args.rate > 0:
+                before = _cpu_s(pids)
+                out = loadgen_rate(system, scenario, args.rate, args.seconds)
+                if out["errors"] or out["unfinished"] or not out["ok"]:
+                    raise SystemExit(f"{system.name} at {args.rate:g} req/s: {out['ok']} answered, {out['errors']} "
+                                     f"failed, {out['unfinished']} unfinished")
+                tally.cpu_at_rate_us.append(1e6 * (_cpu_s(pids) - before) / out["ok"])
+                tally.p99_at_rate_ms.append(out["latency_ms"]["p99"])
+        print(f"round {round_ + 1}/{args.rounds}: " + ", ".join(f"{t.rps[-1]:,.0f} req/s" for t in tallies),
+              file=sys.stderr, flush=True)
+    return tallies
 
 
 def _report(args: argparse.Namespace, roots: list[tuple[str, Path]], tallies: list[Tally]) -> None:
