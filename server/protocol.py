@@ -120,9 +120,9 @@ class HttpProtocol(HttpToolsProtocol):
         if calls is not None and cycle.scope["method"] != "HEAD":  # HEAD (a 405) through ASGI: no body then
             found = calls.find(cast("Scope", cycle.scope))
         if calls is not None and found is not None:
-            task = self.loop.create_task(_serve(calls, CycleConn(cycle, self), found))
-            task.add_done_callback(self.tasks.discard)
-            self.tasks.add(task)
+            # The task takes itself out of `tasks` as it ends (_serve): a done callback would cost each request one
+            # more turn of the loop, with its epoll_wait system call, after the answer is out.
+            self.tasks.add(self.loop.create_task(_serve(calls, CycleConn(cycle, self), found)))
             return
         if cycle.scope["method"] != "HEAD":  # uvicorn writes no body for HEAD: nothing would send the head
             cycle.transport = HeadWithBody(cycle.transport)  # type: ignore[assignment]
@@ -171,6 +171,7 @@ async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
             cycle.transport.close()
     finally:
         cycle.on_response = lambda: None
+        conn.protocol.tasks.discard(asyncio.current_task(conn.loop))
 
 
 class CycleConn:

@@ -30,7 +30,8 @@ PACKAGES = ("core", "server", "providers")
 
 
 @pytest.fixture
-def in_process(upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def served(upstream: FakeOpenAI, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, uvicorn.Server]]:
     for name, value in profile_env(upstream).items():
         monkeypatch.setenv(name, value)
     path = tmp_path / "profile.yaml"
@@ -45,10 +46,15 @@ def in_process(upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1", server
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def in_process(served: tuple[str, uvicorn.Server]) -> str:
+    return served[0]
 
 
 def _ours(thing: object) -> str | None:
@@ -88,3 +94,21 @@ def test_chat_streams_and_embeddings_leave_no_cycles(in_process: str) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+def test_a_model_calls_task_leaves_uvicorns_task_set_as_it_ends(served: tuple[str, uvicorn.Server]) -> None:
+    # It takes itself out (no done callback, which would cost a turn of the loop): answered, streamed, or cancelled
+    # because its client left; a set that kept them would make every graceful shutdown wait out its timeout.
+    url, server = served
+    with openai.OpenAI(base_url=url, api_key=GATEWAY_KEY, max_retries=0) as sdk:
+        _calls(sdk)
+    with openai.OpenAI(base_url=url, api_key=GATEWAY_KEY, max_retries=0) as sdk:
+        stream = sdk.chat.completions.create(model="up/fault-slow-stream-0.05", stream=True,
+                                             messages=[{"role": "user", "content": "Hi"}])
+        next(iter(stream))
+        assert server.server_state.tasks  # the stream's task, still running
+        stream.close()  # the client leaves half-way
+    deadline = time.monotonic() + 5
+    while server.server_state.tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not server.server_state.tasks

@@ -116,7 +116,8 @@ def _pipelined() -> tuple[CycleConn, Any, list[bytes], list[str]]:
     """A connection to an older pipelined request: what it writes, and what its cycle logs as errors."""
     written: list[bytes] = []
     errors: list[str] = []
-    protocol = type("P", (), {"_left": None, "_lost": False})()
+    protocol = type("P", (), {"_left": None, "_lost": False, "tasks": set(),
+                              "loop": property(lambda self: asyncio.get_running_loop())})()
     flow = type("F", (), {"write_paused": False})()
     transport = type("T", (), {"write": staticmethod(written.append), "close": staticmethod(lambda: None)})()
     logger = type("L", (), {"error": staticmethod(lambda message, *args, **kwargs: errors.append(message))})()
