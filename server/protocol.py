@@ -122,7 +122,9 @@ class HttpProtocol(HttpToolsProtocol):
         if calls is not None and found is not None:
             # The task takes itself out of `tasks` as it ends (_serve): a done callback would cost each request one
             # more turn of the loop, with its epoll_wait system call, after the answer is out.
-            self.tasks.add(self.loop.create_task(_serve(calls, CycleConn(cycle, self), found)))
+            task = self.loop.create_task(_serve(calls, CycleConn(cycle, self), found))
+            if not task.done():  # an eager task factory (Python 3.12+) may have run it to its end already
+                self.tasks.add(task)
             return
         if cycle.scope["method"] != "HEAD":  # uvicorn writes no body for HEAD: nothing would send the head
             cycle.transport = HeadWithBody(cycle.transport)  # type: ignore[assignment]
@@ -153,7 +155,8 @@ def _model_calls(app: Any) -> ModelCalls | None:
 
 
 async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
-    """What ``RequestResponseCycle.run_asgi`` does around an app, around :meth:`ModelCalls.serve`."""
+    """What ``RequestResponseCycle.run_asgi`` does around an app, around :meth:`ModelCalls.serve`. It must be its
+    task's own coroutine: it takes that task out of uvicorn's task set as it ends."""
     cycle = conn.cycle
     try:
         await calls.serve(conn, found)
@@ -170,8 +173,8 @@ async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
             cycle.logger.error("A model call returned without completing its response.")
             cycle.transport.close()
     finally:
-        cycle.on_response = lambda: None
         conn.protocol.tasks.discard(asyncio.current_task(conn.loop))
+        cycle.on_response = lambda: None
 
 
 class CycleConn:
