@@ -169,7 +169,7 @@ async def _serve(calls: ModelCalls, conn: CycleConn, found: Found) -> None:
     else:
         # not expected: serve() always answers, unless the client left (an older pipelined request's cycle is not
         # marked disconnected: the connection is)
-        if not (cycle.response_complete or cycle.disconnected or conn.protocol._lost):
+        if not (cycle.response_complete or conn.gone):
             cycle.logger.error("A model call returned without completing its response.")
             cycle.transport.close()
     finally:
@@ -210,9 +210,15 @@ class CycleConn:
         loop: asyncio.AbstractEventLoop = self.protocol.loop
         return loop
 
+    @property
+    def gone(self) -> bool:
+        """Whether the client left: uvicorn marks only its newest cycle ``disconnected``, the connection knows for an
+        older pipelined one too."""
+        return self.cycle.disconnected or self.protocol._lost
+
     def on_leave(self, callback: Callable[[], object]) -> bool:
         """:class:`server.routes._reply.Departure`'s: the connection calls ``callback`` when it is lost."""
-        if self.cycle.disconnected or self.protocol._lost:
+        if self.gone:
             return False
         self.protocol._left = callback
         return True
@@ -224,7 +230,7 @@ class CycleConn:
     async def whole(self, status: int, headers: Headers, body: bytes) -> None:
         cycle = self.cycle
         # rare: only then the _open() coroutine
-        if (cycle.flow.write_paused or cycle.disconnected or self.protocol._lost) and not await self._open():
+        if (cycle.flow.write_paused or self.gone) and not await self._open():
             return
         cycle.transport.write(self._head(status, headers, b"\r\n", body))
         self._complete()
@@ -243,12 +249,12 @@ class CycleConn:
             self._complete()
 
     async def _open(self) -> bool:
-        """Whether the client is still there, once the transport takes more (uvicorn's flow control). uvicorn
-        marks only the newest cycle ``disconnected``: an older pipelined one being answered asks the connection."""
+        """Whether the client is still there (:attr:`gone`), once the transport takes more (uvicorn's flow
+        control)."""
         cycle = self.cycle
-        if cycle.flow.write_paused and not (cycle.disconnected or self.protocol._lost):
+        if cycle.flow.write_paused and not self.gone:
             await cycle.flow.drain()
-        return not (cycle.disconnected or self.protocol._lost)
+        return not self.gone
 
     def _head(self, status: int, headers: Headers, *rest: bytes) -> bytes:
         cycle = self.cycle
