@@ -171,9 +171,12 @@ class UserMessage(WireBase, tag_field="role", tag="user"):
 
 
 class AssistantMessage(WireBase, tag_field="role", tag="assistant"):
-    """An earlier model turn in the history, possibly with tool calls."""
+    """An earlier model turn in the history, possibly with tool calls, and with the thinking of a model that
+    answered with it (``thinking_blocks``: Anthropic's signed blocks, which its tool loops want back)."""
 
     content: str | list[ContentPart] | None = None
+    reasoning_content: str | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None
     refusal: str | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
@@ -256,10 +259,16 @@ class ChatCompletionRequest(WireBase):
 
 class ChatCompletionMessage(msgspec.Struct, kw_only=True):
     """The assistant's reply in a non-streamed response, written whole as OpenAI writes it (``role`` always,
-    ``content`` and ``refusal`` as ``null`` when empty)."""
+    ``content`` and ``refusal`` as ``null`` when empty).
+
+    ``reasoning_content`` is the model's thinking text, under the name DeepSeek, vLLM and Zhipu give it (their
+    answers pass through as they are); ``thinking_blocks`` the thinking as Anthropic signs it, for the client to
+    send back with the message. Both are written only when the model thought aloud."""
 
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    reasoning_content: str | msgspec.UnsetType = msgspec.UNSET
+    thinking_blocks: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
 
@@ -306,6 +315,8 @@ class ChoiceDelta(WireBase):
 
     role: Literal["assistant"] | None = None
     content: str | None = None
+    reasoning_content: str | None = None
+    thinking_blocks: list[dict[str, Any]] | None = None
     refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
 

@@ -1,16 +1,22 @@
 """OpenAI chat completions to Anthropic's Messages API and back.
 
-Request: system and developer messages become the top-level ``system``; tool results become ``tool_result``
-blocks of a user turn; consecutive turns of one role are merged (the Messages API alternates user and
-assistant); images go as ``base64`` or ``url`` sources; ``stop`` becomes ``stop_sequences``; ``tool_choice``
-``required`` becomes ``any`` and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``;
-``response_format`` becomes ``output_config.format`` (a JSON schema; JSON mode asks for any object).
-``max_tokens`` is required upstream: the model's parameter rule fills it when the client leaves it out.
-What Anthropic cannot do (several choices, log probabilities, penalties, audio input) is a 400 naming the
+Request: system and developer messages become the top-level ``system``; tool results become ``tool_result`` blocks
+of a user turn; consecutive turns of one role are merged (the Messages API alternates user and assistant); images go
+as ``base64`` or ``url`` sources; ``stop`` becomes ``stop_sequences``; ``tool_choice`` ``required`` becomes ``any``
+and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``; ``response_format`` becomes
+``output_config.format`` (a JSON schema; JSON mode asks for any object). ``max_tokens`` is required upstream: the
+model's parameter rule fills it when the client leaves it out. Thinking: Anthropic's own ``thinking`` object, sent
+as an extra field, passes through; ``reasoning_effort`` becomes ``thinking`` with a token budget
+(``EFFORT_BUDGETS``; ``none`` turns it off). As in OpenAI's reasoning models and in Anthropic's, a client's
+``max_tokens`` caps thinking and answer together, so the budget is cut to fit under it; without one, the budget
+comes on top of the model's default (up to the model's ceiling). An assistant message's ``thinking_blocks`` (as this
+translation returns them) go back before its other blocks when the request thinks, as Anthropic wants in a tool
+loop. What Anthropic cannot do (several choices, log probabilities, penalties, audio input) is a 400 naming the
 parameter, rather than an answer that silently ignores it.
 
-Response: text blocks are joined into ``content``, ``tool_use`` blocks become ``tool_calls`` with their input
-as a JSON string, ``stop_reason`` becomes ``finish_reason`` and usage counts cached prompt tokens in
+Response: text blocks are joined into ``content``, thinking blocks into ``reasoning_content`` (and kept whole,
+signatures and redacted ones included, in ``thinking_blocks``), ``tool_use`` blocks become ``tool_calls`` with their
+input as a JSON string, ``stop_reason`` becomes ``finish_reason`` and usage counts cached prompt tokens in
 ``prompt_tokens`` as OpenAI does (``cached_tokens`` says how many were read from the cache).
 """
 
@@ -41,7 +47,8 @@ from core.openai.chat import (
 from core.openai.usage import PromptTokensDetails, Usage
 from core.translate import data_uri, offered_function, texts, tool_arguments
 
-__all__ = ["FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion", "openai_usage"]
+__all__ = ["EFFORT_BUDGETS", "FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion",
+           "openai_usage", "thinking_block"]
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -56,6 +63,11 @@ FINISH_REASONS = {
 
 _DEFAULT_MAX_TOKENS = 4096
 """Only for a model without a ``max_tokens`` rule (a customizable one without ``max_tokens_to_sample``)."""
+EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 64000}
+"""``reasoning_effort`` as a thinking budget in tokens (1,024 is Anthropic's minimum; any budget is cut to fit under
+``max_tokens``)."""
+_MIN_BUDGET = 1024
+_THINKING_BLOCKS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty", "presence_penalty")
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -66,15 +78,18 @@ _encode = msgspec.json.Encoder().encode
 
 
 def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: str,
-                  default_max_tokens: int | None) -> dict[str, Any]:
+                  default_max_tokens: int | None, max_tokens_ceiling: int | None = None) -> dict[str, Any]:
     """The Messages API body for an OpenAI chat request (``raw`` is the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
-    system, messages = _messages(request)
+    thinking, max_tokens = _thinking(raw, request.max_completion_tokens or request.max_tokens,
+                                     default_max_tokens or _DEFAULT_MAX_TOKENS, max_tokens_ceiling)
+    system, messages = _messages(request, thinks=thinking is not None and thinking.get("type") != "disabled")
     body: dict[str, Any] = {"model": model, "messages": messages}
     if system:
         body["system"] = system
-    body["max_tokens"] = (request.max_completion_tokens or request.max_tokens or default_max_tokens
-                          or _DEFAULT_MAX_TOKENS)
+    body["max_tokens"] = max_tokens
+    if thinking is not None:
+        body["thinking"] = thinking
     if request.stop:
         body["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
     for name in ("temperature", "top_p"):
@@ -111,7 +126,37 @@ def _unsupported(param: str, message: str) -> InvalidRequestError:
     return InvalidRequestError(message + ".", param=param, code="unsupported_parameter")
 
 
-def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _thinking(raw: dict[str, Any], cap: int | None, default: int,
+              ceiling: int | None) -> tuple[dict[str, Any] | None, int]:
+    """(Anthropic's ``thinking``, ``max_tokens``) for the client's ``thinking`` or ``reasoning_effort`` and cap."""
+    given, effort = raw.get("thinking"), raw.get("reasoning_effort")
+    if given is not None:
+        if effort is not None:
+            raise InvalidRequestError("Send either 'reasoning_effort' or Anthropic's 'thinking', not both.",
+                                      param="reasoning_effort", code="invalid_value")
+        if not isinstance(given, dict):
+            raise InvalidRequestError("'thinking' must be an object, like {\"type\": \"enabled\", "
+                                      "\"budget_tokens\": 2048}.", param="thinking", code="invalid_type")
+        return given, cap or default
+    if effort is None:
+        return None, cap or default
+    if effort == "none":
+        return {"type": "disabled"}, cap or default
+    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        names = ", ".join(f"'{name}'" for name in ("none", *EFFORT_BUDGETS))
+        raise InvalidRequestError(f"Invalid value for 'reasoning_effort': expected one of {names}.",
+                                  param="reasoning_effort", code="invalid_value")
+    max_tokens = cap or min(default + budget, ceiling or default + budget)
+    budget = min(budget, max_tokens - 1)
+    if budget < _MIN_BUDGET:
+        raise InvalidRequestError(f"'max_tokens' must be above {_MIN_BUDGET} for Anthropic models to think: it "
+                                  f"covers the thinking too, and its budget is at least {_MIN_BUDGET} tokens.",
+                                  param="max_tokens", code="invalid_value")
+    return {"type": "enabled", "budget_tokens": budget}, max_tokens
+
+
+def _messages(request: ChatCompletionRequest, thinks: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(system blocks, alternating messages)."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
@@ -130,7 +175,7 @@ def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], lis
             case UserMessage(content=content):
                 add("user", _user_blocks(content, at))
             case AssistantMessage():
-                blocks = _assistant_blocks(message, at)
+                blocks = _assistant_blocks(message, at, thinks)
                 if blocks:
                     add("assistant", blocks)
             case ToolMessage(content=content, tool_call_id=tool_call_id):
@@ -174,12 +219,24 @@ def _source(url: str, at: str) -> dict[str, Any]:
                               code="invalid_value")
 
 
-def _assistant_blocks(message: AssistantMessage, at: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": t} for t in texts(message.content, at) if t]
+def _assistant_blocks(message: AssistantMessage, at: str, thinks: bool) -> list[dict[str, Any]]:
+    blocks = [_thought(block, f"{at}.thinking_blocks[{j}]") for j, block in
+              enumerate(message.thinking_blocks or [] if thinks else [])]
+    blocks += [{"type": "text", "text": t} for t in texts(message.content, at) if t]
     for j, call in enumerate(message.tool_calls or []):
         name, arguments = tool_arguments(call, f"{at}.tool_calls[{j}]", "Anthropic")
         blocks.append({"type": "tool_use", "id": call.id, "name": name, "input": arguments})
     return blocks
+
+
+def _thought(block: dict[str, Any], at: str) -> dict[str, Any]:
+    """A thinking block sent back: ``thinking`` with its ``signature``, or ``redacted_thinking`` with its ``data``."""
+    fields = _THINKING_BLOCKS.get(str(block.get("type")))
+    if fields is None or not all(isinstance(block.get(name), str) for name in fields):
+        raise InvalidRequestError("A thinking block is {\"type\": \"thinking\", \"thinking\", \"signature\"} or "
+                                  "{\"type\": \"redacted_thinking\", \"data\"}, as the answer gave it.", param=at,
+                                  code="invalid_value")
+    return {"type": block["type"]} | {name: block[name] for name in fields}
 
 
 def _tool(index: int, tool: Any) -> dict[str, Any]:
@@ -228,13 +285,16 @@ class AnthropicUsage(msgspec.Struct):
 
 
 class Block(msgspec.Struct):
-    """A content block: ``text``, ``tool_use``, ``thinking`` or a newer type (skipped)."""
+    """A content block: ``text``, ``tool_use``, ``thinking``, ``redacted_thinking`` or a newer type (skipped)."""
 
     type: str
     text: str | None = None
     id: str | None = None
     name: str | None = None
     input: msgspec.Raw = msgspec.Raw()
+    thinking: str | None = None
+    signature: str | None = None
+    data: str | None = None
 
 
 class Message(msgspec.Struct):
@@ -245,6 +305,15 @@ class Message(msgspec.Struct):
     content: list[Block]
     stop_reason: str | None = None
     usage: AnthropicUsage | None = None
+
+
+def thinking_block(kind: str, thinking: str | None, signature: str | None, data: str | None) -> dict[str, Any] | None:
+    """A thinking or redacted thinking block as the client gets it in ``thinking_blocks`` (None for other kinds)."""
+    if kind == "thinking" and thinking is not None and signature is not None:
+        return {"type": "thinking", "thinking": thinking, "signature": signature}
+    if kind == "redacted_thinking" and data is not None:
+        return {"type": "redacted_thinking", "data": data}
+    return None
 
 
 def openai_usage(usage: AnthropicUsage) -> Usage:
@@ -261,6 +330,7 @@ def chat_completion(message: Message) -> ChatCompletion:
     """The OpenAI chat completion for a Messages API response."""
     texts: list[str] = []
     calls: list[ToolCall] = []
+    thoughts: list[dict[str, Any]] = []
     for block in message.content:
         if block.type == "text" and block.text is not None:
             texts.append(block.text)
@@ -268,7 +338,12 @@ def chat_completion(message: Message) -> ChatCompletion:
             arguments = bytes(block.input).decode() if block.input else "{}"
             function = FunctionCall(name=block.name, arguments=arguments)
             calls.append(ToolCall(id=block.id, type="function", function=function))
-    reply = ChatCompletionMessage(content="".join(texts) if texts or not calls else None, tool_calls=calls or None)
+        elif (kept := thinking_block(block.type, block.thinking, block.signature, block.data)) is not None:
+            thoughts.append(kept)
+    thought = "".join(block.get("thinking", "") for block in thoughts)
+    reply = ChatCompletionMessage(content="".join(texts) if texts or not calls else None,
+                                  reasoning_content=thought or msgspec.UNSET, thinking_blocks=thoughts or msgspec.UNSET,
+                                  tool_calls=calls or None)
     finish = FINISH_REASONS.get(message.stop_reason or "end_turn", "stop")
     return ChatCompletion(id=message.id, created=int(time.time()), model=message.model,
                           choices=[Choice(index=0, message=reply, finish_reason=finish)],

@@ -78,7 +78,7 @@ class AnthropicProvider(OpenAICompatibleProvider):
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST v1/messages``, translated both ways."""
-        body = build_request(request, raw, self.upstream_model(target), _default_max_tokens(target))
+        body = build_request(request, raw, self.upstream_model(target), *_max_tokens_rule(target))
         response = await self._send("v1/messages", _encode(body), target.timeout_s)
         if request.stream:
             await expect_stream(response, "text/event-stream", self.name)
@@ -147,12 +147,13 @@ def _refined(error: errors.ModelRuntimeError, kind: str, message: str) -> errors
     return error
 
 
-def _default_max_tokens(target: ModelTarget) -> int | None:
-    """The model's ``max_tokens`` default (its rule's ``default``, else its ``max``), for a client that sent none."""
+def _max_tokens_rule(target: ModelTarget) -> tuple[int | None, int | None]:
+    """The model's ``max_tokens`` default (its rule's ``default``, else its ``max``), for a client that sent none,
+    and its ceiling (the rule's ``max``)."""
     if target.schema is None:
-        return None
+        return None, None
     for rule in target.schema.parameter_rules:
         if rule.name == "max_tokens":
             value = rule.default if isinstance(rule.default, int) else rule.max
-            return int(value) if value else None
-    return None
+            return (int(value) if value else None), (int(rule.max) if rule.max else None)
+    return None, None

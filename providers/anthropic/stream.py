@@ -1,11 +1,13 @@
 """Anthropic's streamed Messages events as OpenAI chat completion chunks, translated as they arrive.
 
-``message_start`` opens the stream with the assistant role; ``text_delta`` becomes ``content``; a ``tool_use``
-block opens a tool call (id and name) whose ``input_json_delta`` fragments become its ``arguments``, indexed
-per tool call as OpenAI does; ``message_delta`` carries the finish reason; ``message_stop`` ends the stream
-(after a usage chunk when the client asked for ``stream_options.include_usage``). ``ping`` and thinking
-deltas are dropped. An ``error`` event, garbage, or a stream that ends before ``message_stop`` ends with an
-OpenAI error event, never with a silent truncation.
+``message_start`` opens the stream with the assistant role; ``text_delta`` becomes ``content``; a ``tool_use`` block
+opens a tool call (id and name) whose ``input_json_delta`` fragments become its ``arguments``, indexed per tool call
+as OpenAI does; ``message_delta`` carries the finish reason; ``message_stop`` ends the stream (after a usage chunk
+when the client asked for ``stream_options.include_usage``). ``thinking_delta`` becomes ``reasoning_content``; a
+thinking block's ``signature_delta`` (sent just before the block ends) a ``thinking_blocks`` delta holding the whole
+signed block, and a ``redacted_thinking`` block one holding it, so that a client can send them back as a
+non-streamed answer gives them. ``ping`` is dropped. An ``error`` event, garbage, or a stream that ends before
+``message_stop`` ends with an OpenAI error event, never with a silent truncation.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from core.openai.chat import ChoiceDelta, FunctionCallDelta, ToolCallDelta
 from core.openai.usage import Usage
 from core.translate import TranslatedStream
 
-from .messages import FINISH_REASONS, AnthropicUsage, openai_usage
+from .messages import FINISH_REASONS, AnthropicUsage, openai_usage, thinking_block
 
 __all__ = ["AnthropicStream"]
 
@@ -36,12 +38,16 @@ class _BlockStart(msgspec.Struct):
     type: str
     id: str | None = None
     name: str | None = None
+    thinking: str | None = None
+    data: str | None = None
 
 
 class _Delta(msgspec.Struct):
     type: str | None = None
     text: str | None = None
     partial_json: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
     stop_reason: str | None = None
 
 
@@ -74,6 +80,7 @@ class AnthropicStream(TranslatedStream):
         self._include_usage, self._error_for = include_usage, error_for
         self._usage = AnthropicUsage()
         self._tools: dict[int, int] = {}  # content block index -> tool call index
+        self._thoughts: dict[int, list[str]] = {}  # thinking block index -> its text so far
         self._finish: str | None = None
         self._done = b""
 
@@ -90,6 +97,12 @@ class AnthropicStream(TranslatedStream):
                 return self.chunk(ChoiceDelta(role="assistant", content=""))
             case "content_block_start" if item.content_block is not None and item.index is not None:
                 block = item.content_block
+                if block.type == "thinking":
+                    self._thoughts[item.index] = [block.thinking] if block.thinking else []
+                    return self.chunk(ChoiceDelta(reasoning_content=block.thinking)) if block.thinking else b""
+                if block.type == "redacted_thinking":
+                    kept = thinking_block(block.type, None, None, block.data)
+                    return self.chunk(ChoiceDelta(thinking_blocks=[kept])) if kept is not None else b""
                 if block.type != "tool_use":
                     return b""
                 index = self._tools[item.index] = len(self._tools)
@@ -109,7 +122,7 @@ class AnthropicStream(TranslatedStream):
                 return b"" if self._finish is not None else self.chunk(ChoiceDelta(), "stop")
             case "error" if item.error is not None:
                 raise self._error_for(item.error.type, item.error.message)
-        return b""  # ping, content_block_stop, thinking and newer events
+        return b""  # ping, content_block_stop and newer events
 
     def usage_so_far(self) -> Usage | None:
         return openai_usage(self._usage)
@@ -125,4 +138,10 @@ class AnthropicStream(TranslatedStream):
         if delta.type == "input_json_delta" and delta.partial_json and index in self._tools:
             call = ToolCallDelta(index=self._tools[index], function=FunctionCallDelta(arguments=delta.partial_json))
             return self.chunk(ChoiceDelta(tool_calls=[call]))
+        if delta.type == "thinking_delta" and delta.thinking and index is not None:
+            self._thoughts.setdefault(index, []).append(delta.thinking)
+            return self.chunk(ChoiceDelta(reasoning_content=delta.thinking))
+        if delta.type == "signature_delta" and delta.signature and index is not None:
+            kept = thinking_block("thinking", "".join(self._thoughts.pop(index, [])), delta.signature, None)
+            return self.chunk(ChoiceDelta(thinking_blocks=[kept])) if kept is not None else b""
         return b""

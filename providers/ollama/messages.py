@@ -1,21 +1,21 @@
 """OpenAI chat completions to Ollama's ``POST /api/chat`` and back.
 
-Request: messages keep their order and roles (developer messages are ``system`` ones); a user message's text
-parts are joined into ``content`` and its images, which Ollama takes as bare base64 only, go in ``images`` (a
-data: URI is unwrapped; an http(s) URL is a 400 naming it). An assistant's tool calls carry their arguments as an
-object; a tool result is a ``tool`` message naming the function in ``tool_name``, found from the call id of the
-earlier assistant turn (OpenAI's tool messages carry only the id). Sampling parameters, ``stop``, ``seed`` and
-``max_tokens`` (``num_predict``) go into ``options``; ``response_format`` becomes ``format`` (``"json"`` for JSON
-mode, the schema itself for structured output). ``stream`` is always sent, since Ollama streams unless told not
-to. Ollama's own ``options``, ``keep_alive`` and ``think``, sent by a client as extra fields, pass through;
-``reasoning_effort`` becomes ``think``. What Ollama cannot do (several choices, log probabilities, forcing a
-tool call) is a 400 naming the parameter; ``tool_choice: none`` offers no tools; ``parallel_tool_calls`` is
-Ollama's model's own choice and is not sent.
+Request: messages keep their order and roles (developer messages are ``system`` ones); a user message's text parts
+are joined into ``content`` and its images, which Ollama takes as bare base64 only, go in ``images`` (a data: URI is
+unwrapped; an http(s) URL is a 400 naming it). An assistant's tool calls carry their arguments as an object; a tool
+result is a ``tool`` message naming the function in ``tool_name``, found from the call id of the earlier assistant
+turn (OpenAI's tool messages carry only the id). Sampling parameters, ``stop``, ``seed`` and ``max_tokens``
+(``num_predict``) go into ``options``; ``response_format`` becomes ``format`` (``"json"`` for JSON mode, the schema
+itself for structured output). ``stream`` is always sent, since Ollama streams unless told not to. Ollama's own
+``options``, ``keep_alive`` and ``think``, sent by a client as extra fields, pass through; ``reasoning_effort``
+becomes ``think``. What Ollama cannot do (several choices, log probabilities, forcing a tool call) is a 400 naming
+the parameter; ``tool_choice: none`` offers no tools; ``parallel_tool_calls`` is Ollama's model's own choice and is
+not sent.
 
-Response: ``message.content`` is the content (its ``thinking`` is dropped, as OpenAI's chat completions have no
-place for it), tool calls get their arguments as a JSON string and an id (Ollama's, or a new ``call_<hex>`` when
-an older Ollama sends none), ``done_reason`` becomes ``finish_reason`` (``tool_calls`` when the model called
-tools) and ``prompt_eval_count``/``eval_count`` become usage.
+Response: ``message.content`` is the content and its ``thinking`` the ``reasoning_content``, tool calls get their
+arguments as a JSON string and an id (Ollama's, or a new ``call_<hex>`` when an older Ollama sends none),
+``done_reason`` becomes ``finish_reason`` (``tool_calls`` when the model called tools) and
+``prompt_eval_count``/``eval_count`` become usage.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def chat_completion(response: ChatResponse, model: str) -> ChatCompletion:
     message = response.message or OllamaMessage()
     calls = [_tool_call(call) for call in message.tool_calls or []]
     reply = ChatCompletionMessage(content=message.content if message.content or not calls else None,
-                                  tool_calls=calls or None)
+                                  reasoning_content=message.thinking or msgspec.UNSET, tool_calls=calls or None)
     return ChatCompletion(id="chatcmpl-" + uuid.uuid4().hex, created=int(time.time()), model=response.model or model,
                           choices=[Choice(index=0, message=reply, finish_reason=finish_reason(response.done_reason,
                                                                                               bool(calls)))],

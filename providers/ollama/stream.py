@@ -1,11 +1,11 @@
 """Ollama's streamed ``/api/chat`` (newline-delimited JSON) as OpenAI chat completion chunks, as lines arrive.
 
 Each line is a whole chat response holding the next piece of the message: the first opens the stream with the
-assistant role, ``content`` becomes content deltas (``thinking`` is dropped), tool calls (Ollama sends each
-whole) become tool call deltas with their complete arguments, indexed as OpenAI does, and the ``done: true`` line
-carries the finish reason and the usage (sent in a last chunk when the client asked for
-``stream_options.include_usage``). An ``{"error": ...}`` line, a line that is not JSON, or a stream that ends
-before ``done`` ends the stream with an OpenAI error event.
+assistant role, ``thinking`` becomes ``reasoning_content`` deltas and ``content`` content deltas, tool calls (Ollama
+sends each whole) become tool call deltas with their complete arguments, indexed as OpenAI does, and the ``done:
+true`` line carries the finish reason and the usage (sent in a last chunk when the client asked for
+``stream_options.include_usage``). An ``{"error": ...}`` line, a line that is not JSON, or a stream that ends before
+``done`` ends the stream with an OpenAI error event.
 """
 
 from __future__ import annotations
@@ -54,6 +54,8 @@ class OllamaStream(TranslatedStream):
             self._started = True
             out.append(self.chunk(ChoiceDelta(role="assistant", content="")))
         message = line.message
+        if message is not None and message.thinking:
+            out.append(self.chunk(ChoiceDelta(reasoning_content=message.thinking)))
         if message is not None and message.content:
             out.append(self.chunk(ChoiceDelta(content=message.content)))
         for call in message.tool_calls or [] if message else []:

@@ -42,7 +42,14 @@ Replies are deterministic; tokens are `openai_wire.words` (whitespace-separated 
   minimum cacheable length; `clear()` empties the cache.
 * Streams: text in deltas of `CHUNK_WORDS` words; a tool input as an empty `input_json_delta`, then `json.dumps`
   of the input in 3 pieces. message_start carries the input usage (output_tokens 1, or 0 with no content),
-  message_delta the cumulative totals. `thinking` is validated, but this fake does not think.
+  message_delta the cumulative totals.
+* Thinking: with `thinking` `enabled` or `adaptive` on a thinking model (not claude-3-5-haiku), the reply starts with
+  a `thinking` block `Let me think about <the last user text>.` (empty under `display: omitted`), signed: its
+  `signature` is an HMAC of the text under this fake's key, so a block sent back changed is a 400 `Invalid
+  `signature` in `thinking` block`, as the API's is. Its words are output tokens; streamed, it comes as
+  `thinking_delta`s of `CHUNK_WORDS` words and one `signature_delta` before its content_block_stop. As the API
+  does, thinking turned on wants the last assistant turn that called tools to start with its thinking block (or a
+  `redacted_thinking` one) and thinking turned off refuses thinking blocks in a final assistant prefill.
 
 Every response carries a `request-id` header (`req_01...`). Errors are `{"type": "error", "error": {"type",
 "message"}, "request_id"}` with that id and an `x-should-retry` header; messages are the API's where known
@@ -66,6 +73,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -106,6 +114,8 @@ _CREATE_FIELDS = _COUNT_FIELDS | {
     "container", "inference_geo", "diagnostics",
 }
 _STREAM_TYPE = "text/event-stream; charset=utf-8"
+_SIGNING_KEY = b"fake-anthropic-thinking"
+_THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 _ROUTES = {"/v1/messages": "POST", "/v1/messages/count_tokens": "POST", "/v1/models": "GET"}
 
 
@@ -358,10 +368,11 @@ class Turn:
 
 @dataclass
 class Prompt:
-    """A validated prompt: its segments (tools, system, messages) and the last user turn."""
+    """A validated prompt: its segments (tools, system, messages), the last user turn, and the turns."""
 
     segments: list[Segment] = field(default_factory=list)
     said: Said = field(default_factory=Said)
+    turns: list[Turn] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -437,8 +448,12 @@ def _block_tokens(block: Any, at: str) -> int:
             return sum(_block_tokens(part, f"{at}.tool_result.content.{k}") for k, part in
                        enumerate(_list(content, f"{at}.tool_result.content")))
         case "thinking":
-            return words(_string(block, "thinking", f"{at}.thinking"))
+            thought = _string(block, "thinking", f"{at}.thinking")
+            if not hmac.compare_digest(_string(block, "signature", f"{at}.thinking"), sign(thought)):
+                raise invalid(f"{at}: Invalid `signature` in `thinking` block")
+            return words(thought)
         case "redacted_thinking":
+            _string(block, "data", f"{at}.redacted_thinking")
             return 0
         case other:
             expected = ", ".join(f"'{kind}'" for kind in _BLOCK_TYPES)
@@ -586,8 +601,31 @@ def read_prompt(body: JSON) -> tuple[Prompt, list[JSON]]:
     breakpoints = sum(1 for segment in prompt.segments if segment.ttl)
     if breakpoints > MAX_BREAKPOINTS:
         raise invalid(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {breakpoints}.")
-    prompt.said = _said(turns)
+    prompt.said, prompt.turns = _said(turns), turns
     return prompt, tools
+
+
+def sign(thought: str) -> str:
+    """A thinking block's `signature`: opaque to clients, checked when the block comes back."""
+    return base64.b64encode(hmac.digest(_SIGNING_KEY, thought.encode(), "sha256")).decode()
+
+
+def check_thought_turns(turns: list[Turn], thinking: bool) -> None:
+    """The API's rules for thinking blocks in the history (see the module docstring)."""
+    assistants = [turn for turn in turns if turn.role == "assistant" and turn.blocks]
+    if thinking and assistants and assistants[-1].ids("tool_use", "id"):
+        at, first = assistants[-1].blocks[0]
+        if first["type"] not in ("thinking", "redacted_thinking"):
+            raise invalid(f"{at}.type: Expected `thinking` or `redacted_thinking`, but found `{first['type']}`. When "
+                          "`thinking` is enabled, a final `assistant` message must start with a thinking block "
+                          "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you "
+                          "include thinking blocks from previous turns. To avoid this requirement, disable "
+                          f"`thinking`. Please consult our documentation at {_THINKING_DOCS}")
+    if not thinking and turns[-1].role == "assistant":
+        for at, block in turns[-1].blocks:
+            if block["type"] in ("thinking", "redacted_thinking"):
+                raise invalid(f"{at}: When thinking is disabled, an `assistant` message in the final position cannot "
+                              "contain `thinking`. To use thinking blocks, enable `thinking` in your request.")
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -604,6 +642,8 @@ class Settings:
     choice: str = "auto"
     forced: str = ""  # the tool a `{"type": "tool"}` choice names
     parallel: bool = True
+    thinking: bool = False  # `enabled` or `adaptive`
+    shown: bool = True  # not `display: omitted`
 
 
 def _tool_choice(body: JSON, tools: list[JSON]) -> tuple[str, str, bool]:
@@ -622,13 +662,17 @@ def _tool_choice(body: JSON, tools: list[JSON]) -> tuple[str, str, bool]:
     return str(kind), name, not choice.get("disable_parallel_tool_use", False)
 
 
-def _check_thinking(body: JSON, max_tokens: int | None, choice: str) -> None:
+def _check_thinking(body: JSON, max_tokens: int | None, choice: str) -> tuple[bool, bool]:
+    """(thinking on, its text shown)."""
     thinking = body.get("thinking")
     if thinking is None:
-        return
+        return False, True
     kind = _object(thinking, "thinking").get("type")
+    display = thinking.get("display")
+    if display not in (None, "summarized", "omitted"):
+        raise invalid(f"thinking.{kind}.display: Input should be 'summarized' or 'omitted'")
     if kind in ("disabled", "adaptive"):
-        return
+        return kind == "adaptive", display != "omitted"
     if kind != "enabled":
         raise invalid(f"thinking: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
                       "'enabled', 'disabled', 'adaptive'")
@@ -641,6 +685,7 @@ def _check_thinking(body: JSON, max_tokens: int | None, choice: str) -> None:
                       "window-size")
     if choice in ("any", "tool"):
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
+    return True, display != "omitted"
 
 
 def check_fields(body: JSON, counting: bool) -> None:
@@ -673,8 +718,8 @@ def read_settings(body: JSON, tools: list[JSON]) -> Settings:
     if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 1):
         raise invalid("temperature: Input should be a number between 0 and 1")
     kind, forced, parallel = _tool_choice(body, tools)
-    _check_thinking(body, max_tokens, kind)
-    return Settings(max_tokens or 0, tuple(stops), stream, tuple(tools), kind, forced, parallel)
+    thinking, shown = _check_thinking(body, max_tokens, kind)
+    return Settings(max_tokens or 0, tuple(stops), stream, tuple(tools), kind, forced, parallel, thinking, shown)
 
 
 # --- the reply ----------------------------------------------------------------------------------
@@ -710,7 +755,21 @@ class ToolOut:
         return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input}
 
 
-Out = TextOut | ToolOut
+@dataclass(frozen=True)
+class ThinkingOut:
+    """A thinking block of the reply, signed."""
+
+    thinking: str
+
+    @property
+    def tokens(self) -> int:
+        return words(self.thinking)
+
+    def wire(self) -> JSON:
+        return {"type": "thinking", "thinking": self.thinking, "signature": sign(self.thinking)}
+
+
+Out = ThinkingOut | TextOut | ToolOut
 
 
 @dataclass(frozen=True)
@@ -808,19 +867,24 @@ def reply_text(said: Said) -> str:
     return f"echo: {said.text}{extras}"
 
 
-def plan_message(prompt: Prompt, settings: Settings, usage: Usage) -> Plan:
-    """Decide the reply: nothing for max_tokens 0, tool calls, or text cut by stop sequences and max_tokens."""
+def plan_message(prompt: Prompt, settings: Settings, usage: Usage, thinks: bool) -> Plan:
+    """Decide the reply: nothing for max_tokens 0, tool calls, or text cut by stop sequences and max_tokens; a
+    thinking block first when the request and the model think."""
     if settings.max_tokens == 0:
         return Plan((), "max_tokens", usage)
+    thought: tuple[Out, ...] = ()
+    if thinks and settings.thinking:
+        subject = prompt.said.text or "the results"
+        thought = (ThinkingOut(f"Let me think about {subject}." if settings.shown else ""),)
     calls = tool_calls(settings, prompt.said)
     if calls:
         preamble = [TextOut(f"I'll use {', '.join(call.name for call in calls)}.")] if settings.choice == "auto" else []
-        return Plan((*preamble, *calls), "tool_use", usage)
+        return Plan((*thought, *preamble, *calls), "tool_use", usage)
     text = reply_text(prompt.said)
     found = sorted((text.find(stop), stop) for stop in settings.stops if stop and stop in text)
     matched = found[0][1] if found else None
     reply = text_reply(text[: found[0][0]] if found else text, settings.max_tokens)
-    blocks = (TextOut(reply.text),) if reply.text else ()
+    blocks = (*thought, TextOut(reply.text)) if reply.text else thought
     if reply.finish_reason == "length":
         return Plan(blocks, "max_tokens", usage)
     return Plan(blocks, "stop_sequence" if matched else "end_turn", usage, matched)
@@ -859,6 +923,12 @@ def _block_events(index: int, block: Out) -> list[tuple[str, JSON]]:
             start = block.wire() | {"input": {}}
             parts = ["", *split_in(json.dumps(block.input), JSON_PIECES)]
             deltas = [{"type": "input_json_delta", "partial_json": part} for part in parts]
+        case ThinkingOut(thinking=thinking):
+            split = pieces(thinking)
+            chunks = ["".join(split[i : i + CHUNK_WORDS]) for i in range(0, len(split), CHUNK_WORDS)]
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [*({"type": "thinking_delta", "thinking": c} for c in chunks),
+                      {"type": "signature_delta", "signature": sign(thinking)}]
     return [
         ("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}),
         *(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas),
@@ -1000,6 +1070,7 @@ class FakeAnthropic(FakeUpstream):
         check_fields(body, counting)
         prompt, tools = read_prompt(body)
         settings = read_settings(body, tools)
+        check_thought_turns(prompt.turns, settings.thinking)
         model = resolve_model(str(name), faulty=fault is not None or bool(named))
         if settings.max_tokens > model.max_tokens:
             raise invalid(f"max_tokens: {settings.max_tokens} > {model.max_tokens}, which is the maximum allowed "
@@ -1013,7 +1084,7 @@ class FakeAnthropic(FakeUpstream):
         if counting:
             await self._respond(ex, {"input_tokens": prompt.tokens}, cut, garbage)
             return
-        plan = plan_message(prompt, settings, cache_usage(prompt.segments, model.id, self._cache))
+        plan = plan_message(prompt, settings, cache_usage(prompt.segments, model.id, self._cache), model.thinking)
         meta = Meta(_new_id("msg_"), model.id)
         if settings.stream:
             events = stream_events(plan, meta)

@@ -29,6 +29,7 @@ from anthropic.types import (
     ModelInfo,
     RawMessageStreamEvent,
     TextBlock,
+    ThinkingBlock,
     ToolParam,
     ToolUseBlock,
 )
@@ -283,6 +284,66 @@ def test_tool_result_round_trip(client: anthropic.Anthropic) -> None:
     )
     assert answer.stop_reason == "end_turn"
     assert _blocks(answer) == [("results: get_weather returned sunny, 24 C; get_time failed closed", None)]
+
+
+THINK: anthropic.types.ThinkingConfigParam = {"type": "enabled", "budget_tokens": 1024}
+
+
+def test_thinking_comes_first_signed_and_counts_as_output(client: anthropic.Anthropic, fake: FakeAnthropic) -> None:
+    raw = client.messages.with_raw_response.create(model=HAIKU, max_tokens=2000, thinking=THINK,
+                                                   messages=_user(PROMPT))
+    message = _message(raw.http_response.text)
+    thought, text = message.content
+    assert isinstance(thought, ThinkingBlock) and isinstance(text, TextBlock)
+    assert thought.thinking == f"Let me think about {PROMPT}." and thought.signature
+    assert text.text == REPLY
+    assert message.usage.output_tokens == len(thought.thinking.split()) + len(REPLY.split())
+    plain = client.messages.create(model=HAIKU, max_tokens=2000, messages=_user(PROMPT))
+    assert [b.type for b in plain.content] == ["text"]  # no thinking unless asked
+    omitted = client.messages.create(model=HAIKU, max_tokens=2000, messages=_user(PROMPT),
+                                     thinking={"type": "adaptive", "display": "omitted"})
+    assert isinstance(omitted.content[0], ThinkingBlock) and omitted.content[0].thinking == ""
+    assert omitted.content[0].signature
+
+
+def test_streamed_thinking_is_assembled_with_its_signature(client: anthropic.Anthropic) -> None:
+    whole = client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=_user(PROMPT))
+    with client.messages.stream(model=HAIKU, max_tokens=2000, thinking=THINK, messages=_user(PROMPT)) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert final.model_dump(exclude={"id"}) == whole.model_dump(exclude={"id"})
+    assert kinds.count("thinking") == 4 and kinds.count("signature") == 1  # 12 words, 3 a delta
+    assert kinds.index("signature") < kinds.index("text")
+
+
+def test_thinking_blocks_go_back_unchanged_in_a_tool_loop(client: anthropic.Anthropic, fake: FakeAnthropic) -> None:
+    question: MessageParam = {"role": "user", "content": "get_weather city=Rome"}
+    asked = client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, tools=[WEATHER],
+                                   messages=[question])
+    assert [b.type for b in asked.content] == ["thinking", "text", "tool_use"]
+    call = next(b for b in asked.content if isinstance(b, ToolUseBlock))
+    result: MessageParam = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}]}
+    answer = client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, tools=[WEATHER],
+                                    messages=[question, asked.to_param(), result])
+    assert [b.type for b in answer.content] == ["thinking", "text"]
+    assert answer.content[1].type == "text" and answer.content[1].text == "results: get_weather returned sunny"
+    blocks: list[Any] = [block.model_dump() for block in asked.content]
+    without: MessageParam = {"role": "assistant", "content": blocks[1:]}
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0\.type: Expected `thinking` or "
+                       r"`redacted_thinking`, but found `text`"):
+        client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, tools=[WEATHER],
+                               messages=[question, without, result])
+    changed: MessageParam = {"role": "assistant", "content": [blocks[0] | {"thinking": "Or not.."}, *blocks[1:]]}
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0: Invalid `signature` in "
+                       r"`thinking` block"):
+        client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, tools=[WEATHER],
+                               messages=[question, changed, result])
+    # Thinking off: older thinking blocks are fine, but not in a final assistant prefill.
+    client.messages.create(model=HAIKU, max_tokens=2000, tools=[WEATHER], messages=[question, asked.to_param(), result])
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0: When thinking is disabled"):
+        client.messages.create(model=HAIKU, max_tokens=2000,
+                               messages=[question, {"role": "assistant", "content": blocks[:1]}])
 
 
 def test_tool_use_and_result_pairing_is_enforced(fake: FakeAnthropic) -> None:

@@ -14,9 +14,9 @@ from providers.anthropic.messages import Message, build_request, chat_completion
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 
 
-def anthropic_body(**openai: Any) -> dict[str, Any]:
+def anthropic_body(ceiling: int | None = None, **openai: Any) -> dict[str, Any]:
     raw = {"model": "claude", **openai}
-    return build_request(msgspec.convert(raw, ChatCompletionRequest), raw, "claude-sonnet-4-5", 1000)
+    return build_request(msgspec.convert(raw, ChatCompletionRequest), raw, "claude-sonnet-4-5", 1000, ceiling)
 
 
 def user(text: str) -> dict[str, Any]:
@@ -98,6 +98,59 @@ def test_requests_translate(openai: dict[str, Any], expected: dict[str, Any]) ->
     assert anthropic_body(**openai) == {"model": "claude-sonnet-4-5", **expected}
 
 
+HI = [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+SIGNED = {"type": "thinking", "thinking": "Hmm.", "signature": "c2ln"}
+REDACTED = {"type": "redacted_thinking", "data": "ZW5j"}
+CALL = {"id": "toolu_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+TOOL_TURN = [user("Weather?"), {"role": "assistant", "content": "Checking.", "reasoning_content": "Hmm.",
+                                "thinking_blocks": [SIGNED, REDACTED | {"extra": 1}], "tool_calls": [CALL]},
+             {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"}]
+SENT_BACK = {"role": "assistant", "content": [SIGNED, REDACTED, {"type": "text", "text": "Checking."},
+                                              {"type": "tool_use", "id": "toolu_1", "name": "w", "input": {}}]}
+
+
+@pytest.mark.parametrize(("openai", "ceiling", "thinking", "max_tokens"), [
+    pytest.param({"reasoning_effort": "low"}, None, {"type": "enabled", "budget_tokens": 2048}, 3048,
+                 id="effort without a cap: the budget on top of the default"),
+    pytest.param({"reasoning_effort": "high"}, 16000, {"type": "enabled", "budget_tokens": 15999}, 16000,
+                 id="... up to the model's ceiling, the budget cut to fit"),
+    pytest.param({"reasoning_effort": "medium", "max_tokens": 3000}, None,
+                 {"type": "enabled", "budget_tokens": 2999}, 3000, id="the client's cap covers thinking and answer"),
+    pytest.param({"reasoning_effort": "minimal", "max_completion_tokens": 5000}, None,
+                 {"type": "enabled", "budget_tokens": 1024}, 5000, id="a budget under the cap is kept"),
+    pytest.param({"reasoning_effort": "none"}, None, {"type": "disabled"}, 1000, id="none turns thinking off"),
+    pytest.param({"thinking": {"type": "adaptive", "display": "omitted"}}, None,
+                 {"type": "adaptive", "display": "omitted"}, 1000, id="Anthropic's own thinking passes through"),
+])
+def test_thinking_from_reasoning_effort_or_as_sent(openai: dict[str, Any], ceiling: int | None,
+                                                   thinking: dict[str, Any], max_tokens: int) -> None:
+    assert anthropic_body(ceiling, messages=[user("Hi")], **openai) == {
+        "model": "claude-sonnet-4-5", "messages": HI, "max_tokens": max_tokens, "thinking": thinking}
+
+
+def test_thinking_blocks_go_back_first_when_the_request_thinks() -> None:
+    thinking = anthropic_body(messages=TOOL_TURN, reasoning_effort="low")
+    assert thinking["messages"][1] == SENT_BACK
+    plain = anthropic_body(messages=TOOL_TURN)
+    assert plain["messages"][1]["content"][0] == {"type": "text", "text": "Checking."}  # not asked to think: left out
+    off = anthropic_body(messages=TOOL_TURN, thinking={"type": "disabled"})
+    assert off["messages"][1] == plain["messages"][1]
+
+
+@pytest.mark.parametrize(("openai", "param"), [
+    ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+    ({"reasoning_effort": "low", "thinking": {"type": "enabled", "budget_tokens": 2048}}, "reasoning_effort"),
+    ({"thinking": "on"}, "thinking"),
+    ({"reasoning_effort": "low", "max_tokens": 1024}, "max_tokens"),
+    ({"reasoning_effort": "low", "messages": [user("Hi"), {"role": "assistant", "content": "x", "thinking_blocks": [
+        {"type": "thinking", "thinking": "no signature"}]}, user("Go on")]}, "messages[1].thinking_blocks[0]"),
+])
+def test_bad_thinking_is_a_400_naming_the_parameter(openai: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        anthropic_body(**({"messages": [user("Hi")]} | openai))
+    assert caught.value.param == param and caught.value.message
+
+
 @pytest.mark.parametrize(("openai", "param"), [
     ({"messages": [user("Hi")], "n": 2}, "n"),
     ({"messages": [user("Hi")], "logprobs": True}, "logprobs"),
@@ -145,11 +198,19 @@ def test_responses_translate_text_tools_and_usage() -> None:
         b' "cache_read_input_tokens": 100}}', type=Message)
     completion = msgspec.to_builtins(chat_completion(raw))
     assert completion["choices"] == [{"index": 0, "finish_reason": "tool_calls", "logprobs": None, "message": {
-        "role": "assistant", "content": "Let me check.", "refusal": None, "tool_calls": [
+        "role": "assistant", "content": "Let me check.", "reasoning_content": "hmm",
+        "thinking_blocks": [{"type": "thinking", "thinking": "hmm", "signature": "s"}], "refusal": None, "tool_calls": [
             {"id": "toolu_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}]}}]
     assert completion["usage"] == {"prompt_tokens": 113, "completion_tokens": 4, "total_tokens": 117,
                                    "prompt_tokens_details": {"cached_tokens": 100}}
     assert completion["id"] == "msg_1" and completion["model"] == "claude-sonnet-4-5"
+
+
+def test_redacted_thinking_is_kept_for_the_way_back_and_no_thinking_writes_no_fields() -> None:
+    thought = chat_completion(message([REDACTED, SIGNED, {"type": "text", "text": "Hi"}], "end_turn")).choices[0]
+    assert (thought.message.reasoning_content, thought.message.thinking_blocks) == ("Hmm.", [REDACTED, SIGNED])
+    plain = msgspec.to_builtins(chat_completion(message([{"type": "text", "text": "Hi"}], "end_turn")))
+    assert set(plain["choices"][0]["message"]) == {"role", "content", "refusal", "tool_calls"}
 
 
 def test_a_reply_of_only_tool_calls_has_null_content() -> None:

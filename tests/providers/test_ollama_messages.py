@@ -152,13 +152,13 @@ def test_finish_reasons(message: dict[str, Any], done_reason: str | None, finish
     assert chat_completion(answer(message, done_reason=done_reason), "m").choices[0].finish_reason == finish
 
 
-def test_responses_translate_text_usage_and_drop_thinking() -> None:
+def test_responses_translate_text_thinking_and_usage() -> None:
     completion = msgspec.to_builtins(chat_completion(answer(
         {"content": "Paris.", "thinking": "The capital..."}, done_reason="stop", prompt_eval_count=26,
         eval_count=3, total_duration=5_000_000), "m"))
     assert completion["model"] == "llama3.2" and completion["id"].startswith("chatcmpl-")
     assert completion["choices"][0]["message"] == {"role": "assistant", "content": "Paris.", "refusal": None,
-                                                   "tool_calls": None}
+                                                   "reasoning_content": "The capital...", "tool_calls": None}
     assert completion["usage"] == {"prompt_tokens": 26, "completion_tokens": 3, "total_tokens": 29}
 
 
@@ -217,7 +217,8 @@ async def test_a_stream_becomes_chunks_split_reads_included(context: ProviderCon
     first, second = line("Hel"), line("lo", message={"thinking": "hmm"})
     events = await translate(context, first[:10], first[10:] + second[:5], second[5:] + FINAL, usage=True)
     assert deltas(events) == [{"role": "assistant", "content": "", "finish": None}, {"content": "Hel", "finish": None},
-                              {"content": "lo", "finish": None}, {"finish": "stop"}]
+                              {"reasoning_content": "hmm", "finish": None}, {"content": "lo", "finish": None},
+                              {"finish": "stop"}]
     assert events[-2]["choices"] == [] and events[-2]["usage"] == {"prompt_tokens": 5, "completion_tokens": 2,
                                                                    "total_tokens": 7}
     assert events[-1] == {"done": True} and len({e["id"] for e in events[:-1]}) == 1

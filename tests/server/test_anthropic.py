@@ -106,6 +106,44 @@ def test_tool_results_round_trip(client: openai.OpenAI, anthropic: FakeAnthropic
     assert turns[2]["content"][0]["type"] == "tool_result"
 
 
+def test_thinking_reaches_the_client_and_goes_back_in_a_tool_loop(client: openai.OpenAI,
+                                                                  anthropic: FakeAnthropic) -> None:
+    question = ask("Use weather. city=Rome")
+    first = client.chat.completions.create(model=MODEL, messages=question, tools=[WEATHER], reasoning_effort="low")
+    assert anthropic.requests[-1].json()["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    message = first.choices[0].message
+    extra = message.model_extra or {}
+    assert extra["reasoning_content"] == "Let me think about Use weather. city=Rome."
+    [block] = extra["thinking_blocks"]
+    assert block["type"] == "thinking" and block["thinking"] == extra["reasoning_content"] and block["signature"]
+    [(call_id, _, _)] = calls(message)
+    result: dict[str, Any] = {"role": "tool", "tool_call_id": call_id, "content": "21C"}
+    # The SDK sends the answer's message back as it came, thinking_blocks included: Anthropic wants them.
+    history: list[Any] = [*question, message, result]
+    second = client.chat.completions.create(model=MODEL, messages=history, tools=[WEATHER], reasoning_effort="low")
+    assert second.choices[0].message.content == "results: weather returned 21C"
+    assert anthropic.requests[-1].json()["messages"][1]["content"][0] == block
+    dropped = {"role": "assistant", "tool_calls": [c.model_dump() for c in message.tool_calls or []]}
+    bare: list[Any] = [*question, dropped, result]
+    with pytest.raises(openai.BadRequestError, match="must start with a thinking block"):
+        client.chat.completions.create(model=MODEL, messages=bare, tools=[WEATHER], reasoning_effort="low")
+    plain = client.chat.completions.create(model=MODEL, messages=question)
+    assert "thinking" not in anthropic.requests[-1].json() and plain.choices[0].message.model_extra == {}
+
+
+def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:
+    question = ask("Think it over")
+    whole = client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="minimal")
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="minimal",
+                                                 stream=True))
+    extras = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
+    assert "".join(e.get("reasoning_content", "") for e in extras) == (whole.choices[0].message.model_extra or {})[
+        "reasoning_content"]
+    assert [b for e in extras for b in e.get("thinking_blocks", [])] == (whole.choices[0].message.model_extra or {})[
+        "thinking_blocks"]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+
+
 def test_a_context_error_takes_the_context_fallback(client: openai.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(model="long-context", messages=ask("Hi"))
     assert raw.parse().choices[0].message.content == "echo: Hi"

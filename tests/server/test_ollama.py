@@ -72,11 +72,14 @@ def test_chat_goes_to_api_chat_with_stream_false(client: openai.OpenAI, ollama: 
                            "options": {"temperature": 0.2, "num_predict": 50}}
 
 
-def test_a_configured_model_gets_its_window_as_num_ctx_and_its_thinking_is_dropped(
+def test_a_configured_model_gets_its_window_as_num_ctx_and_its_thinking_as_reasoning_content(
         client: openai.OpenAI, ollama: FakeOllama) -> None:
     ollama.clear()
     reply = client.chat.completions.create(model="ollama/qwen3", messages=user("hi"))
     assert reply.choices[0].message.content == "echo: hi"
+    assert reply.choices[0].message.model_extra == {"reasoning_content": "The user said: hi"}
+    quiet = client.chat.completions.create(model="ollama/qwen3", messages=user("hi"), extra_body={"think": False})
+    assert quiet.choices[0].message.model_extra == {}  # no thinking, no field
     assert ollama.requests[-1].json()["options"] == {"num_ctx": 40960}
     with pytest.raises(openai.BadRequestError) as too_many:
         client.chat.completions.create(model="ollama/qwen3", messages=user("hi"), max_tokens=1000)
@@ -89,6 +92,8 @@ def test_a_streamed_chat_reassembles_to_the_plain_answer(client: openai.OpenAI) 
                                                  stream_options={"include_usage": True}))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == plain.choices[0].message.content
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks if c.choices)
+    assert thought == (plain.choices[0].message.model_extra or {})["reasoning_content"] == f"The user said: {PROMPT}"
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finishes == ["stop"] and chunks[-1].usage == plain.usage and not chunks[-1].choices
     assert len({c.id for c in chunks}) == 1
