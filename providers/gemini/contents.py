@@ -6,15 +6,21 @@ the call they answer (OpenAI's tool messages carry only the call id); consecutiv
 images go as ``inlineData`` (data: URIs) or ``fileData`` (URLs); sampling, ``stop``, ``n``, penalties and ``seed``
 go into ``generationConfig``; ``response_format`` asks for ``application/json`` with the schema as
 ``responseJsonSchema``; ``tool_choice`` becomes ``functionCallingConfig`` (``required`` is ``ANY``, a named function
-is ``ANY`` limited to it).
+is ``ANY`` limited to it). Thinking, as Google's own OpenAI-compatible endpoint takes it: ``reasoning_effort``
+becomes ``thinkingConfig.thinkingBudget`` (``EFFORT_BUDGETS``; ``none`` is 0, thinking off where the model allows
+it), asking for the thought summaries too, so that they come back as ``reasoning_content`` as other providers'
+thinking does; ``google.thinking_config`` (``thinking_budget``, ``thinking_level``, ``include_thoughts``; also
+under ``extra_body``, as Google's examples nest it) is sent as it is.
 
 Gemini 3 models sign their function calls (``thoughtSignature``) and want the signature back with the call in
 the history. OpenAI's wire has no place for it, so it rides in the tool call id (``<id>~<signature>``), which
 clients send back unchanged.
 
-Response: text parts (not thoughts) are joined into ``content``, ``functionCall`` parts become ``tool_calls``,
-``finishReason`` becomes ``finish_reason`` (safety and similar blocks are ``content_filter``; a turn that called
-functions is ``tool_calls``) and ``usageMetadata`` becomes usage, thinking tokens counted as reasoning tokens.
+Response: text parts are joined into ``content`` and thought parts (``thought: true``, the summaries Gemini sends
+when ``thinkingConfig.includeThoughts`` asked for them) into ``reasoning_content``, ``functionCall`` parts become
+``tool_calls``, ``finishReason`` becomes ``finish_reason`` (safety and similar blocks are ``content_filter``; a
+turn that called functions is ``tool_calls``) and ``usageMetadata`` becomes usage, thinking tokens counted as
+reasoning tokens.
 """
 
 from __future__ import annotations
@@ -65,6 +71,10 @@ _SIGNATURE = "~"
 _MIME_BY_EXTENSION = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
                       "gif": "image/gif", "heic": "image/heic", "heif": "image/heif", "pdf": "application/pdf"}
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
+EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+"""``reasoning_effort`` as a thinking budget, as Google's OpenAI-compatible endpoint maps it for Gemini 2.5."""
+_THINKING_FIELDS = {"thinking_budget": "thinkingBudget", "thinking_level": "thinkingLevel",
+                    "include_thoughts": "includeThoughts"}
 
 
 # -- the request -------------------------------------------------------------------------------------------------
@@ -110,7 +120,35 @@ def _generation_config(request: ChatCompletionRequest, raw: dict[str, Any]) -> d
         spec = request.response_format.json_schema
         if spec is not None and spec.schema is not None:
             config["responseJsonSchema"] = spec.schema
+    thinking = _thinking_config(raw)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
     return config
+
+
+def _thinking_config(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """``thinkingConfig`` for the client's ``reasoning_effort`` or ``google.thinking_config``."""
+    nested = raw.get("extra_body")
+    google = raw.get("google") or (nested.get("google") if isinstance(nested, dict) else None)
+    given = google.get("thinking_config") if isinstance(google, dict) else None
+    effort = raw.get("reasoning_effort")
+    if given is not None:
+        if effort is not None:
+            raise InvalidRequestError("Send either 'reasoning_effort' or 'google.thinking_config', not both.",
+                                      param="reasoning_effort", code="invalid_value")
+        if not isinstance(given, dict) or not set(given) <= set(_THINKING_FIELDS):
+            names = ", ".join(f"'{name}'" for name in _THINKING_FIELDS)
+            raise InvalidRequestError(f"'google.thinking_config' is an object of {names}.",
+                                      param="google.thinking_config", code="invalid_value")
+        return {_THINKING_FIELDS[name]: value for name, value in given.items()}
+    if effort is None:
+        return None
+    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
+        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Gemini models: expected one of {names}.",
+                                  param="reasoning_effort", code="invalid_value")
+    return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
 
 
 def _contents(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str, Any]]]:
@@ -304,16 +342,18 @@ def openai_usage(usage: UsageMetadata) -> Usage:
 
 def _message(candidate: Candidate) -> tuple[ChatCompletionMessage, bool]:
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[ToolCall] = []
     for part in candidate.content.parts if candidate.content is not None else []:
         if part.function_call is not None:
             arguments = call_arguments(part.function_call)
             function = FunctionCall(name=part.function_call.name, arguments=arguments)
             calls.append(ToolCall(id=tool_call_id(part), type="function", function=function))
-        elif part.text is not None and not part.thought:
-            texts.append(part.text)
+        elif part.text is not None:
+            (thoughts if part.thought else texts).append(part.text)
     content = "".join(texts) if texts or not calls else None
-    return ChatCompletionMessage(content=content, tool_calls=calls or None), bool(calls)
+    return ChatCompletionMessage(content=content, reasoning_content="".join(thoughts) or msgspec.UNSET,
+                                 tool_calls=calls or None), bool(calls)
 
 
 def chat_completion(response: GenerateContentResponse, model: str) -> ChatCompletion:

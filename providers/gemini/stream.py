@@ -1,10 +1,11 @@
 """Gemini's ``streamGenerateContent?alt=sse`` events as OpenAI chat completion chunks, as they arrive.
 
 Each event is a whole ``GenerateContentResponse`` holding the next piece of each candidate: text parts become
-``content`` deltas, a ``functionCall`` part (Gemini sends each call whole) becomes a tool call delta with its
-complete arguments, and a ``finishReason`` ends that choice. Usage comes with the events; the last one is sent
-in a final chunk when the client asked for ``stream_options.include_usage``. A stream that ends before every
-choice finished, or an event that is not a response, ends with an OpenAI error event.
+``content`` deltas and thought parts ``reasoning_content`` deltas, a ``functionCall`` part (Gemini sends each call
+whole) becomes a tool call delta with its complete arguments, and a ``finishReason`` ends that choice. Usage comes
+with the events; the last one is sent in a final chunk when the client asked for ``stream_options.include_usage``.
+A stream that ends before every choice finished, or an event that is not a response, ends with an OpenAI error
+event.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ class GeminiStream(TranslatedStream):
                                           function=FunctionCallDelta(name=call.name, arguments=arguments))
                     choice.calls += 1
                     out.append(self.chunk(ChoiceDelta(tool_calls=[delta]), index=candidate.index))
-                elif part.text and not part.thought:
-                    out.append(self.chunk(ChoiceDelta(content=part.text), index=candidate.index))
+                elif part.text:
+                    said = ChoiceDelta(reasoning_content=part.text) if part.thought else ChoiceDelta(content=part.text)
+                    out.append(self.chunk(said, index=candidate.index))
             reason = finish_reason(candidate.finish_reason, choice.calls > 0)
             if reason is not None and not choice.finished:
                 choice.finished = True

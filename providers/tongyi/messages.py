@@ -9,9 +9,9 @@ besides its ``tool_call_id``. ``parameters`` always asks for ``result_format: me
 the client's JSON. DashScope takes ``tool_choice`` as ``auto``, ``none`` or a named function, not ``required``;
 several choices and log probabilities are not offered here: those are 400s naming the parameter.
 
-Response: ``output.choices[].message`` with ``content`` and ``tool_calls``, ``finish_reason`` (``"null"`` while a
-stream goes on) and ``usage`` in ``input_tokens`` / ``output_tokens``. Thinking (``reasoning_content``) is not
-part of OpenAI's answer and is left out.
+Response: ``output.choices[].message`` with ``content``, ``reasoning_content`` (the thinking, under the same name
+in OpenAI's answer) and ``tool_calls``, ``finish_reason`` (``"null"`` while a stream goes on) and ``usage`` in
+``input_tokens`` / ``output_tokens``.
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ class ToolCallPart(msgspec.Struct):
 
 class Message(msgspec.Struct):
     content: str | None = None
+    reasoning_content: str | None = None
     tool_calls: list[ToolCallPart] | None = None
 
 
@@ -210,7 +211,8 @@ def chat_completion(answer: Generation, model: str) -> ChatCompletion:
                           function=FunctionCall(name=c.function.name or "", arguments=c.function.arguments or "{}"))
                  for i, c in enumerate(message.tool_calls or []) if c.function is not None]
         content = message.content if message.content or not calls else None
-        choices.append(Choice(index=index, message=ChatCompletionMessage(content=content, tool_calls=calls or None),
-                              finish_reason=finish_reason(choice.finish_reason) or "stop"))
+        reply = ChatCompletionMessage(content=content, reasoning_content=message.reasoning_content or msgspec.UNSET,
+                                      tool_calls=calls or None)
+        choices.append(Choice(index=index, message=reply, finish_reason=finish_reason(choice.finish_reason) or "stop"))
     return ChatCompletion(id="chatcmpl-" + answer.request_id, created=int(time.time()), model=model, choices=choices,
                           usage=openai_usage(answer.usage) if answer.usage is not None else None)

@@ -1,12 +1,13 @@
 """DashScope's text generation stream (``X-DashScope-SSE: enable``) as OpenAI chat completion chunks.
 
-Each ``event:result`` carries a whole generation response holding only what is new (``incremental_output``):
-content becomes ``content`` deltas, tool call fragments become tool call deltas (a call's first fragment has its
-id and name, later ones only more arguments), a ``finish_reason`` other than ``"null"`` ends the choice. Usage
-comes with every event; the last is sent in a final chunk when the client asked for
-``stream_options.include_usage``. An ``event:error`` mid-stream is DashScope's error object: an output stopped by
-content moderation (``DataInspectionFailed``) ends the answer with ``finish_reason: content_filter``, anything
-else becomes the error event. A stream that ends before a finish reason is an interrupted one.
+Each ``event:result`` carries a whole generation response holding only what is new (``incremental_output``, which
+the request always asks for): ``reasoning_content`` becomes ``reasoning_content`` deltas, content ``content``
+deltas, tool call fragments tool call deltas (a call's first fragment has its id and name, later ones only more
+arguments), and a ``finish_reason`` other than ``"null"`` ends the choice. Usage comes with every event; the last
+is sent in a final chunk when the client asked for ``stream_options.include_usage``. An ``event:error``
+mid-stream is DashScope's error object: an output stopped by content moderation (``DataInspectionFailed``) ends
+the answer with ``finish_reason: content_filter``, anything else becomes the error event. A stream that ends
+before a finish reason is an interrupted one.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class TongyiStream(TranslatedStream):
             self._usage = generation.usage
         for choice in generation.output.choices[:1] if generation.output is not None else []:
             message = choice.message
+            if message is not None and message.reasoning_content:
+                out.append(self.chunk(ChoiceDelta(reasoning_content=message.reasoning_content)))
             if message is not None and message.tool_calls:
                 out.append(self.chunk(ChoiceDelta(tool_calls=[_delta(c) for c in message.tool_calls])))
             if message is not None and message.content:

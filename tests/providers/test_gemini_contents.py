@@ -26,6 +26,20 @@ def user(text: str) -> dict[str, Any]:
 HI = {"role": "user", "parts": [{"text": "Hi"}]}
 
 
+@pytest.mark.parametrize(("openai", "thinking"), [
+    pytest.param({"reasoning_effort": "medium"}, {"thinkingBudget": 8192, "includeThoughts": True},
+                 id="effort as a budget, asking for the summaries"),
+    pytest.param({"reasoning_effort": "none"}, {"thinkingBudget": 0}, id="none turns thinking off"),
+    pytest.param({"google": {"thinking_config": {"thinking_level": "low", "include_thoughts": False}}},
+                 {"thinkingLevel": "low", "includeThoughts": False}, id="Google's own thinking_config"),
+    pytest.param({"extra_body": {"google": {"thinking_config": {"thinking_budget": -1}}}}, {"thinkingBudget": -1},
+                 id="... nested in extra_body, as Google's examples send it"),
+])
+def test_thinking_config(openai: dict[str, Any], thinking: dict[str, Any]) -> None:
+    assert gemini_body(messages=[user("Hi")], **openai) == {"contents": [HI],
+                                                           "generationConfig": {"thinkingConfig": thinking}}
+
+
 @pytest.mark.parametrize(("openai", "expected"), [
     pytest.param({"messages": [user("Hi")]}, {"contents": [HI]}, id="plain"),
     pytest.param({"messages": [{"role": "system", "content": "Be brief."}, {"role": "developer", "content": "No."},
@@ -97,6 +111,10 @@ def test_requests_translate(openai: dict[str, Any], expected: dict[str, Any]) ->
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x/a.png"}}]}]},
      "messages[0].content[0].image_url.url"),
     ({"messages": [user("Hi")], "tool_choice": "sometimes"}, "tool_choice"),
+    ({"messages": [user("Hi")], "reasoning_effort": "xhigh"}, "reasoning_effort"),
+    ({"messages": [user("Hi")], "reasoning_effort": "low", "google": {"thinking_config": {"thinking_budget": 1}}},
+     "reasoning_effort"),
+    ({"messages": [user("Hi")], "google": {"thinking_config": {"budget": 1}}}, "google.thinking_config"),
 ])
 def test_what_gemini_cannot_do_is_a_400_naming_the_parameter(openai: dict[str, Any], param: str) -> None:
     with pytest.raises(InvalidRequestError) as caught:
@@ -127,12 +145,13 @@ def test_finish_reasons(reason: str, parts: list[dict[str, Any]], finish: str) -
 
 def test_responses_translate_text_calls_thoughts_and_usage() -> None:
     answer = response([{"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [
-        {"text": "thinking...", "thought": True}, {"text": "Checking "}, {"text": "now."},
+        {"text": "thinking...", "thought": True}, {"text": "Checking "}, {"text": " and more", "thought": True},
+        {"text": "now."},
         {"functionCall": {"name": "weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2ln"}]}}],
         thoughtsTokenCount=7, cachedContentTokenCount=4)
     completion = msgspec.to_builtins(chat_completion(answer, "gemini"))
     message = completion["choices"][0]["message"]
-    assert message["content"] == "Checking now."
+    assert message["content"] == "Checking now." and message["reasoning_content"] == "thinking... and more"
     [call] = message["tool_calls"]
     assert call["id"].endswith("~c2ln") and call["type"] == "function"
     assert call["function"] == {"name": "weather", "arguments": '{"city":"Paris"}'}
@@ -142,8 +161,11 @@ def test_responses_translate_text_calls_thoughts_and_usage() -> None:
     assert completion["model"] == "gemini-2.5-flash" and completion["id"] == "r1"
 
 
-def test_several_candidates_are_several_choices() -> None:
+def test_several_candidates_are_several_choices_each_with_its_own_thoughts() -> None:
     answer = response([{"index": 1, "finishReason": "STOP", "content": {"parts": [{"text": "B"}]}},
-                       {"index": 0, "finishReason": "STOP", "content": {"parts": [{"text": "A"}]}}])
-    completion = chat_completion(answer, "gemini")
-    assert [(c.index, c.message.content) for c in completion.choices] == [(0, "A"), (1, "B")]
+                       {"index": 0, "finishReason": "STOP", "content": {"parts": [{"text": "a?", "thought": True},
+                                                                                  {"text": "A"}]}}])
+    completion = msgspec.to_builtins(chat_completion(answer, "gemini"))
+    assert [(c["index"], c["message"]) for c in completion["choices"]] == [
+        (0, {"role": "assistant", "content": "A", "reasoning_content": "a?", "refusal": None, "tool_calls": None}),
+        (1, {"role": "assistant", "content": "B", "refusal": None, "tool_calls": None})]

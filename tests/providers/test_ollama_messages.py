@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 
@@ -18,6 +16,7 @@ from core.registry import Registry
 from core.translate import json_lines
 from providers.ollama.messages import ChatResponse, build_request, chat_completion
 from providers.ollama.stream import OllamaStream
+from tests.providers.streams import client_events, upstream
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}}
@@ -195,15 +194,8 @@ def line(content: str = "", done: bool = False, **fields: Any) -> bytes:
 
 
 async def translate(context: ProviderContext, *reads: bytes, usage: bool = False) -> list[dict[str, Any]]:
-    async def body() -> AsyncIterator[bytes]:
-        for read in reads:
-            yield read
-
-    response = httpx.Response(200, headers={"content-type": "application/x-ndjson"}, content=body())
-    events = b"".join([item async for item in OllamaStream(response, context, "llama3.2", usage, str)])
-    assert events.endswith(b"\n\n")
-    payloads = [block.removeprefix(b"data: ") for block in events.split(b"\n\n") if block]
-    return [json.loads(p) if p != b"[DONE]" else {"done": True} for p in payloads]
+    response = upstream(*reads, content_type="application/x-ndjson")
+    return await client_events(OllamaStream(response, context, "llama3.2", usage, str))
 
 
 def deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

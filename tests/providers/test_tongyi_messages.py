@@ -4,7 +4,6 @@ the error map (no network: wire objects, and streams as ``httpx.Response`` bodie
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from core.registry import Registry
 from providers.tongyi.errors import error_from_dashscope
 from providers.tongyi.messages import Generation, build_request, chat_completion
 from providers.tongyi.stream import TongyiStream
+from tests.providers.streams import client_events, upstream
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
@@ -95,8 +95,6 @@ def generation(message: dict[str, Any], finish: str = "stop", **usage: Any) -> G
     pytest.param({"content": "Hel"}, "length", "Hel", None, "length", id="cut by max_tokens"),
     pytest.param({"content": "", "tool_calls": [{**CALL, "index": 0}]}, "tool_calls", None,
                  [("call_1", "get_weather", '{"city": "Oslo"}')], "tool_calls", id="tool calls"),
-    pytest.param({"content": "Hm", "reasoning_content": "thinking..."}, "stop", "Hm", None, "stop",
-                 id="thinking left out"),
 ])
 def test_responses(message: dict[str, Any], finish: str, content: str | None,
                    calls: list[tuple[str, str, str]] | None, reason: str) -> None:
@@ -106,6 +104,18 @@ def test_responses(message: dict[str, Any], finish: str, content: str | None,
     found = [(c.id, c.function.name, c.function.arguments) for c in choice.message.tool_calls or [] if c.function]
     assert (found or None) == calls
     assert completion.usage is not None and (completion.usage.prompt_tokens, completion.usage.total_tokens) == (5, 7)
+
+
+@pytest.mark.parametrize(("message", "expected"), [
+    pytest.param({"content": "Hm", "reasoning_content": "thinking..."},
+                 {"role": "assistant", "content": "Hm", "reasoning_content": "thinking...", "refusal": None,
+                  "tool_calls": None}, id="thinking as reasoning_content"),
+    pytest.param({"content": "Hm", "reasoning_content": ""},
+                 {"role": "assistant", "content": "Hm", "refusal": None, "tool_calls": None},
+                 id="no thinking, no field"),
+])
+def test_responses_carry_thinking_as_reasoning_content(message: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert msgspec.to_builtins(chat_completion(generation(message), "qwen-plus"))["choices"][0]["message"] == expected
 
 
 def test_cached_tokens_are_reported() -> None:
@@ -134,14 +144,7 @@ def event(said: dict[str, Any] | None = None, finish: str = "null", number: int 
 
 
 async def translate(context: ProviderContext, *reads: bytes, usage: bool = False) -> list[dict[str, Any]]:
-    async def body() -> AsyncIterator[bytes]:
-        for read in reads:
-            yield read
-
-    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-    events = b"".join([item async for item in TongyiStream(response, context, "qwen-plus", usage, str)])
-    payloads = [block.removeprefix(b"data: ") for block in events.split(b"\n\n") if block]
-    return [json.loads(p) if p != b"[DONE]" else {"done": True} for p in payloads]
+    return await client_events(TongyiStream(upstream(*reads), context, "qwen-plus", usage, str))
 
 
 def deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,6 +158,16 @@ async def test_a_stream_becomes_chunks_split_reads_included(context: ProviderCon
                               {"content": "lo", "finish": None}, {"finish": "stop"}]
     assert events[-2]["usage"] == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
     assert events[-1] == {"done": True} and len({e["id"] for e in events[:-1]}) == 1
+
+
+async def test_streamed_thinking_becomes_reasoning_content_deltas(context: ProviderContext) -> None:
+    events = await translate(context, event({"content": "", "reasoning_content": "The user"}),
+                             event({"content": "", "reasoning_content": " said"}, number=2),
+                             event({"content": "Hi"}, number=3), event({"content": ""}, "stop", 4))
+    assert deltas(events) == [{"role": "assistant", "content": "", "finish": None},
+                              {"reasoning_content": "The user", "finish": None},
+                              {"reasoning_content": " said", "finish": None}, {"content": "Hi", "finish": None},
+                              {"finish": "stop"}]
 
 
 async def test_streamed_tool_calls_keep_their_fragments(context: ProviderContext) -> None:

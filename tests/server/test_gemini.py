@@ -69,6 +69,33 @@ def test_stream_equals_the_answer(client: openai.OpenAI) -> None:
     assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
 
 
+def test_reasoning_effort_thinks_and_its_summaries_come_back_as_reasoning_content(client: openai.OpenAI,
+                                                                                  gemini: FakeGemini) -> None:
+    question = ask("Why is the sky blue")
+    model = "gemini/gemini-2.5-flash"
+    whole = client.chat.completions.create(model=model, messages=question, reasoning_effort="low")
+    assert gemini.requests[-1].json()["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 1024,
+                                                                                "includeThoughts": True}
+    chunks = list(client.chat.completions.create(model=model, messages=question, reasoning_effort="low", stream=True))
+    summary = "**Answering the user**\n\nThe user wrote: Why is the sky blue"
+    assert whole.choices[0].message.content == "echo: Why is the sky blue"
+    assert whole.choices[0].message.model_extra == {"reasoning_content": summary}
+    assert "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks) == summary
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole.choices[0].message.content
+    native = client.chat.completions.create(model=model, messages=question, extra_body={
+        "google": {"thinking_config": {"thinking_budget": 2048, "include_thoughts": True}}})  # Google's own form
+    assert gemini.requests[-1].json()["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 2048,
+                                                                                "includeThoughts": True}
+    assert native.choices[0].message.model_extra == {"reasoning_content": summary}
+    quiet = client.chat.completions.create(model=model, messages=question)
+    assert quiet.choices[0].message.model_extra == {}  # it thought, but no summary was asked for
+    off = client.chat.completions.create(model=model, messages=question, reasoning_effort="none")
+    assert off.usage is not None and off.usage.completion_tokens_details is None  # no thinking tokens at all
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gemini/gemini-2.5-pro", messages=question, reasoning_effort="none")
+    assert caught.value.param == "reasoning_effort"  # 2.5 Pro always thinks: its parameter rule has no "none"
+
+
 def calls(message: Any) -> list[tuple[str, dict[str, Any]]]:
     return [(c.function.name, json.loads(c.function.arguments)) for c in message.tool_calls or []]
 

@@ -85,6 +85,19 @@ def test_a_stream_joins_to_the_same_answer_with_usage(client: openai.OpenAI, das
     assert sent.headers["x-dashscope-sse"] == "enable" and sent.json()["parameters"]["incremental_output"] is True
 
 
+def test_thinking_comes_back_as_reasoning_content_streamed_or_not(client: openai.OpenAI) -> None:
+    question, thinking = user("Why is the sky blue"), {"enable_thinking": True}
+    whole = client.chat.completions.create(model=MODEL, messages=question, extra_body=thinking)
+    assert whole.choices[0].message.content == "echo: Why is the sky blue"
+    assert whole.choices[0].message.model_extra == {"reasoning_content": "The user said: Why is the sky blue"}
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, extra_body=thinking, stream=True))
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks)
+    assert thought == "The user said: Why is the sky blue"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole.choices[0].message.content
+    quiet = client.chat.completions.create(model=MODEL, messages=question)
+    assert quiet.choices[0].message.model_extra == {}
+
+
 @pytest.mark.parametrize(("extra", "content", "finish"), FINISH_CASES)
 def test_finish_reasons(client: openai.OpenAI, extra: dict[str, Any], content: str, finish: str) -> None:
     check_finish_reason(client, MODEL, extra, content, finish)
