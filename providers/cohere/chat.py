@@ -10,14 +10,17 @@ cannot name one function, so a named choice is ``REQUIRED`` with only that funct
 marked ``strict`` turns on ``strict_tools``, Cohere's one switch for the request (a ``strict`` field in a tool
 is a 422 there). What Cohere cannot do here (several choices, log probabilities, logit bias) is a 400 naming
 the parameter; ``parallel_tool_calls`` and ``user`` have no Cohere counterpart and are ignored. Cohere's own
-``safety_mode`` and ``priority`` pass through.
+``safety_mode``, ``priority`` and ``thinking`` pass through as the client sends them (extra body fields);
+``thinking`` (``{"type": "enabled" | "disabled", "token_budget": N}``) turns a reasoning model's thinking off or
+bounds it: Cohere's reasoning models think unless told not to.
 
 Response: ``content`` is the tool plan followed by the text parts (a reply that calls tools has only the plan:
-the client sees why, and sends it back as the next turn's plan); thinking parts and citations are dropped;
-tool calls keep their ids; ``COMPLETE`` and ``STOP_SEQUENCE`` finish with ``stop``, ``MAX_TOKENS`` with
-``length``, ``TOOL_CALL`` with ``tool_calls``, while ``ERROR`` and ``TIMEOUT`` are errors (:data:`FAILED`, raised
-by the provider). Usage is ``usage.tokens`` (what the model read and wrote), ``billed_units`` when tokens are
-missing; cache hits are ``cached_tokens``.
+the client sees why, and sends it back as the next turn's plan); the thinking parts, joined, are
+``reasoning_content`` (left out when the model did not think); citations are dropped; tool calls keep their ids;
+``COMPLETE`` and ``STOP_SEQUENCE`` finish with ``stop``, ``MAX_TOKENS`` with ``length``, ``TOOL_CALL`` with
+``tool_calls``, while ``ERROR`` and ``TIMEOUT`` are errors (:data:`FAILED`, raised by the provider). Usage is
+``usage.tokens`` (what the model read and wrote), ``billed_units`` when tokens are missing; cache
+hits are ``cached_tokens``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ FAILED = frozenset({"ERROR", "TIMEOUT"})
 
 _SAMPLING = (("temperature", "temperature"), ("top_p", "p"), ("top_k", "k"), ("seed", "seed"),
              ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"))
-_NATIVE = ("safety_mode", "priority")
+_NATIVE = ("safety_mode", "priority", "thinking")
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias")
 _NO_PARAMETERS = {"type": "object", "properties": {}}
 
@@ -240,6 +243,7 @@ class CallWire(msgspec.Struct):
 class _Part(msgspec.Struct):
     type: str
     text: str | None = None
+    thinking: str | None = None
 
 
 class _Message(msgspec.Struct):
@@ -270,11 +274,14 @@ def openai_usage(usage: CohereUsage) -> Usage:
 def chat_completion(reply: ChatReply, model: str) -> ChatCompletion:
     """The OpenAI chat completion for a finished ``/v2/chat`` response (one not in :data:`FAILED`)."""
     message = reply.message
-    text = (message.tool_plan or "") + "".join(p.text for p in message.content or [] if p.type == "text" and p.text)
+    parts = message.content or []
+    text = (message.tool_plan or "") + "".join(p.text for p in parts if p.type == "text" and p.text)
+    thinking = "".join(p.thinking for p in parts if p.type == "thinking" and p.thinking)
     calls = [ToolCall(id=call.id or "", type="function",
                       function=FunctionCall(name=call.function.name or "", arguments=call.function.arguments or "{}"))
              for call in message.tool_calls or [] if call.function is not None]
-    answer = ChatCompletionMessage(content=text if text or not calls else None, tool_calls=calls or None)
+    answer = ChatCompletionMessage(content=text if text or not calls else None,
+                                   reasoning_content=thinking or msgspec.UNSET, tool_calls=calls or None)
     finish = FINISH_REASONS.get(reply.finish_reason or "COMPLETE", "stop")
     return ChatCompletion(id=reply.id, created=int(time.time()), model=model,
                           choices=[Choice(index=0, message=answer, finish_reason=finish)],

@@ -1,10 +1,11 @@
 """Cohere's streamed ``/v2/chat`` events as OpenAI chat completion chunks, translated as they arrive.
 
-``message-start`` opens the stream with the assistant role; ``tool-plan-delta`` and ``content-delta`` text become
+``message-start`` opens the stream with the assistant role; ``content-delta`` thinking (a reasoning model's
+first content item) becomes ``reasoning_content``; ``tool-plan-delta`` and ``content-delta`` text become
 ``content`` (the plan first, as in a whole reply); ``tool-call-start`` opens a tool call (id and name) whose
 ``tool-call-delta`` pieces become its ``arguments``, indexed per call as OpenAI does; ``message-end`` carries the
 finish reason and usage, and ends the stream (after a usage chunk when the client asked for
-``stream_options.include_usage``). Thinking deltas, citations and the ``-end`` events are dropped. A
+``stream_options.include_usage``). Citations and the ``-start``/``-end`` events of content are dropped. A
 ``message-end`` that reports an error, garbage, or a stream that ends before ``message-end`` ends with an OpenAI
 error event, never with a silent truncation.
 """
@@ -32,6 +33,7 @@ Unfinished = Callable[[str, str | None], errors.ModelRuntimeError]
 
 class _Content(msgspec.Struct):
     text: str | None = None
+    thinking: str | None = None
 
 
 class _Message(msgspec.Struct):
@@ -80,6 +82,8 @@ class CohereStream(TranslatedStream):
             case "message-start":
                 self.id = item.id or self.id
                 return self.chunk(ChoiceDelta(role="assistant", content=""))
+            case "content-delta" if isinstance(message.content, _Content) and message.content.thinking:
+                return self.chunk(ChoiceDelta(reasoning_content=message.content.thinking))
             case "content-delta" if isinstance(message.content, _Content) and message.content.text:
                 return self.chunk(ChoiceDelta(content=message.content.text))
             case "tool-plan-delta" if message.tool_plan:
@@ -98,7 +102,7 @@ class CohereStream(TranslatedStream):
                     raise self._unfinished(delta.finish_reason or "ERROR", delta.error)
                 self._usage, self.ended = delta.usage, True
                 return self.chunk(ChoiceDelta(), FINISH_REASONS.get(delta.finish_reason or "COMPLETE", "stop"))
-        return b""  # content-start/-end, tool-call-end, citations, thinking, debug and newer events
+        return b""  # content-start/-end, tool-call-end, citations, debug and newer events
 
     def _call_start(self, index: int, started: CallWire) -> bytes:
         function = started.function or Function()

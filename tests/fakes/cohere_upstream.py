@@ -4,16 +4,21 @@ It is a raw ASGI 3 application (JSON via msgspec) served by uvicorn on 127.0.0.1
 thread (see `asgi_server`). `base_url` is the server root, like the SDK's `https://api.cohere.com`.
 Routes, all behind `Authorization: Bearer <key>`:
 
-* `POST /v2/chat`: `messages` (system/user/assistant/tool; `image_url` parts for vision models), `tools`,
-  `tool_choice`, `response_format`, `max_tokens`, `stop_sequences`, sampling (`temperature`, `p`, `k`, penalties,
-  `seed`), `stream`; an unknown field, at any depth, is Cohere's 422. The reply is `echo: <text of the last user
-  or tool message>`; a user message that names an offered tool (or any, with `tool_choice: REQUIRED`) gets tool
-  calls instead, with a `tool_plan` and arguments from `name=value` words in the text; `response_format` gets a
-  JSON object (sampled from `json_schema`). Tokens are whitespace-separated pieces: `stop_sequences` cut the text
-  (`STOP_SEQUENCE`), `max_tokens` cuts the pieces (`MAX_TOKENS`). `usage.billed_units` counts the words, and
+* `POST /v2/chat`: `messages` (system/user/assistant/tool; `image_url` parts for vision models, `thinking` parts
+  in assistant turns), `tools`, `tool_choice`, `response_format`, `max_tokens`, `stop_sequences`, sampling
+  (`temperature`, `p`, `k`, penalties, `seed`), `thinking`, `stream`; an unknown field, at any depth, is Cohere's
+  422. The reply is `echo: <text of the last user or tool message>`; a user message that names an offered tool (or
+  any, with `tool_choice: REQUIRED`) gets tool calls instead, with a `tool_plan` and arguments from `name=value`
+  words in the text; `response_format` gets a JSON object (sampled from `json_schema`). A reasoning model
+  (`command-a-reasoning-08-2025`) thinks first, as Cohere's do unless `thinking` is `{"type": "disabled"}`: a
+  `{"type": "thinking", "thinking": "The <role> said: <that text>"}` content item comes before the text (or the
+  tool plan and calls), cut to `thinking.token_budget` pieces; other models ignore `thinking`. Tokens are
+  whitespace-separated pieces: `stop_sequences` cut the text (`STOP_SEQUENCE`), `max_tokens` cuts the text's
+  pieces, not the thinking's (`MAX_TOKENS`). `usage.billed_units` counts the words, thinking included, and
   `usage.tokens` a few more (the prompt template). Streamed, it is Cohere's SSE: `event: <type>` and
-  `data: <json>` per event, `message-start` ... `message-end`, a text piece or a few argument characters per
-  delta. A prompt over the model's context is Cohere's `too many tokens: ...` 400.
+  `data: <json>` per event, `message-start` ... `message-end`, each content item (thinking at index 0, then the
+  text) as `content-start`, `content-delta`s and `content-end`, a piece or a few argument characters per delta.
+  A prompt over the model's context is Cohere's `too many tokens: ...` 400.
 * `POST /v2/embed`: `texts` / `images` / `inputs`, `input_type`, `embedding_types`, `output_dimension`,
   `max_tokens`, `truncate`; answers `{id, texts, [images], embeddings: {<type>: [...]}, meta,
   response_type: "embeddings_by_type"}` with deterministic unit vectors of the model's real width.
@@ -107,7 +112,8 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 @dataclass(frozen=True)
 class CohereModel:
-    """One entry of the fake's model catalogue (`dimensions` and `max_images` matter for embed models)."""
+    """One entry of the fake's model catalogue (`dimensions` and `max_images` matter for embed models, `reasoning`
+    for chat models that think before they answer)."""
 
     name: str
     endpoints: tuple[str, ...]
@@ -118,6 +124,7 @@ class CohereModel:
     supports_vision: bool = False
     output_dimensions: tuple[int, ...] = ()
     max_images: int | None = 1
+    reasoning: bool = False
 
     def wire(self) -> JSON:
         return {
@@ -136,6 +143,7 @@ _CHAT_FEATURES = ("json_mode", "json_schema", "safety_modes", "strict_tools", "t
 MODELS: tuple[CohereModel, ...] = (
     CohereModel("command-a-03-2025", ("chat",), 256000, default_endpoints=("chat",), features=_CHAT_FEATURES),
     CohereModel("command-a-vision-07-2025", ("chat",), 128000, features=("json_mode",), supports_vision=True),
+    CohereModel("command-a-reasoning-08-2025", ("chat",), 256000, features=_CHAT_FEATURES, reasoning=True),
     CohereModel("command-r-plus-08-2024", ("chat",), 128000, features=_CHAT_FEATURES),
     CohereModel("command-r-08-2024", ("chat",), 128000, features=_CHAT_FEATURES),
     CohereModel("command-r7b-12-2024", ("chat",), 128000, features=_CHAT_FEATURES),
@@ -538,6 +546,8 @@ def _text_of(content: Any, at: str, model: CohereModel, kinds: tuple[str, ...]) 
                 _image(url, f"{where}.image_url.url")
         elif kind == "document" and "document" in kinds and isinstance(part.get("document"), dict):
             texts.append(_json(part["document"]))
+        elif kind == "thinking" and "thinking" in kinds and isinstance(part.get("thinking"), str):
+            texts.append(part["thinking"])
         else:
             raise _invalid(f"{where} must be a content block of a type this message takes")
     return " ".join(texts)
@@ -558,7 +568,7 @@ def _assistant_text(message: JSON, at: str, model: CohereModel, prompt: _Prompt)
             raise _invalid(f"{at}.tool_calls[{index}].function.arguments must be a JSON object")
         prompt.calls.add(call["id"])
     content = message.get("content")
-    text = "" if content is None else _text_of(content, at, model, ())
+    text = "" if content is None else _text_of(content, at, model, ("thinking",))
     if not calls and not text:
         raise CohereAPIError(400, "message must not be empty in a turn")
     plan = message.get("tool_plan")
@@ -605,6 +615,8 @@ class ChatSettings:
     json_mode: bool
     max_tokens: int | None
     stops: list[str]
+    thinking: bool
+    token_budget: int | None
 
 
 def _read_tools(body: JSON) -> list[JSON]:
@@ -620,6 +632,18 @@ def _read_tools(body: JSON) -> list[JSON]:
         _known_fields(function, {"name", "description", "parameters"})
         functions.append(function)
     return functions
+
+
+def _read_thinking(body: JSON) -> tuple[bool, int | None]:
+    """(whether a reasoning model thinks, its `token_budget`): Cohere's reasoning models think by default."""
+    thinking = body.get("thinking")
+    if thinking is None:
+        return True, None
+    if isinstance(thinking, dict):
+        _known_fields(thinking, {"type", "token_budget"})
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+        raise _invalid("thinking.type must be one of 'enabled' or 'disabled'")
+    return thinking["type"] == "enabled", _positive_int(thinking, "token_budget")
 
 
 def read_settings(body: JSON) -> ChatSettings:
@@ -649,7 +673,7 @@ def read_settings(body: JSON) -> ChatSettings:
     json_mode = isinstance(fmt, dict) and fmt.get("type") == "json_object"
     schema = fmt.get("json_schema") if json_mode and isinstance(fmt, dict) else None
     return ChatSettings(tools, choice, schema if isinstance(schema, dict) else None, json_mode,
-                        _positive_int(body, "max_tokens"), stops)
+                        _positive_int(body, "max_tokens"), stops, *_read_thinking(body))
 
 
 def _sample(schema: Any, given: dict[str, str], name: str = "") -> Any:
@@ -671,7 +695,8 @@ def _sample(schema: Any, given: dict[str, str], name: str = "") -> Any:
 
 @dataclass
 class ChatPlan:
-    """One reply, complete: its text, or its tool plan and calls; the finish reason and the token counts."""
+    """One reply, complete: its thinking, if any; its text, or its tool plan and calls; the finish reason and the
+    token counts."""
 
     text: str
     tool_plan: str
@@ -680,6 +705,7 @@ class ChatPlan:
     input_tokens: int
     output_tokens: int
     template: int
+    thinking: str = ""
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def usage(self) -> JSON:
@@ -713,11 +739,14 @@ def plan_chat(body: JSON, model: CohereModel) -> ChatPlan:
                              f"{model.context_length} - received {prompt_tokens + prompt.template}. Try using a "
                              "shorter prompt, or enabling prompt truncating. See "
                              "https://docs.cohere.com/reference/generate for more details.")
+    thought = _pieces(f"The {prompt.last_role} said: {prompt.last}") if model.reasoning and settings.thinking else []
+    thought = thought[: settings.token_budget]
+    thinking = "".join(thought)
     calls = _tool_calls(body, prompt, settings)
     if calls:
         plan = f"I will use {', '.join(c['function']['name'] for c in calls)} to answer this."
         words = word_count(plan) + sum(word_count(c["function"]["arguments"]) for c in calls)
-        return ChatPlan("", plan, calls, "TOOL_CALL", prompt_tokens, words, prompt.template)
+        return ChatPlan("", plan, calls, "TOOL_CALL", prompt_tokens, words + len(thought), prompt.template, thinking)
     text = f"echo: {prompt.last}"
     if settings.json_mode:
         text = _json(_sample(settings.json_schema, dict(_ASSIGNMENT.findall(prompt.last))) if settings.json_schema
@@ -729,16 +758,20 @@ def plan_chat(body: JSON, model: CohereModel) -> ChatPlan:
     pieces = _pieces(text)
     if settings.max_tokens is not None and len(pieces) > settings.max_tokens:
         pieces, finish = pieces[: settings.max_tokens], "MAX_TOKENS"
-    return ChatPlan("".join(pieces), "", [], finish, prompt_tokens, len(pieces), prompt.template)
+    return ChatPlan("".join(pieces), "", [], finish, prompt_tokens, len(pieces) + len(thought), prompt.template,
+                    thinking)
 
 
 def chat_response(plan: ChatPlan) -> JSON:
     """The non-streamed `/v2/chat` response."""
     message: JSON = {"role": "assistant"}
+    content = [{"type": "thinking", "thinking": plan.thinking}] if plan.thinking else []
     if plan.calls:
         message.update(tool_plan=plan.tool_plan, tool_calls=plan.calls)
     else:
-        message["content"] = [{"type": "text", "text": plan.text}]
+        content.append({"type": "text", "text": plan.text})
+    if content:
+        message["content"] = content
     return {"id": plan.id, "message": message, "finish_reason": plan.finish, "usage": plan.usage()}
 
 
@@ -746,6 +779,8 @@ def chat_events(plan: ChatPlan) -> list[JSON]:
     """The streamed `/v2/chat` events, `message-start` to `message-end`."""
     empty = {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}
     events: list[JSON] = [{"id": plan.id, "type": "message-start", "delta": {"message": empty}}]
+    if plan.thinking:
+        events += _content_events(0, "thinking", plan.thinking)
     if plan.calls:
         events += [{"type": "tool-plan-delta", "delta": {"message": {"tool_plan": p}}} for p in _pieces(plan.tool_plan)]
         for index, call in enumerate(plan.calls):
@@ -757,13 +792,17 @@ def chat_events(plan: ChatPlan) -> list[JSON]:
                        for i in range(0, len(arguments), 8)]
             events.append({"type": "tool-call-end", "index": index})
     else:
-        events.append({"type": "content-start", "index": 0,
-                       "delta": {"message": {"content": {"type": "text", "text": ""}}}})
-        events += [{"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": p}}}}
-                   for p in _pieces(plan.text)]
-        events.append({"type": "content-end", "index": 0})
+        events += _content_events(1 if plan.thinking else 0, "text", plan.text)
     events.append({"type": "message-end", "delta": {"finish_reason": plan.finish, "usage": plan.usage()}})
     return events
+
+
+def _content_events(index: int, kind: str, text: str) -> list[JSON]:
+    """One streamed content item of `kind` (`text` or `thinking`): its start, a delta per piece, its end."""
+    start = {"type": "content-start", "index": index, "delta": {"message": {"content": {"type": kind, kind: ""}}}}
+    deltas = [{"type": "content-delta", "index": index, "delta": {"message": {"content": {kind: p}}}}
+              for p in _pieces(text)]
+    return [start, *deltas, {"type": "content-end", "index": index}]
 
 
 def failed_events(plan: ChatPlan) -> list[JSON]:

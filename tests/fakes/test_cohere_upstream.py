@@ -471,6 +471,89 @@ def test_chat_images_only_for_vision_models(client: cohere.ClientV2) -> None:
     assert blind.value.body["message"] == f"invalid request: model '{CHAT}' does not support image inputs"
 
 
+REASONING = "command-a-reasoning-08-2025"
+
+
+def test_chat_a_reasoning_model_thinks_first_unless_told_not_to(client: cohere.ClientV2, fake: FakeCohere) -> None:
+    raw = client.with_raw_response.chat(model=REASONING, messages=_user("Hello there"))
+    assert raw.response.json()["message"] == {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": "The user said: Hello there"}, {"type": "text", "text": "echo: Hello there"}]}
+    thought, said = raw.data.message.content or []
+    assert isinstance(thought, cohere.ThinkingAssistantMessageResponseContentItem)
+    assert isinstance(said, cohere.TextAssistantMessageResponseContentItem)
+    assert (thought.thinking, said.text) == ("The user said: Hello there", "echo: Hello there")
+    usage = raw.data.usage
+    assert usage is not None and usage.billed_units is not None and usage.tokens is not None
+    assert (usage.billed_units.output_tokens, usage.tokens.output_tokens) == (3 + 5, 3 + 5 + 1)  # thinking is output
+
+    quiet = client.chat(model=REASONING, messages=_user("Hello there"), thinking=cohere.Thinking(type="disabled"))
+    assert [c.type for c in quiet.message.content or []] == ["text"]
+    assert quiet.usage is not None and quiet.usage.billed_units is not None
+    assert quiet.usage.billed_units.output_tokens == 3
+    assert fake.requests[-1].json()["thinking"] == {"type": "disabled"}
+    budget = cohere.Thinking(type="enabled", token_budget=2)
+    short = client.chat(model=REASONING, messages=_user("Hello there"), thinking=budget)
+    assert [(c.type, getattr(c, c.type)) for c in short.message.content or []] == [
+        ("thinking", "The user"), ("text", "echo: Hello there")]
+    plain = client.chat(model=CHAT, messages=_user("Hello there"), thinking=cohere.Thinking(type="enabled"))
+    assert [c.type for c in plain.message.content or []] == ["text"]  # a model that does not reason ignores it
+
+    called = client.chat(model=REASONING, messages=_user("clock"), tools=[CLOCK])
+    assert [c.type for c in called.message.content or []] == ["thinking"] and called.finish_reason == "TOOL_CALL"
+    assert called.message.tool_plan == "I will use clock to answer this." and called.message.tool_calls
+    history: Any = [*_user("Hello there"), {"role": "assistant", "content": [
+        c.dict() for c in raw.data.message.content or []]}, *_user("and again")]
+    again = client.chat(model=REASONING, messages=history)
+    assert [c.type for c in again.message.content or []] == ["thinking", "text"]
+
+
+def test_chat_a_reasoning_model_streams_its_thinking_first(client: cohere.ClientV2) -> None:
+    events = list(client.chat_stream(model=REASONING, messages=_user("one two")))
+    assert [(e.type, getattr(e, "index", None)) for e in events] == [
+        ("message-start", None),
+        ("content-start", 0), *[("content-delta", 0)] * 5, ("content-end", 0),
+        ("content-start", 1), *[("content-delta", 1)] * 3, ("content-end", 1),
+        ("message-end", None),
+    ]
+    starts = [e for e in events if isinstance(e, cohere.ContentStartV2ChatStreamResponse)]
+    kinds = [e.delta.message.content.type if e.delta and e.delta.message and e.delta.message.content else None
+             for e in starts]
+    assert kinds == ["thinking", "text"]
+    deltas = [e.delta.message.content for e in events if isinstance(e, cohere.ContentDeltaV2ChatStreamResponse)
+              and e.delta is not None and e.delta.message is not None and e.delta.message.content is not None]
+    assert all(isinstance(d, cohere.ChatContentDeltaEventDeltaMessageContent) for d in deltas)
+    assert "".join(d.thinking or "" for d in deltas[:5]) == "The user said: one two"
+    assert all(d.text is None for d in deltas[:5]) and all(d.thinking is None for d in deltas[5:])
+    assert "".join(d.text or "" for d in deltas[5:]) == "echo: one two"
+    end = events[-1]
+    assert end.type == "message-end" and end.delta is not None and end.delta.usage is not None
+    assert end.delta.usage.billed_units is not None and end.delta.usage.billed_units.output_tokens == 3 + 5
+    called = list(client.chat_stream(model=REASONING, messages=_user("clock"), tools=[CLOCK],
+                                     thinking=cohere.Thinking(type="enabled", token_budget=1)))
+    assert [e.type for e in called][:5] == ["message-start", "content-start", "content-delta", "content-end",
+                                            "tool-plan-delta"]
+    quiet = list(client.chat_stream(model=REASONING, messages=_user("one two"),
+                                    thinking=cohere.Thinking(type="disabled")))
+    assert [getattr(e, "index", None) for e in quiet if e.type.startswith("content")] == [0] * 5
+
+
+@pytest.mark.parametrize(
+    ("thinking", "status", "message"),
+    [
+        ({"type": "on"}, 400, "invalid request: thinking.type must be one of 'enabled' or 'disabled'"),
+        ({"token_budget": 5}, 400, "invalid request: thinking.type must be one of 'enabled' or 'disabled'"),
+        ({"type": "enabled", "token_budget": 0}, 400, "invalid request: token_budget must be a positive integer, "
+                                                      "received 0"),
+        ({"type": "enabled", "budget_tokens": 5}, 422, "unknown field: parameter 'budget_tokens' is not a valid "
+                                                       "field. For proper usage, please refer to "
+                                                       "https://docs.cohere.com/reference/chat"),
+    ],
+)
+def test_chat_rejects_bad_thinking(fake: FakeCohere, thinking: dict[str, Any], status: int, message: str) -> None:
+    body = {"model": REASONING, "messages": _user("Hi"), "thinking": thinking}
+    assert _error(_post(fake, "/v2/chat", body), status) == message
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -4,7 +4,6 @@ network: the wire objects only)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from core.registry import Registry
 from providers.cohere.chat import ChatReply, build_request, chat_completion
 from providers.cohere.provider import CohereProvider
 from providers.cohere.stream import CohereStream
+from tests.providers.streams import client_events, upstream
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 MODEL = "command-r7b-12-2024"
@@ -103,6 +103,9 @@ HI = {"role": "user", "content": "Hi"}
                  id="structured output"),
     pytest.param({"messages": [user("Hi")], "response_format": {"type": "json_object"}},
                  {"messages": [HI], "response_format": {"type": "json_object"}}, id="JSON mode"),
+    pytest.param({"messages": [user("Hi")], "thinking": {"type": "enabled", "token_budget": 512}},
+                 {"messages": [HI], "thinking": {"type": "enabled", "token_budget": 512}},
+                 id="Cohere's own thinking passes through"),
     pytest.param({"messages": [user("Hi")], "n": 1, "logprobs": False, "response_format": {"type": "text"}},
                  {"messages": [HI]}, id="unsupported parameters at their neutral values are accepted"),
 ])
@@ -163,19 +166,28 @@ def test_finish_reasons(finish_reason: str, expected: str) -> None:
     assert chat_completion(reply(TEXT, finish_reason), MODEL).choices[0].finish_reason == expected
 
 
-def test_a_reply_joins_its_text_and_counts_tokens_not_billed_units() -> None:
+def test_a_reply_joins_its_text_and_thinking_and_counts_tokens_not_billed_units() -> None:
     completion = msgspec.to_builtins(chat_completion(reply(TEXT), MODEL))
     assert completion["choices"] == [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {
-        "role": "assistant", "content": "Hello", "refusal": None, "tool_calls": None}}]
+        "role": "assistant", "content": "Hello", "reasoning_content": "hmm", "refusal": None, "tool_calls": None}}]
     assert completion["usage"] == {"prompt_tokens": 71, "completion_tokens": 4, "total_tokens": 75}
     assert (completion["id"], completion["model"], completion["object"]) == ("5c7a", MODEL, "chat.completion")
+    thoughts = {"content": [{"type": "thinking", "thinking": "One, "}, {"type": "thinking", "thinking": "two."},
+                            {"type": "text", "text": "Two."}]}
+    message = msgspec.to_builtins(chat_completion(reply(thoughts), MODEL).choices[0].message)
+    assert (message["content"], message["reasoning_content"]) == ("Two.", "One, two.")
+    plain = msgspec.to_builtins(chat_completion(reply({"content": [{"type": "text", "text": "Hi"}]}), MODEL))
+    assert "reasoning_content" not in plain["choices"][0]["message"]  # no thinking, no field
 
 
 def test_a_tool_call_reply_has_the_plan_as_content() -> None:
     calls = [{"id": "weather_ab12", "type": "function", "function": {"name": "weather", "arguments": '{"c":1}'}}]
-    completion = chat_completion(reply({"tool_plan": "I will look.", "tool_calls": calls}, "TOOL_CALL"), MODEL)
+    thought = [{"type": "thinking", "thinking": "The weather needs a tool."}]
+    completion = chat_completion(reply({"content": thought, "tool_plan": "I will look.", "tool_calls": calls},
+                                       "TOOL_CALL"), MODEL)
     message = msgspec.to_builtins(completion.choices[0].message)
     assert message["content"] == "I will look." and message["tool_calls"] == calls
+    assert message["reasoning_content"] == "The weather needs a tool."
     bare = chat_completion(reply({"tool_calls": calls}, "TOOL_CALL"), MODEL).choices[0].message
     assert bare.content is None and bare.tool_calls is not None
 
@@ -206,8 +218,12 @@ def sse(kind: str, **data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
 
 
-def content(text: str) -> bytes:
-    return sse("content-delta", index=0, delta={"message": {"content": {"text": text}}})
+def content(text: str, index: int = 0, kind: str = "text") -> bytes:
+    return sse("content-delta", index=index, delta={"message": {"content": {kind: text}}})
+
+
+def content_start(index: int, kind: str) -> bytes:
+    return sse("content-start", index=index, delta={"message": {"content": {"type": kind, kind: ""}}})
 
 
 START = sse("message-start", id="5c7a", delta={"message": {"role": "assistant", "content": [], "tool_plan": "",
@@ -220,16 +236,10 @@ def end(finish_reason: str = "COMPLETE", **delta: Any) -> bytes:
 
 
 async def translate(context: ProviderContext, *reads: bytes, usage: bool = False) -> list[dict[str, Any]]:
-    async def body() -> AsyncIterator[bytes]:
-        for read in reads:
-            yield read
-
     provider = CohereProvider(context)
-    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
-    events = b"".join([item async for item in CohereStream(response, context, MODEL, usage, provider._unfinished)])
+    events = await client_events(CohereStream(upstream(*reads), context, MODEL, usage, provider._unfinished))
     await provider.aclose()
-    payloads = [block.removeprefix(b"data: ") for block in events.split(b"\n\n") if block]
-    return [json.loads(p) if p != b"[DONE]" else {"done": True} for p in payloads]
+    return events
 
 
 def deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -237,12 +247,15 @@ def deltas(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def test_a_stream_becomes_chunks_split_reads_included(context: ProviderContext) -> None:
-    thinking = sse("content-delta", index=0, delta={"message": {"content": {"thinking": "hmm"}}})
-    whole = START + sse("content-start", index=0, delta={"message": {"content": {"type": "text", "text": ""}}}) + (
-        content("Hel") + thinking + content("lo") + sse("content-end", index=0) + end())
+    thinking = content_start(0, "thinking") + content("The user", 0, "thinking") + content(" said hi.", 0, "thinking")
+    whole = START + thinking + sse("content-end", index=0) + content_start(1, "text") + (
+        content("Hel", 1) + content("lo", 1) + sse("content-end", index=1) + end())
     events = await translate(context, whole[:30], whole[30:200], whole[200:] + b"data: [DONE]\n\n", usage=True)
-    assert deltas(events) == [{"role": "assistant", "content": "", "finish": None}, {"content": "Hel", "finish": None},
-                              {"content": "lo", "finish": None}, {"finish": "stop"}]
+    assert deltas(events) == [{"role": "assistant", "content": "", "finish": None},
+                              {"reasoning_content": "The user", "finish": None},
+                              {"reasoning_content": " said hi.", "finish": None},
+                              {"content": "Hel", "finish": None}, {"content": "lo", "finish": None},
+                              {"finish": "stop"}]
     assert events[-2]["choices"] == [] and events[-2]["usage"] == {"prompt_tokens": 8, "completion_tokens": 3,
                                                                    "total_tokens": 11}
     assert events[-1] == {"done": True} and {e["id"] for e in events[:-1]} == {"5c7a"}

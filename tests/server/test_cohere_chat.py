@@ -1,6 +1,7 @@
 """Cohere chat end to end: OpenAI's chat completions through the gateway to a faithful fake of Cohere's
 ``/v2/chat``, with the openai SDK: text, streams, tool calls (streamed and reassembled by the SDK), vision,
-finish reasons, usage and price, and Cohere's errors as OpenAI's."""
+a reasoning model's thinking as ``reasoning_content``, finish reasons, usage and price, and Cohere's errors as
+OpenAI's."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.conftest import GATEWAY_KEY
 from tests.fakes.cohere_upstream import FakeCohere
@@ -28,6 +29,7 @@ providers:
       - command-r7b-12-2024
       - {model: command-a-vision-07-2025, model_type: llm, credentials: {vision_support: support}}
       - {model: c4ai-aya-expanse-8b, model_type: llm, credentials: {context_size: "8192"}}
+      - command-a-reasoning-08-2025
       - {model: command-nope, model_type: llm}
       - {model: fault-status-429, model_type: llm}
       - {model: fault-status-500, model_type: llm}
@@ -44,6 +46,7 @@ routes:
 router: {retries: 0}
 """
 MODEL = "cohere/command-r7b-12-2024"
+REASONING = "cohere/command-a-reasoning-08-2025"
 TOOLS: list[Any] = [
     {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}}},
@@ -97,6 +100,33 @@ def test_a_stream_joins_to_the_same_answer_with_usage(client: openai.OpenAI) -> 
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage == whole.usage
     assert len({c.id for c in chunks}) == 1
+
+
+def reasoning_of(chunks: list[ChatCompletionChunk]) -> str:
+    """The ``reasoning_content`` of a stream's deltas, joined."""
+    return "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks if c.choices)
+
+
+def test_thinking_is_reasoning_content_streamed_or_not(client: openai.OpenAI, cohere_fake: FakeCohere) -> None:
+    whole = client.chat.completions.create(model=REASONING, messages=user("Hi there"))
+    assert whole.choices[0].message.content == "echo: Hi there"
+    assert whole.choices[0].message.model_extra == {"reasoning_content": "The user said: Hi there"}
+    assert "thinking" not in cohere_fake.requests[-1].json()  # Cohere's reasoning models think by default
+    chunks = list(client.chat.completions.create(model=REASONING, messages=user("Hi there"), stream=True))
+    assert reasoning_of(chunks) == "The user said: Hi there"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: Hi there"
+
+    bounded = client.chat.completions.create(model=REASONING, messages=user("Hi there"),
+                                             extra_body={"thinking": {"type": "enabled", "token_budget": 2}})
+    assert bounded.choices[0].message.model_extra == {"reasoning_content": "The user"}
+    assert cohere_fake.requests[-1].json()["thinking"] == {"type": "enabled", "token_budget": 2}
+    off = {"thinking": {"type": "disabled"}}
+    quiet = client.chat.completions.create(model=REASONING, messages=user("Hi there"), extra_body=off)
+    assert quiet.choices[0].message.content == "echo: Hi there" and quiet.choices[0].message.model_extra == {}
+    assert reasoning_of(list(client.chat.completions.create(model=REASONING, messages=user("Hi there"),
+                                                            stream=True, extra_body=off))) == ""
+    plain = client.chat.completions.create(model=MODEL, messages=user("Hi there"))
+    assert plain.choices[0].message.model_extra == {}  # a model that does not think has no reasoning_content
 
 
 @pytest.mark.parametrize(("extra", "content", "finish"), [
