@@ -67,6 +67,8 @@ EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "
 """``reasoning_effort`` as a thinking budget in tokens (1,024 is Anthropic's minimum; any budget is cut to fit under
 ``max_tokens``)."""
 _MIN_BUDGET = 1024
+_LARGEST_OUTPUT = 64_000
+"""The ceiling for a model whose rules give none: the most any Claude model in the catalogue writes."""
 _THINKING_BLOCKS = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty", "presence_penalty")
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
@@ -147,7 +149,7 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         names = ", ".join(f"'{name}'" for name in ("none", *EFFORT_BUDGETS))
         raise InvalidRequestError(f"Invalid value for 'reasoning_effort': expected one of {names}.",
                                   param="reasoning_effort", code="invalid_value")
-    max_tokens = cap or min(default + budget, ceiling or default + budget)
+    max_tokens = cap or min(default + budget, ceiling or _LARGEST_OUTPUT)
     budget = min(budget, max_tokens - 1)
     if budget < _MIN_BUDGET:
         raise InvalidRequestError(f"'max_tokens' must be above {_MIN_BUDGET} for Anthropic models to think: it "

@@ -6,13 +6,16 @@ as OpenAI does; ``message_delta`` carries the finish reason; ``message_stop`` en
 when the client asked for ``stream_options.include_usage``). ``thinking_delta`` becomes ``reasoning_content``; a
 thinking block's ``signature_delta`` (sent just before the block ends) a ``thinking_blocks`` delta holding the whole
 signed block, and a ``redacted_thinking`` block one holding it, so that a client can send them back as a
-non-streamed answer gives them. ``ping`` is dropped. An ``error`` event, garbage, or a stream that ends before
-``message_stop`` ends with an OpenAI error event, never with a silent truncation.
+non-streamed answer gives them; each entry has an ``index`` (its place among the thinking blocks), as list entries
+in OpenAI's deltas do: the openai SDK's stream helper merges list entries by it. ``ping`` is dropped. An ``error``
+event, garbage, or a stream that ends before ``message_stop`` ends with an OpenAI error event, never with a silent
+truncation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -81,6 +84,7 @@ class AnthropicStream(TranslatedStream):
         self._usage = AnthropicUsage()
         self._tools: dict[int, int] = {}  # content block index -> tool call index
         self._thoughts: dict[int, list[str]] = {}  # thinking block index -> its text so far
+        self._signed = 0  # thinking blocks sent whole so far
         self._finish: str | None = None
         self._done = b""
 
@@ -101,8 +105,7 @@ class AnthropicStream(TranslatedStream):
                     self._thoughts[item.index] = [block.thinking] if block.thinking else []
                     return self.chunk(ChoiceDelta(reasoning_content=block.thinking)) if block.thinking else b""
                 if block.type == "redacted_thinking":
-                    kept = thinking_block(block.type, None, None, block.data)
-                    return self.chunk(ChoiceDelta(thinking_blocks=[kept])) if kept is not None else b""
+                    return self._whole(thinking_block(block.type, None, None, block.data))
                 if block.type != "tool_use":
                     return b""
                 index = self._tools[item.index] = len(self._tools)
@@ -142,6 +145,13 @@ class AnthropicStream(TranslatedStream):
             self._thoughts.setdefault(index, []).append(delta.thinking)
             return self.chunk(ChoiceDelta(reasoning_content=delta.thinking))
         if delta.type == "signature_delta" and delta.signature and index is not None:
-            kept = thinking_block("thinking", "".join(self._thoughts.pop(index, [])), delta.signature, None)
-            return self.chunk(ChoiceDelta(thinking_blocks=[kept])) if kept is not None else b""
+            return self._whole(thinking_block("thinking", "".join(self._thoughts.pop(index, [])), delta.signature,
+                                              None))
         return b""
+
+    def _whole(self, block: dict[str, Any] | None) -> bytes:
+        """A ``thinking_blocks`` delta holding one whole block."""
+        if block is None:
+            return b""
+        self._signed += 1
+        return self.chunk(ChoiceDelta(thinking_blocks=[{"index": self._signed - 1, **block}]))

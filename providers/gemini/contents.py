@@ -1,26 +1,26 @@
 """OpenAI chat completions to Gemini's ``generateContent`` and back.
 
-Request: system and developer messages become ``systemInstruction``; assistant turns are ``model`` turns whose
-tool calls are ``functionCall`` parts; tool messages become ``functionResponse`` parts of a user turn, named after
-the call they answer (OpenAI's tool messages carry only the call id); consecutive turns of one role merge;
-images go as ``inlineData`` (data: URIs) or ``fileData`` (URLs); sampling, ``stop``, ``n``, penalties and ``seed``
-go into ``generationConfig``; ``response_format`` asks for ``application/json`` with the schema as
-``responseJsonSchema``; ``tool_choice`` becomes ``functionCallingConfig`` (``required`` is ``ANY``, a named function
-is ``ANY`` limited to it). Thinking, as Google's own OpenAI-compatible endpoint takes it: ``reasoning_effort``
-becomes ``thinkingConfig.thinkingBudget`` (``EFFORT_BUDGETS``; ``none`` is 0, thinking off where the model allows
-it), asking for the thought summaries too, so that they come back as ``reasoning_content`` as other providers'
-thinking does; ``google.thinking_config`` (``thinking_budget``, ``thinking_level``, ``include_thoughts``; also
-under ``extra_body``, as Google's examples nest it) is sent as it is.
+Request: system and developer messages become ``systemInstruction``; assistant turns are ``model`` turns whose tool
+calls are ``functionCall`` parts; tool messages become ``functionResponse`` parts of a user turn, named after the
+call they answer (OpenAI's tool messages carry only the call id); consecutive turns of one role merge; images go as
+``inlineData`` (data: URIs) or ``fileData`` (URLs); sampling, ``stop``, ``n``, penalties and ``seed`` go into
+``generationConfig``; ``response_format`` asks for ``application/json`` with the schema as ``responseJsonSchema``;
+``tool_choice`` becomes ``functionCallingConfig`` (``required`` is ``ANY``, a named function is ``ANY`` limited to
+it). Thinking, as Google's own OpenAI-compatible endpoint takes it: ``reasoning_effort`` becomes
+``thinkingConfig.thinkingBudget`` (``EFFORT_BUDGETS``; ``none`` is 0, thinking off where the model allows it), and,
+unlike Google's endpoint, asks for the thought summaries too (``includeThoughts``), so that they come back as
+``reasoning_content`` as other providers' thinking does; ``google.thinking_config`` (``thinking_budget``,
+``thinking_level``, ``include_thoughts``; also under ``extra_body``, as Google's examples nest it) is sent as it is.
 
-Gemini 3 models sign their function calls (``thoughtSignature``) and want the signature back with the call in
-the history. OpenAI's wire has no place for it, so it rides in the tool call id (``<id>~<signature>``), which
-clients send back unchanged.
+Gemini 3 models sign their function calls (``thoughtSignature``) and want the signature back with the call in the
+history. OpenAI's wire has no place for it, so it rides in the tool call id (``<id>~<signature>``), which clients
+send back unchanged.
 
 Response: text parts are joined into ``content`` and thought parts (``thought: true``, the summaries Gemini sends
 when ``thinkingConfig.includeThoughts`` asked for them) into ``reasoning_content``, ``functionCall`` parts become
-``tool_calls``, ``finishReason`` becomes ``finish_reason`` (safety and similar blocks are ``content_filter``; a
-turn that called functions is ``tool_calls``) and ``usageMetadata`` becomes usage, thinking tokens counted as
-reasoning tokens.
+``tool_calls``, ``finishReason`` becomes ``finish_reason`` (safety and similar blocks are ``content_filter``; a turn
+that called functions is ``tool_calls``) and ``usageMetadata`` becomes usage, thinking tokens counted as reasoning
+tokens.
 """
 
 from __future__ import annotations

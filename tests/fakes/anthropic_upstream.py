@@ -49,7 +49,9 @@ Replies are deterministic; tokens are `openai_wire.words` (whitespace-separated 
   `signature` in `thinking` block`, as the API's is. Its words are output tokens; streamed, it comes as
   `thinking_delta`s of `CHUNK_WORDS` words and one `signature_delta` before its content_block_stop. As the API
   does, thinking turned on wants the last assistant turn that called tools to start with its thinking block (or a
-  `redacted_thinking` one) and thinking turned off refuses thinking blocks in a final assistant prefill.
+  `redacted_thinking` one) and thinking turned off refuses thinking blocks in a final assistant prefill; with it on,
+  `temperature` other than 1, `top_k`, and `top_p` under 0.95 are 400s. A prompt holding Anthropic's documented
+  test string `REDACTED_TRIGGER` answers a `redacted_thinking` block (opaque `data`) before the thinking block.
 
 Every response carries a `request-id` header (`req_01...`). Errors are `{"type": "error", "error": {"type",
 "message"}, "request_id"}` with that id and an `x-should-retry` header; messages are the API's where known
@@ -115,6 +117,8 @@ _CREATE_FIELDS = _COUNT_FIELDS | {
 }
 _STREAM_TYPE = "text/event-stream; charset=utf-8"
 _SIGNING_KEY = b"fake-anthropic-thinking"
+REDACTED_TRIGGER = ("ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_"
+                    "46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB")
 _THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 _ROUTES = {"/v1/messages": "POST", "/v1/messages/count_tokens": "POST", "/v1/models": "GET"}
 
@@ -671,8 +675,11 @@ def _check_thinking(body: JSON, max_tokens: int | None, choice: str) -> tuple[bo
     display = thinking.get("display")
     if display not in (None, "summarized", "omitted"):
         raise invalid(f"thinking.{kind}.display: Input should be 'summarized' or 'omitted'")
-    if kind in ("disabled", "adaptive"):
-        return kind == "adaptive", display != "omitted"
+    if kind == "disabled":
+        return False, True
+    if kind == "adaptive":
+        _check_sampling_while_thinking(body)
+        return True, display != "omitted"
     if kind != "enabled":
         raise invalid(f"thinking: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
                       "'enabled', 'disabled', 'adaptive'")
@@ -685,7 +692,22 @@ def _check_thinking(body: JSON, max_tokens: int | None, choice: str) -> tuple[bo
                       "window-size")
     if choice in ("any", "tool"):
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.")
+    _check_sampling_while_thinking(body)
     return True, display != "omitted"
+
+
+def _check_sampling_while_thinking(body: JSON) -> None:
+    considerations = f"{_THINKING_DOCS}#important-considerations-when-using-extended-thinking"
+    if body.get("temperature") not in (None, 1, 1.0):
+        raise invalid(f"`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation "
+                      f"at {considerations}")
+    if body.get("top_k") is not None:
+        raise invalid(f"`top_k` must be unset when thinking is enabled. Please consult our documentation at "
+                      f"{considerations}")
+    top_p = body.get("top_p")
+    if isinstance(top_p, int | float) and top_p < 0.95:
+        raise invalid(f"`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. Please "
+                      f"consult our documentation at {considerations}")
 
 
 def check_fields(body: JSON, counting: bool) -> None:
@@ -769,7 +791,21 @@ class ThinkingOut:
         return {"type": "thinking", "thinking": self.thinking, "signature": sign(self.thinking)}
 
 
-Out = ThinkingOut | TextOut | ToolOut
+@dataclass(frozen=True)
+class RedactedOut:
+    """A redacted_thinking block: its thinking encrypted, opaque to the client."""
+
+    data: str
+
+    @property
+    def tokens(self) -> int:
+        return 0
+
+    def wire(self) -> JSON:
+        return {"type": "redacted_thinking", "data": self.data}
+
+
+Out = RedactedOut | ThinkingOut | TextOut | ToolOut
 
 
 @dataclass(frozen=True)
@@ -876,6 +912,8 @@ def plan_message(prompt: Prompt, settings: Settings, usage: Usage, thinks: bool)
     if thinks and settings.thinking:
         subject = prompt.said.text or "the results"
         thought = (ThinkingOut(f"Let me think about {subject}." if settings.shown else ""),)
+        if REDACTED_TRIGGER in prompt.said.text:
+            thought = (RedactedOut(base64.b64encode(sign(subject).encode()).decode()), *thought)
     calls = tool_calls(settings, prompt.said)
     if calls:
         preamble = [TextOut(f"I'll use {', '.join(call.name for call in calls)}.")] if settings.choice == "auto" else []
@@ -923,6 +961,8 @@ def _block_events(index: int, block: Out) -> list[tuple[str, JSON]]:
             start = block.wire() | {"input": {}}
             parts = ["", *split_in(json.dumps(block.input), JSON_PIECES)]
             deltas = [{"type": "input_json_delta", "partial_json": part} for part in parts]
+        case RedactedOut():
+            start, deltas = block.wire(), []
         case ThinkingOut(thinking=thinking):
             split = pieces(thinking)
             chunks = ["".join(split[i : i + CHUNK_WORDS]) for i in range(0, len(split), CHUNK_WORDS)]

@@ -28,6 +28,7 @@ from anthropic.types import (
     MessageParam,
     ModelInfo,
     RawMessageStreamEvent,
+    RedactedThinkingBlock,
     TextBlock,
     ThinkingBlock,
     ToolParam,
@@ -35,7 +36,7 @@ from anthropic.types import (
 )
 from anthropic.types.shared import ErrorResponse
 
-from tests.fakes.anthropic_upstream import IMAGE_TOKENS, MODELS, FakeAnthropic
+from tests.fakes.anthropic_upstream import IMAGE_TOKENS, MODELS, REDACTED_TRIGGER, FakeAnthropic
 
 HAIKU = "claude-haiku-4-5"
 HAIKU_ID = "claude-haiku-4-5-20251001"
@@ -314,6 +315,29 @@ def test_streamed_thinking_is_assembled_with_its_signature(client: anthropic.Ant
     assert final.model_dump(exclude={"id"}) == whole.model_dump(exclude={"id"})
     assert kinds.count("thinking") == 4 and kinds.count("signature") == 1  # 12 words, 3 a delta
     assert kinds.index("signature") < kinds.index("text")
+
+
+def test_the_documented_trigger_answers_redacted_thinking_and_sampling_must_stay_default(
+        client: anthropic.Anthropic) -> None:
+    asked = _user(f"{REDACTED_TRIGGER} hi")
+    raw = client.messages.with_raw_response.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=asked)
+    message = _message(raw.http_response.text)
+    assert [b.type for b in message.content] == ["redacted_thinking", "thinking", "text"]
+    assert isinstance(message.content[0], RedactedThinkingBlock) and message.content[0].data
+    with client.messages.stream(model=HAIKU, max_tokens=2000, thinking=THINK, messages=asked) as stream:
+        final = stream.get_final_message()
+    assert final.model_dump(exclude={"id"}) == message.model_dump(exclude={"id"})
+    again = client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=[
+        *asked, message.to_param(), {"role": "user", "content": "and now?"}])
+    assert again.content[-1].type == "text" and again.content[-1].text == "echo: and now?"
+    for sampling, problem in (({"temperature": 0.5}, "`temperature` may only be set to 1 when thinking is enabled"),
+                              ({"top_k": 5}, "`top_k` must be unset when thinking is enabled"),
+                              ({"top_p": 0.5}, "`top_p` must be greater than or equal to 0.95")):
+        with pytest.raises(anthropic.BadRequestError, match=problem):
+            client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=_user(PROMPT),
+                                   extra_body=sampling)  # this SDK's create() no longer takes sampling parameters
+    client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=_user(PROMPT),
+                           extra_body={"temperature": 1, "top_p": 0.95})
 
 
 def test_thinking_blocks_go_back_unchanged_in_a_tool_loop(client: anthropic.Anthropic, fake: FakeAnthropic) -> None:

@@ -1,4 +1,5 @@
-"""Driving a translated stream in unit tests: an upstream body read in given pieces, the client's events parsed."""
+"""Driving a translated stream in unit tests: the plug-in's context, an upstream body read in given pieces, and
+the client's events parsed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from typing import Any
 
 import httpx
 
-__all__ = ["client_events", "upstream"]
+from core.model_types import ProviderContext
+from core.registry import Registry
+
+__all__ = ["client_events", "provider_context", "upstream"]
+
+
+def provider_context(provider: str, name: str, credentials: dict[str, Any] | None = None) -> ProviderContext:
+    """The context of a ``provider`` plug-in instance called ``name`` (as a profile would make it)."""
+    return ProviderContext(name=name, schema=Registry.discover()[provider].schema, credentials=credentials or {},
+                           credential_hint="providers[0].credentials in the profile", timeout_s=5.0,
+                           connect_timeout_s=1.0)
 
 
 def upstream(*reads: bytes, content_type: str = "text/event-stream") -> httpx.Response:

@@ -14,11 +14,10 @@ from core import errors
 from core.errors import InvalidRequestError
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionRequest
-from core.registry import Registry
 from providers.cohere.chat import ChatReply, build_request, chat_completion
 from providers.cohere.provider import CohereProvider
 from providers.cohere.stream import CohereStream
-from tests.providers.streams import client_events, upstream
+from tests.providers.streams import client_events, provider_context, upstream
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 MODEL = "command-r7b-12-2024"
@@ -209,9 +208,7 @@ def test_usage_falls_back_to_billed_units_and_counts_cache_hits(usage: dict[str,
 
 @pytest.fixture(scope="module")
 def context() -> ProviderContext:
-    return ProviderContext(name="co", schema=Registry.discover()["cohere"].schema, credentials={"api_key": "k"},
-                           credential_hint="providers[0].credentials in the profile", timeout_s=5.0,
-                           connect_timeout_s=1.0)
+    return provider_context("cohere", "co", {"api_key": "k"})
 
 
 def sse(kind: str, **data: Any) -> bytes:

@@ -9,16 +9,13 @@ from typing import Any
 import pytest
 
 from core.model_types import ProviderContext
-from core.registry import Registry
 from providers.gemini.stream import GeminiStream
-from tests.providers.streams import client_events, upstream
+from tests.providers.streams import client_events, provider_context, upstream
 
 
 @pytest.fixture(scope="module")
 def context() -> ProviderContext:
-    return ProviderContext(name="gemini", schema=Registry.discover()["gemini"].schema, credentials={},
-                           credential_hint="providers[0].credentials in the profile", timeout_s=5.0,
-                           connect_timeout_s=1.0)
+    return provider_context("gemini", "gemini")
 
 
 def event(*candidates: dict[str, Any]) -> bytes:

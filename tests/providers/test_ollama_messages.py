@@ -12,11 +12,10 @@ import pytest
 from core.errors import InvalidRequestError
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionRequest
-from core.registry import Registry
 from core.translate import json_lines
 from providers.ollama.messages import ChatResponse, build_request, chat_completion
 from providers.ollama.stream import OllamaStream
-from tests.providers.streams import client_events, upstream
+from tests.providers.streams import client_events, provider_context, upstream
 
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}}
@@ -182,9 +181,7 @@ def test_a_prompt_read_from_the_cache_counts_zero_prompt_tokens() -> None:
 
 @pytest.fixture(scope="module")
 def context() -> ProviderContext:
-    return ProviderContext(name="local-ollama", schema=Registry.discover()["ollama"].schema, credentials={},
-                           credential_hint="providers[0].credentials in the profile", timeout_s=5.0,
-                           connect_timeout_s=1.0)
+    return provider_context("ollama", "local-ollama")
 
 
 def line(content: str = "", done: bool = False, **fields: Any) -> bytes:

@@ -13,11 +13,10 @@ import pytest
 from core import errors
 from core.model_types import ProviderContext
 from core.openai.chat import ChatCompletionRequest
-from core.registry import Registry
 from providers.tongyi.errors import error_from_dashscope
 from providers.tongyi.messages import Generation, build_request, chat_completion
 from providers.tongyi.stream import TongyiStream
-from tests.providers.streams import client_events, upstream
+from tests.providers.streams import client_events, provider_context, upstream
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
@@ -129,9 +128,7 @@ def test_cached_tokens_are_reported() -> None:
 
 @pytest.fixture(scope="module")
 def context() -> ProviderContext:
-    return ProviderContext(name="qwen", schema=Registry.discover()["tongyi"].schema, credentials={},
-                           credential_hint="providers[0].credentials in the profile", timeout_s=5.0,
-                           connect_timeout_s=1.0)
+    return provider_context("tongyi", "qwen")
 
 
 def event(said: dict[str, Any] | None = None, finish: str = "null", number: int = 1, **error: str) -> bytes:

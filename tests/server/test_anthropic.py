@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.conftest import GATEWAY_KEY
-from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.anthropic_upstream import REDACTED_TRIGGER, FakeAnthropic
 from tests.gateway import GatewayProcess
 from tests.server.chat_tools import CLOCK, WEATHER, ask
 
@@ -132,16 +132,35 @@ def test_thinking_reaches_the_client_and_goes_back_in_a_tool_loop(client: openai
 
 
 def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:
-    question = ask("Think it over")
+    question = ask(f"{REDACTED_TRIGGER} Think it over")  # Anthropic's test string: a redacted block comes first
     whole = client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="minimal")
+    blocks = (whole.choices[0].message.model_extra or {})["thinking_blocks"]
+    assert [b["type"] for b in blocks] == ["redacted_thinking", "thinking"]
     chunks = list(client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="minimal",
                                                  stream=True))
     extras = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
     assert "".join(e.get("reasoning_content", "") for e in extras) == (whole.choices[0].message.model_extra or {})[
         "reasoning_content"]
-    assert [b for e in extras for b in e.get("thinking_blocks", [])] == (whole.choices[0].message.model_extra or {})[
-        "thinking_blocks"]
+    streamed = [b for e in extras for b in e.get("thinking_blocks", [])]
+    assert [b.pop("index") for b in streamed] == [0, 1] and streamed == blocks
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    # The SDK's stream helper merges list entries by index: two blocks come out as two.
+    with client.chat.completions.stream(model=MODEL, messages=question, reasoning_effort="minimal") as stream:
+        final = stream.get_final_completion()
+    assert [{k: v for k, v in b.items() if k != "index"} for b in
+            (final.choices[0].message.model_extra or {})["thinking_blocks"]] == blocks
+
+
+def test_the_thinking_budget_fits_the_clients_cap_or_comes_on_top_of_the_default(
+        client: openai.OpenAI, anthropic: FakeAnthropic) -> None:
+    client.chat.completions.create(model=MODEL, messages=ask("Hi"), reasoning_effort="high")
+    sent = anthropic.requests[-1].json()
+    assert (sent["max_tokens"], sent["thinking"]) == (8192 + 24576, {"type": "enabled", "budget_tokens": 24576})
+    client.chat.completions.create(model=MODEL, messages=ask("Hi"), reasoning_effort="high", max_tokens=3000)
+    sent = anthropic.requests[-1].json()
+    assert (sent["max_tokens"], sent["thinking"]) == (3000, {"type": "enabled", "budget_tokens": 2999})
+    with pytest.raises(openai.BadRequestError, match="`temperature` may only be set to 1 when thinking is enabled"):
+        client.chat.completions.create(model=MODEL, messages=ask("Hi"), reasoning_effort="low", temperature=0.2)
 
 
 def test_a_context_error_takes_the_context_fallback(client: openai.OpenAI) -> None:
