@@ -1,6 +1,7 @@
 """The chat tab: a conversation streamed token by token, with the model's parameter controls beside it.
 
-Enter sends the prompt; Escape stops the answer (closing the stream, so the gateway cancels the upstream call);
+The model's thinking (``reasoning_content``), when it thinks aloud, shows dimmed above its answer and is not sent
+back. Enter sends the prompt; Escape stops the answer (closing the stream, so the gateway cancels the upstream call);
 Ctrl+L starts a new conversation. After each answer: tokens, cost (from the answering deployment's price), time to
 the first token and in all.
 """
@@ -98,15 +99,17 @@ class ChatPane(PlaygroundPane):
         body = {"model": model, "messages": ([{"role": "system", "content": system}] if system else [])
                 + conversation, "stream_options": {"include_usage": True}, **parameters}
         transcript = self.query_one("#transcript", VerticalScroll)
+        thinking = Static(classes="thinking", markup=False)
+        thinking.display = False
         answer = Static(classes="assistant", markup=False)
         await transcript.mount_all([Static(f"> {conversation[-1]['content']}", classes="user", markup=False),
-                                    answer])
-        await self._stream(body, conversation, transcript, answer)
+                                    thinking, answer])
+        await self._stream(body, conversation, transcript, thinking, answer)
 
     async def _stream(self, body: dict[str, Any], conversation: list[dict[str, Any]], transcript: VerticalScroll,
-                      answer: Static) -> None:
+                      thinking: Static, answer: Static) -> None:
         """Show the answer as it comes; it joins the conversation when complete or stopped, not when it failed."""
-        text, usage, first = "", None, None
+        text, thought, usage, first = "", "", None, None
         started = time.perf_counter()
         try:
             async with self.gateway.chat(body) as stream:
@@ -114,11 +117,18 @@ class ChatPane(PlaygroundPane):
                 async for chunk in stream:
                     usage = chunk.usage or usage
                     delta = "".join(c.delta.content or "" for c in chunk.choices)
+                    musing = "".join(c.delta.reasoning_content or "" for c in chunk.choices)
+                    if not (delta or musing):
+                        continue
+                    first = first or time.perf_counter()
+                    if musing:
+                        thought += musing
+                        thinking.display = True
+                        thinking.update(thought)
                     if delta:
-                        first = first or time.perf_counter()
                         text += delta
                         answer.update(text)
-                        transcript.scroll_end(animate=False)
+                    transcript.scroll_end(animate=False)
         except asyncio.CancelledError:
             answer.update(text + " [stopped]")
             self.report("stopped")

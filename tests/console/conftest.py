@@ -36,7 +36,7 @@ providers:
   - name: cohere
     provider: cohere
     credentials: {api_key: "${COHERE_KEY}", base_url: "${COHERE_URL}"}
-    models: [rerank-v3.5]
+    models: [rerank-v3.5, command-a-reasoning-08-2025]
   - name: form
     provider: console_form
     credentials: {base_url: "${FAKE_URL}", api_key: "${FAKE_KEY}"}

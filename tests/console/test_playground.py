@@ -50,7 +50,7 @@ async def test_chat_streams_the_answer_with_usage_cost_latency_and_the_gateways_
         console.openai.clear()
         await send(pilot, pane, "hello world")
         await settle(pilot)
-        assert [text(s) for s in pane.query("#transcript Static").results(Static)] == [
+        assert [text(s) for s in pane.query("#transcript Static").results(Static) if s.display] == [
             "> hello world", "echo: hello world"]
         assert re.fullmatch(r"via form/console-chat, \d+ in \+ 3 out tokens, [0-9.]+ USD, first token \d+ ms, \d+ ms",
                             outcome(pane)), outcome(pane)
@@ -69,6 +69,29 @@ async def test_chat_streams_the_answer_with_usage_cost_latency_and_the_gateways_
         assert outcome(pane) == "Invalid value for 'temperature': must be at most 2, got 5."
         assert pane.query_one(".outcome").has_class("-failed")
         assert isinstance(pane, ChatPane) and len(pane.messages) == 4  # the failed turn is not part of the chat
+
+
+async def test_a_models_thinking_shows_apart_from_its_answer_and_is_not_sent_back(console: ConsoleGateway) -> None:
+    app = console.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_tab(pilot, "chat")
+        pane.query_one(".model", Select).value = "cohere/command-a-reasoning-08-2025"
+        await settle(pilot)
+        await send(pilot, pane, "hello world")
+        await settle(pilot)
+        [thinking] = pane.query(".thinking").results(Static)
+        assert thinking.display and text(thinking) == "The user said: hello world"
+        assert [text(s) for s in pane.query("#transcript Static").results(Static) if s.display] == [
+            "> hello world", "The user said: hello world", "echo: hello world"]
+        await send(pilot, pane, "again")
+        await settle(pilot)
+        assert console.cohere.requests[-1].json()["messages"][1] == {"role": "assistant",
+                                                                     "content": "echo: hello world"}
+        pane.query_one(".model", Select).value = "chat"
+        await settle(pilot)
+        await send(pilot, pane, "plain")
+        await settle(pilot)
+        assert not list(pane.query(".thinking").results(Static))[-1].display  # a model that does not think
 
 
 async def test_tokens_show_as_they_arrive_and_escape_stops_the_stream(console: ConsoleGateway) -> None:

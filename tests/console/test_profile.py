@@ -50,7 +50,7 @@ async def test_instances_routes_and_yaml_with_secrets_masked(console: ConsoleGat
         await settle(pilot)
         screen = app.screen
         instances = rows(screen.query_one("#instances", DataTable))
-        assert [r[:4] for r in instances] == [["openai", "openai", "ok", 5], ["cohere", "cohere", "ok", 1],
+        assert [r[:4] for r in instances] == [["openai", "openai", "ok", 5], ["cohere", "cohere", "ok", 2],
                                               ["form", "console_form", "ok", "all"],
                                               ["spare", "openai", "not configured", "all"]]
         assert "api_key=sk-...3a9c" in instances[0][4] and "base_url=http://openai.test/v1" in instances[0][4]
