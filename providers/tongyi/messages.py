@@ -37,7 +37,7 @@ from core.openai.chat import (
     ToolMessage,
     UserMessage,
 )
-from core.openai.usage import PromptTokensDetails, Usage
+from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
 from core.translate import answered_function, offered_function, texts, tool_arguments
 
 __all__ = ["FINISH_REASONS", "DashScopeUsage", "Generation", "ToolCallPart", "build_request", "chat_completion",
@@ -169,6 +169,10 @@ class Output(msgspec.Struct):
     choices: list[GenerationChoice] = []
 
 
+class ReasoningTokens(msgspec.Struct):
+    reasoning_tokens: int | None = None
+
+
 class CachedTokens(msgspec.Struct):
     cached_tokens: int | None = None
 
@@ -177,6 +181,7 @@ class DashScopeUsage(msgspec.Struct):
     input_tokens: int = 0
     output_tokens: int = 0
     prompt_tokens_details: CachedTokens | None = None
+    output_tokens_details: ReasoningTokens | None = None
 
 
 class Generation(msgspec.Struct):
@@ -195,11 +200,15 @@ def finish_reason(reason: str | None) -> str | None:
 
 
 def openai_usage(usage: DashScopeUsage) -> Usage:
-    """Input and output tokens as prompt and completion tokens; cache hits as ``cached_tokens``."""
+    """Input and output tokens as prompt and completion tokens; cache hits as ``cached_tokens``, thinking (part of
+    the output) as ``reasoning_tokens``."""
     cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details is not None else None
+    thought = usage.output_tokens_details.reasoning_tokens if usage.output_tokens_details is not None else None
     return Usage(prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens,
                  total_tokens=usage.input_tokens + usage.output_tokens,
-                 prompt_tokens_details=PromptTokensDetails(cached_tokens=cached) if cached is not None else None)
+                 prompt_tokens_details=PromptTokensDetails(cached_tokens=cached) if cached is not None else None,
+                 completion_tokens_details=(CompletionTokensDetails(reasoning_tokens=thought) if thought is not None
+                                            else None))
 
 
 def chat_completion(answer: Generation, model: str) -> ChatCompletion:

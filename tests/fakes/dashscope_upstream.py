@@ -5,16 +5,16 @@ A raw ASGI 3 application on `upstream_kit`; `base_url` is the server root like `
 and `api_url` (`<root>/api/v1`) what the `dashscope` SDK takes as `base_address`. Routes, all POST behind
 `Authorization: Bearer <key>`, as Model Studio's API reference documents them:
 
-* `/api/v1/services/aigc/text-generation/generation` `{model, input: {messages}, parameters?: {result_format
-  ("text" default | "message"), incremental_output, max_tokens, temperature [0, 2), top_p (0, 1], top_k, seed,
-  stop, tools, tool_choice ("auto" | "none" | {type: function, function: {name}}), parallel_tool_calls,
-  response_format, enable_thinking, presence_penalty, repetition_penalty}}` → `{output: {choices: [{finish_reason,
-  message: {role, content, tool_calls?, reasoning_content?}}]} (or {text, finish_reason}), usage: {input_tokens,
-  output_tokens, total_tokens}, request_id}`. With `X-DashScope-SSE: enable` (or `Accept: text/event-stream`) it
-  streams SSE events `id:<n>` / `event:result` / `:HTTP_STATUS/200` / `data:<a whole response>`: with
-  `incremental_output` each holds only what is new, otherwise all so far; `finish_reason` is the string `"null"`
-  until the last event, and every event carries the usage so far. A failure mid-stream is `event:error` with
-  `:HTTP_STATUS/<code>` and the error object.
+* `/api/v1/services/aigc/text-generation/generation` `{model, input: {messages}, parameters?: {result_format ("text"
+  default | "message"), incremental_output, max_tokens, temperature [0, 2), top_p (0, 1], top_k, seed, stop, tools,
+  tool_choice ("auto" | "none" | {type: function, function: {name}}), parallel_tool_calls, response_format,
+  enable_thinking, presence_penalty, repetition_penalty}}` → `{output: {choices: [{finish_reason, message: {role,
+  content, tool_calls?, reasoning_content?}}]} (or {text, finish_reason}), usage: {input_tokens, output_tokens,
+  total_tokens, output_tokens_details?: {reasoning_tokens}}, request_id}`. With `X-DashScope-SSE: enable` (or
+  `Accept: text/event-stream`) it streams SSE events `id:<n>` / `event:result` / `:HTTP_STATUS/200` / `data:<a whole
+  response>`: with `incremental_output` each holds only what is new, otherwise all so far; `finish_reason` is the
+  string `"null"` until the last event, and every event carries the usage so far. A failure mid-stream is
+  `event:error` with `:HTTP_STATUS/<code>` and the error object.
 * `/api/v1/services/embeddings/text-embedding/text-embedding` `{model, input: {texts}, parameters?: {dimension,
   text_type}}` → `{output: {embeddings: [{text_index, embedding}]}, usage: {total_tokens}, request_id}`; v3 and
   v4 take at most 10 texts a call (v2: 25).
@@ -243,8 +243,12 @@ def _limit(plan: Plan, parameters: JSON, sensitive: bool, stream: bool) -> None:
         plan.text, plan.finish_reason = "".join(split[:limit]).rstrip(), "length"
 
 
-def _usage(input_tokens: int, output_tokens: int) -> JSON:
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+def _usage(input_tokens: int, output_tokens: int, reasoning_tokens: int = 0) -> JSON:
+    usage: JSON = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                   "total_tokens": input_tokens + output_tokens}
+    if reasoning_tokens:
+        usage["output_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return usage
 
 
 def _output(message: JSON, finish: str, as_text: bool) -> JSON:
@@ -261,7 +265,7 @@ def generation(plan: Plan, request_id: str, as_text: bool) -> JSON:
     if plan.calls:
         message["tool_calls"] = plan.calls
     return {"output": _output(message, plan.finish_reason, as_text),
-            "usage": _usage(plan.input_tokens, plan.output_tokens), "request_id": request_id}
+            "usage": _usage(plan.input_tokens, plan.output_tokens, words(plan.reasoning)), "request_id": request_id}
 
 
 def _deltas(plan: Plan) -> list[JSON]:
@@ -281,17 +285,19 @@ def _deltas(plan: Plan) -> list[JSON]:
 
 def generation_events(plan: Plan, request_id: str, incremental: bool, as_text: bool) -> list[JSON]:
     """The stream's payloads; the last has the finish reason (none when the output filter stops it)."""
-    events, so_far, produced = [], "", 0
+    events, so_far, produced, thought = [], "", 0, 0
     for delta in _deltas(plan):
         so_far += delta.get("content", "")
+        thought += words(delta.get("reasoning_content", ""))
         produced += words(delta.get("content", "") + delta.get("reasoning_content", ""))
         message = delta if incremental else {**delta, "content": so_far}
-        events.append({"output": _output(message, "null", as_text), "usage": _usage(plan.input_tokens, produced),
-                       "request_id": request_id})
+        events.append({"output": _output(message, "null", as_text),
+                       "usage": _usage(plan.input_tokens, produced, thought), "request_id": request_id})
     if not plan.filtered:
         last = {"content": ""} if incremental else {"content": so_far}
         events.append({"output": _output(last, plan.finish_reason, as_text),
-                       "usage": _usage(plan.input_tokens, plan.output_tokens), "request_id": request_id})
+                       "usage": _usage(plan.input_tokens, plan.output_tokens, words(plan.reasoning)),
+                       "request_id": request_id})
     return events
 
 

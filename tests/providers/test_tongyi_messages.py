@@ -117,10 +117,12 @@ def test_responses_carry_thinking_as_reasoning_content(message: dict[str, Any], 
     assert msgspec.to_builtins(chat_completion(generation(message), "qwen-plus"))["choices"][0]["message"] == expected
 
 
-def test_cached_tokens_are_reported() -> None:
-    usage = chat_completion(generation({"content": "x"}, prompt_tokens_details={"cached_tokens": 3}), "m").usage
+def test_cached_and_thinking_tokens_are_reported() -> None:
+    usage = chat_completion(generation({"content": "x"}, prompt_tokens_details={"cached_tokens": 3},
+                                       output_tokens_details={"reasoning_tokens": 1}), "m").usage
     assert usage is not None and usage.prompt_tokens_details is not None
     assert usage.prompt_tokens_details.cached_tokens == 3
+    assert usage.completion_tokens_details is not None and usage.completion_tokens_details.reasoning_tokens == 1
 
 
 # -- streams ---------------------------------------------------------------------------------------------------

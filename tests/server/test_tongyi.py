@@ -90,12 +90,20 @@ def test_thinking_comes_back_as_reasoning_content_streamed_or_not(client: openai
     whole = client.chat.completions.create(model=MODEL, messages=question, extra_body=thinking)
     assert whole.choices[0].message.content == "echo: Why is the sky blue"
     assert whole.choices[0].message.model_extra == {"reasoning_content": "The user said: Why is the sky blue"}
-    chunks = list(client.chat.completions.create(model=MODEL, messages=question, extra_body=thinking, stream=True))
-    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks)
+    usage = whole.usage
+    assert usage is not None and usage.completion_tokens_details is not None
+    thought_words, answer_words = 8, 6  # "The user said: Why is the sky blue", "echo: Why is the sky blue"
+    assert usage.completion_tokens_details.reasoning_tokens == thought_words
+    assert usage.completion_tokens == thought_words + answer_words  # thinking is part of the output
+    chunks = list(client.chat.completions.create(model=MODEL, messages=question, extra_body=thinking, stream=True,
+                                                 stream_options={"include_usage": True}))
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks if c.choices)
     assert thought == "The user said: Why is the sky blue"
-    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole.choices[0].message.content
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+    assert chunks[-1].usage == usage
     quiet = client.chat.completions.create(model=MODEL, messages=question)
     assert quiet.choices[0].message.model_extra == {}
+    assert quiet.usage is not None and quiet.usage.completion_tokens_details is None
 
 
 @pytest.mark.parametrize(("extra", "content", "finish"), FINISH_CASES)
