@@ -5,14 +5,15 @@ of a user turn; consecutive turns of one role are merged (the Messages API alter
 as ``base64`` or ``url`` sources; ``stop`` becomes ``stop_sequences``; ``tool_choice`` ``required`` becomes ``any``
 and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``; ``response_format`` becomes
 ``output_config.format`` (a JSON schema; JSON mode asks for any object). ``max_tokens`` is required upstream: the
-model's parameter rule fills it when the client leaves it out. Thinking: Anthropic's own ``thinking`` object, sent
-as an extra field, passes through; ``reasoning_effort`` becomes ``thinking`` with a token budget
-(``EFFORT_BUDGETS``; ``none`` turns it off). As in OpenAI's reasoning models and in Anthropic's, a client's
-``max_tokens`` caps thinking and answer together, so the budget is cut to fit under it; without one, the budget
-comes on top of the model's default (up to the model's ceiling). An assistant message's ``thinking_blocks`` (as this
-translation returns them) go back before its other blocks when the request thinks, as Anthropic wants in a tool
-loop. What Anthropic cannot do (several choices, log probabilities, penalties, audio input) is a 400 naming the
-parameter, rather than an answer that silently ignores it.
+model's default (its rule's) goes when the client sends none. Thinking: Anthropic's own ``thinking`` object, sent as
+an extra field, passes through; ``reasoning_effort`` becomes ``thinking`` with a token budget (``EFFORT_BUDGETS``;
+``none`` turns it off). As in OpenAI's reasoning models and in Anthropic's, a client's ``max_tokens`` caps thinking
+and answer together, so the budget is cut to fit under it; without one, the budget comes on top of the model's
+default, and where that passes the model's ceiling the budget shrinks, keeping the default's room for the answer (or
+half the ceiling). An assistant message's ``thinking_blocks`` (as this translation returns them) go back before its
+other blocks when the request thinks, as Anthropic wants in a tool loop. What Anthropic cannot do (several choices,
+log probabilities, penalties, audio input) is a 400 naming the parameter, rather than an answer that silently
+ignores it.
 
 Response: text blocks are joined into ``content``, thinking blocks into ``reasoning_content`` (and kept whole,
 signatures and redacted ones included, in ``thinking_blocks``), ``tool_use`` blocks become ``tool_calls`` with their
@@ -149,8 +150,12 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         names = ", ".join(f"'{name}'" for name in ("none", *EFFORT_BUDGETS))
         raise InvalidRequestError(f"Invalid value for 'reasoning_effort': expected one of {names}.",
                                   param="reasoning_effort", code="invalid_value")
-    max_tokens = cap or min(default + budget, ceiling or _LARGEST_OUTPUT)
-    budget = min(budget, max_tokens - 1)
+    if cap:
+        max_tokens, room = cap, 1  # the client's cap covers both, as OpenAI's does: its choice
+    else:
+        max_tokens = min(default + budget, ceiling or _LARGEST_OUTPUT)
+        room = min(default, max_tokens // 2)  # at the ceiling the budget gives way, not the answer
+    budget = min(budget, max_tokens - room)
     if budget < _MIN_BUDGET:
         raise InvalidRequestError(f"'max_tokens' must be above {_MIN_BUDGET} for Anthropic models to think: it "
                                   f"covers the thinking too, and its budget is at least {_MIN_BUDGET} tokens.",

@@ -42,7 +42,7 @@ _STATUS_OF_TYPE = {
     "api_error": 500,
     "overloaded_error": 529,
 }
-_TOO_LONG = ("prompt is too long", "input is too long", "exceeds the context window")
+_TOO_LONG = ("prompt is too long", "input is too long", "exceeds the context window", "exceed context limit")
 _encode = msgspec.json.Encoder().encode
 _decode_message = msgspec.json.Decoder(Message).decode
 

@@ -51,7 +51,10 @@ Replies are deterministic; tokens are `openai_wire.words` (whitespace-separated 
   does, thinking turned on wants the last assistant turn that called tools to start with its thinking block (or a
   `redacted_thinking` one) and thinking turned off refuses thinking blocks in a final assistant prefill; with it on,
   `temperature` other than 1, `top_k`, and `top_p` under 0.95 are 400s. A prompt holding Anthropic's documented
-  test string `REDACTED_TRIGGER` answers a `redacted_thinking` block (opaque `data`) before the thinking block.
+  test string `REDACTED_TRIGGER` answers a `redacted_thinking` block before the thinking block: its `data` is sealed
+  (`seal`), billed as output, and checked when it comes back.
+* A prompt whose tokens and `max_tokens` together pass the 200,000-token window is a 400 "input length and
+  `max_tokens` exceed context limit: ...", as the API answers since Claude 3.7.
 
 Every response carries a `request-id` header (`req_01...`). Errors are `{"type": "error", "error": {"type",
 "message"}, "request_id"}` with that id and an `x-should-retry` header; messages are the API's where known
@@ -457,8 +460,10 @@ def _block_tokens(block: Any, at: str) -> int:
                 raise invalid(f"{at}: Invalid `signature` in `thinking` block")
             return words(thought)
         case "redacted_thinking":
-            _string(block, "data", f"{at}.redacted_thinking")
-            return 0
+            sealed = unseal(_string(block, "data", f"{at}.redacted_thinking"))
+            if sealed is None:
+                raise invalid(f"{at}: Invalid `data` in `redacted_thinking` block")
+            return words(sealed)
         case other:
             expected = ", ".join(f"'{kind}'" for kind in _BLOCK_TYPES)
             raise invalid(f"{at}: Input tag '{other}' found using 'type' does not match any of the expected tags: "
@@ -612,6 +617,20 @@ def read_prompt(body: JSON) -> tuple[Prompt, list[JSON]]:
 def sign(thought: str) -> str:
     """A thinking block's `signature`: opaque to clients, checked when the block comes back."""
     return base64.b64encode(hmac.digest(_SIGNING_KEY, thought.encode(), "sha256")).decode()
+
+
+def seal(thought: str) -> str:
+    """A redacted_thinking block's `data`: the thinking and its signature, base64; the API's is encrypted."""
+    return base64.b64encode(f"{thought}\n{sign(thought)}".encode()).decode()
+
+
+def unseal(data: str) -> str | None:
+    """The thinking a `seal` holds, or None for data this fake did not seal (or that was changed)."""
+    try:
+        thought, _, signature = base64.b64decode(data, validate=True).decode().rpartition("\n")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return thought if hmac.compare_digest(signature, sign(thought)) else None
 
 
 def check_thought_turns(turns: list[Turn], thinking: bool) -> None:
@@ -793,16 +812,16 @@ class ThinkingOut:
 
 @dataclass(frozen=True)
 class RedactedOut:
-    """A redacted_thinking block: its thinking encrypted, opaque to the client."""
+    """A redacted_thinking block: its thinking sealed (see `seal`), opaque to the client, billed as output."""
 
-    data: str
+    thinking: str
 
     @property
     def tokens(self) -> int:
-        return 0
+        return words(self.thinking)
 
     def wire(self) -> JSON:
-        return {"type": "redacted_thinking", "data": self.data}
+        return {"type": "redacted_thinking", "data": seal(self.thinking)}
 
 
 Out = RedactedOut | ThinkingOut | TextOut | ToolOut
@@ -913,7 +932,7 @@ def plan_message(prompt: Prompt, settings: Settings, usage: Usage, thinks: bool)
         subject = prompt.said.text or "the results"
         thought = (ThinkingOut(f"Let me think about {subject}." if settings.shown else ""),)
         if REDACTED_TRIGGER in prompt.said.text:
-            thought = (RedactedOut(base64.b64encode(sign(subject).encode()).decode()), *thought)
+            thought = (RedactedOut(f"Thinking about {subject} in secret."), *thought)
     calls = tool_calls(settings, prompt.said)
     if calls:
         preamble = [TextOut(f"I'll use {', '.join(call.name for call in calls)}.")] if settings.choice == "auto" else []
@@ -1115,6 +1134,9 @@ class FakeAnthropic(FakeUpstream):
         if settings.max_tokens > model.max_tokens:
             raise invalid(f"max_tokens: {settings.max_tokens} > {model.max_tokens}, which is the maximum allowed "
                           f"number of output tokens for {model.id}")
+        if not counting and prompt.tokens + settings.max_tokens > MAX_CONTEXT:
+            raise invalid(f"input length and `max_tokens` exceed context limit: {prompt.tokens} + "
+                          f"{settings.max_tokens} > {MAX_CONTEXT}, decrease input length or `max_tokens` and try again")
         if "fault-context" in named:
             raise prompt_too_long(MAX_CONTEXT + prompt.tokens)
         if fault is not None and fault.kind == "stall" and not await self.stall(ex, fault.value):

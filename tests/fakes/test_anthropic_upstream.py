@@ -330,6 +330,15 @@ def test_the_documented_trigger_answers_redacted_thinking_and_sampling_must_stay
     again = client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=[
         *asked, message.to_param(), {"role": "user", "content": "and now?"}])
     assert again.content[-1].type == "text" and again.content[-1].text == "echo: and now?"
+    assert message.usage.output_tokens == sum(len(t.split()) for t in (
+        f"Thinking about {REDACTED_TRIGGER} hi in secret.", f"Let me think about {REDACTED_TRIGGER} hi.",
+        f"echo: {REDACTED_TRIGGER} hi"))  # the redacted thinking is billed too
+    changed: list[Any] = [block.model_dump() for block in message.content]
+    changed[0]["data"] = base64.b64encode(b"something else\nnot signed").decode()
+    with pytest.raises(anthropic.BadRequestError, match=r"messages\.1\.content\.0: Invalid `data` in "
+                       r"`redacted_thinking` block"):
+        client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=[
+            *asked, {"role": "assistant", "content": changed}, {"role": "user", "content": "and now?"}])
     for sampling, problem in (({"temperature": 0.5}, "`temperature` may only be set to 1 when thinking is enabled"),
                               ({"top_k": 5}, "`top_k` must be unset when thinking is enabled"),
                               ({"top_p": 0.5}, "`top_p` must be greater than or equal to 0.95")):
@@ -338,6 +347,14 @@ def test_the_documented_trigger_answers_redacted_thinking_and_sampling_must_stay
                                    extra_body=sampling)  # this SDK's create() no longer takes sampling parameters
     client.messages.create(model=HAIKU, max_tokens=2000, thinking=THINK, messages=_user(PROMPT),
                            extra_body={"temperature": 1, "top_p": 0.95})
+
+
+def test_prompt_and_max_tokens_must_fit_the_window(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError, match=r"input length and `max_tokens` exceed context limit: "
+                       r"136001 \+ 64000 > 200000, decrease input length or `max_tokens` and try again"):
+        client.messages.create(model=HAIKU, max_tokens=64000, messages=_user("word " * 136_001), timeout=30)
+    client.messages.create(model=HAIKU, max_tokens=63_999, messages=_user("word " * 136_001), timeout=30)
+    # (with a timeout of its own, the SDK does not ask for streaming for a large max_tokens)
 
 
 def test_thinking_blocks_go_back_unchanged_in_a_tool_loop(client: anthropic.Anthropic, fake: FakeAnthropic) -> None:

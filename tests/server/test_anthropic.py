@@ -59,7 +59,7 @@ def test_chat_usage_cost_and_what_was_sent(client: openai.OpenAI, anthropic: Fak
     assert sent.headers["anthropic-version"] == "2023-06-01"
     body = sent.json()
     assert body["system"] == [{"type": "text", "text": "Be brief."}] and body["stop_sequences"] == ["never"]
-    assert body["max_tokens"] == 8192  # required upstream: the model's rule filled it
+    assert body["max_tokens"] == 8192  # required upstream: the model's default, the client sent none
 
 
 def test_length_and_stream_equal_the_answer(client: openai.OpenAI) -> None:
@@ -149,6 +149,28 @@ def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:
         final = stream.get_final_completion()
     assert [{k: v for k, v in b.items() if k != "index"} for b in
             (final.choices[0].message.model_extra or {})["thinking_blocks"]] == blocks
+
+
+def test_redacted_thinking_goes_back_sealed_as_it_came(client: openai.OpenAI, anthropic: FakeAnthropic) -> None:
+    question = ask(f"{REDACTED_TRIGGER} hi")
+    first = client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="low")
+    history: list[Any] = [*question, first.choices[0].message, *ask("and now?")]
+    again = client.chat.completions.create(model=MODEL, messages=history, reasoning_effort="low")
+    assert again.choices[0].message.content == "echo: and now?"
+    sent = anthropic.requests[-1].json()["messages"][1]["content"]
+    assert sent[:2] == (first.choices[0].message.model_extra or {})["thinking_blocks"]  # checked by the fake
+    history[1] = {"role": "assistant", "content": first.choices[0].message.content,
+                  "thinking_blocks": [{"type": "redacted_thinking", "data": "bm90IHNlYWxlZA=="}]}
+    with pytest.raises(openai.BadRequestError, match="Invalid `data` in `redacted_thinking` block"):
+        client.chat.completions.create(model=MODEL, messages=history, reasoning_effort="low")
+
+
+def test_a_prompt_and_max_tokens_past_the_window_is_context_length_exceeded(client: openai.OpenAI,
+                                                                           anthropic: FakeAnthropic) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=ask("word " * 136_001), max_tokens=64_000)
+    assert caught.value.code == "context_length_exceeded" and caught.value.param == "messages"
+    assert "exceed context limit" in caught.value.message and anthropic.requests[-1].json()["max_tokens"] == 64_000
 
 
 def test_the_thinking_budget_fits_the_clients_cap_or_comes_on_top_of_the_default(
