@@ -8,12 +8,12 @@ and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``; ``resp
 model's default (its rule's) goes when the client sends none. Thinking: Anthropic's own ``thinking`` object, sent as
 an extra field, passes through; ``reasoning_effort`` becomes ``thinking`` with a token budget (``EFFORT_BUDGETS``;
 ``none`` turns it off). As in OpenAI's reasoning models and in Anthropic's, a client's ``max_tokens`` caps thinking
-and answer together, so the budget is cut to fit under it; without one, the budget comes on top of the model's
-default, and where that passes the model's ceiling the budget shrinks, keeping the default's room for the answer (or
-half the ceiling). An assistant message's ``thinking_blocks`` (as this translation returns them) go back before its
-other blocks when the request thinks, as Anthropic wants in a tool loop. What Anthropic cannot do (several choices,
-log probabilities, penalties, audio input) is a 400 naming the parameter, rather than an answer that silently
-ignores it.
+and answer together: an effort's budget is cut to fit under it. Without one, the budget (an effort's, or the one the
+client's own ``thinking`` names) comes on top of the model's default, up to the model's ceiling, where an effort's
+budget shrinks to keep the default's room for the answer (or half the ceiling). An assistant message's
+``thinking_blocks`` (as this translation returns them) go back before its other blocks when the request thinks, as
+Anthropic wants in a tool loop. What Anthropic cannot do (several choices, log probabilities, penalties, audio
+input) is a 400 naming the parameter, rather than an answer that silently ignores it.
 
 Response: text blocks are joined into ``content``, thinking blocks into ``reasoning_content`` (and kept whole,
 signatures and redacted ones included, in ``thinking_blocks``), ``tool_use`` blocks become ``tool_calls`` with their
@@ -140,7 +140,10 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         if not isinstance(given, dict):
             raise InvalidRequestError("'thinking' must be an object, like {\"type\": \"enabled\", "
                                       "\"budget_tokens\": 2048}.", param="thinking", code="invalid_type")
-        return given, cap or default
+        budget = given.get("budget_tokens")
+        if cap or given.get("type") != "enabled" or not isinstance(budget, int):
+            return given, cap or default
+        return given, min(default + budget, ceiling or _LARGEST_OUTPUT)  # its budget on top, as for an effort
     if effort is None:
         return None, cap or default
     if effort == "none":

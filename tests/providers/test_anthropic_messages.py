@@ -123,6 +123,10 @@ SENT_BACK = {"role": "assistant", "content": [SIGNED, REDACTED, {"type": "text",
     pytest.param({"reasoning_effort": "none"}, None, {"type": "disabled"}, 1000, id="none turns thinking off"),
     pytest.param({"thinking": {"type": "adaptive", "display": "omitted"}}, None,
                  {"type": "adaptive", "display": "omitted"}, 1000, id="Anthropic's own thinking passes through"),
+    pytest.param({"thinking": {"type": "enabled", "budget_tokens": 10000}}, None,
+                 {"type": "enabled", "budget_tokens": 10000}, 11000, id="... its budget on top of the default"),
+    pytest.param({"thinking": {"type": "enabled", "budget_tokens": 10000}, "max_tokens": 12000}, None,
+                 {"type": "enabled", "budget_tokens": 10000}, 12000, id="... or under the client's cap"),
 ])
 def test_thinking_from_reasoning_effort_or_as_sent(openai: dict[str, Any], ceiling: int | None,
                                                    thinking: dict[str, Any], max_tokens: int) -> None:
