@@ -5,7 +5,10 @@ the ``api-key`` header; with ``api_version: v1`` it goes to the versionless ``{e
 with the deployment as ``model``. A model's ``deployment_name`` credential names its deployment (the model name
 when empty) and ``base_model_name`` the OpenAI model deployed, whose catalogue entry (context size, parameter
 rules, pricing) the model takes. Azure's content filter refuses a prompt with 400 ``content_filter``, which
-reaches the client as that, with the filter's verdict in the message.
+reaches the client as that, with the filter's verdict in the message. From api-version 2024-09-01-preview on (and
+on the v1 API) a stream the client asked for without its usage is asked with ``stream_options.include_usage``, the
+usage chunk kept from the client, so that streams count in usage, cost and keys' limits as other calls do; an
+instance's ``stream_usage`` credential, if set, decides instead.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import httpx
 import msgspec
 
 from core import errors
-from core.model_types import ModelTarget
+from core.model_types import ModelTarget, ProviderContext
 from core.registry import Registry
 from core.schema import ConfigurateMethod, ModelSchema, ModelType
 from providers.openai_compatible import OpenAICompatibleProvider
@@ -28,6 +31,9 @@ from providers.openai_compatible.provider import USER_AGENT
 __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIProvider"]
 
 DEFAULT_API_VERSION = "2024-10-21"
+STREAM_OPTIONS_SINCE = "2024-09-01"
+"""The first api-version (``2024-09-01-preview``; GA ``2024-10-21``) that takes ``stream_options``: from it on, a
+stream the client asked for without its usage is asked with it, so that it counts in usage and keys' limits."""
 """The latest generally available data-plane version."""
 
 
@@ -57,6 +63,11 @@ def _openai_models() -> dict[tuple[ModelType, str], ModelSchema]:
 
 class AzureOpenAIProvider(OpenAICompatibleProvider):
     """One Azure OpenAI resource."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        super().__init__(context)
+        if "stream_usage" not in context.credentials:  # see stream_usage: Azure takes it since 2024-09-01-preview
+            self.stream_usage = self._version == "v1" or self._version[:10] >= STREAM_OPTIONS_SINCE
 
     @classmethod
     def base_url(cls, credentials: Mapping[str, Any]) -> str:

@@ -14,7 +14,10 @@ Authentication: the `api-key` header, or `Authorization: Bearer` (Entra ID token
   an unsupported one: 400 `{"error": {"code": "BadRequest", "message": "API version not supported"}}`;
 * a wrong key: 401 `{"error": {"code": "401", "message": "Access denied due to invalid subscription key ..."}}`;
 * an unknown deployment: 404 `DeploymentNotFound`;
-* a chat prompt containing "forbidden-topic": 400 `content_filter` with the filter's verdict in `innererror`.
+* a chat prompt containing "forbidden-topic": 400 `content_filter` with the filter's verdict in `innererror`;
+* `stream_options` under an api-version older than 2024-09-01-preview (here 2024-06-01), which does not know it:
+  400 `{"error": {"message": "Unrecognized request argument supplied: stream_options", "type":
+  "invalid_request_error", "param": null, "code": null}}`.
 
 Everything else (faults by model name, streaming, audio) is `FakeOpenAI`'s; fault names go in the deployment.
 """
@@ -33,6 +36,8 @@ from tests.fakes.openai_upstream import FakeOpenAI, _decode, _Exchange, _headers
 __all__ = ["API_VERSIONS", "FILTER_TRIGGER", "FakeAzureOpenAI"]
 
 API_VERSIONS = frozenset({"2024-06-01", "2024-10-21", "2025-01-01-preview", "2025-04-01-preview"})
+STREAM_OPTIONS_SINCE = "2024-09-01"
+"""The first api-version (2024-09-01-preview; GA 2024-10-21) that takes `stream_options`."""
 FILTER_TRIGGER = "forbidden-topic"
 _DEPLOYMENT_ROUTE = re.compile(r"/openai/deployments/([^/]+)/(.+)")
 _OPERATIONS = frozenset({"chat/completions", "completions", "embeddings", "audio/transcriptions",
@@ -66,6 +71,7 @@ class FakeAzureOpenAI(FakeOpenAI):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         match = _DEPLOYMENT_ROUTE.fullmatch(path)
         versioned = match is not None or path == "/openai/models"
+        version: str | None = None
         if not (versioned or path.startswith("/openai/v1/")):
             raise _azure_error(404, "404", "Resource not found")
         if versioned:
@@ -97,6 +103,8 @@ class FakeAzureOpenAI(FakeOpenAI):
                                "again.")
         if operation == "chat/completions" and FILTER_TRIGGER in str(payload.get("messages")):
             raise _content_filter()
+        if "stream_options" in payload and version is not None and version < STREAM_OPTIONS_SINCE:
+            raise wire.APIError(400, "Unrecognized request argument supplied: stream_options")
         await self._post(ex, "/v1/" + operation, {**payload, "model": model})
 
     def _payload(self, operation: str, scope: Scope, body: bytes) -> dict[str, Any]:

@@ -44,6 +44,22 @@ def test_streaming_and_embeddings(fake: FakeAzureOpenAI) -> None:
     assert len(vectors.data) == 2
 
 
+def test_stream_usage_is_taken_since_2024_09_01_preview(fake: FakeAzureOpenAI) -> None:
+    ask: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "Count"}]
+    with azure(fake) as client:
+        chunks = list(client.chat.completions.create(model="chat4o", messages=ask, stream=True,
+                                                     stream_options={"include_usage": True}))
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2 and not chunks[-1].choices
+    with azure(fake, version="2024-06-01") as client, pytest.raises(openai.BadRequestError) as old:
+        client.chat.completions.create(model="chat4o", messages=ask, stream=True,
+                                       stream_options={"include_usage": True})
+    assert old.value.body == {"message": "Unrecognized request argument supplied: stream_options",
+                              "type": "invalid_request_error", "param": None, "code": None}
+    with azure(fake, version="2024-06-01") as client:
+        chunks = list(client.chat.completions.create(model="chat4o", messages=ask, stream=True))
+    assert chunks and all(c.usage is None for c in chunks)
+
+
 def test_speech_by_deployment(fake: FakeAzureOpenAI) -> None:
     with azure(fake) as client:
         speech = client.audio.speech.create(model="talk", voice="alloy", input="Hello", response_format="wav")

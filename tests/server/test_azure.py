@@ -28,6 +28,10 @@ providers:
       - {model: voice, model_type: tts, credentials: {deployment_name: talk, base_model_name: tts-1}}
       - {model: gone, model_type: llm, credentials: {deployment_name: deleted-deployment}}
       - {model: busy, model_type: llm, credentials: {deployment_name: fault-status-429}}
+  - name: azure-2024-06
+    provider: azure_openai
+    credentials: {endpoint: "${AZURE_URL}", api_key: "${AZURE_KEY}", api_version: "2024-06-01"}
+    models: [{model: chat4o, model_type: llm}]
   - name: azure-v1
     provider: azure_openai
     credentials: {endpoint: "${AZURE_URL}", api_key: "${AZURE_KEY}", api_version: v1}
@@ -83,6 +87,19 @@ def test_stream_embeddings_speech_and_the_v1_api(client: openai.OpenAI, azure: F
     assert reply.choices[0].message.content == "echo: Hi"
     sent = azure.requests[-1]
     assert sent.path == "/openai/v1/chat/completions" and sent.json()["model"] == "chat4o"
+
+
+@pytest.mark.parametrize(("model", "asked"), [("azure/gpt-4o-mini", True), ("azure-v1/chat4o", True),
+                                              ("azure-2024-06/chat4o", False)])
+def test_a_stream_is_asked_for_its_usage_where_the_api_version_takes_it(
+        client: openai.OpenAI, azure: FakeAzureOpenAI, model: str, asked: bool) -> None:
+    azure.clear()
+    chunks = list(client.chat.completions.create(model=model, stream=True,
+                                                 messages=[{"role": "user", "content": "Hi"}]))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: Hi"
+    assert all(c.usage is None and c.choices for c in chunks)  # the client did not ask: no usage chunk reaches it
+    sent = azure.requests[-1].json()
+    assert sent.get("stream_options") == ({"include_usage": True} if asked else None)
 
 
 def test_content_filter_is_a_400_with_its_code_and_verdict(client: openai.OpenAI) -> None:
