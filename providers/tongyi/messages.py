@@ -1,16 +1,17 @@
 """OpenAI chat completions to DashScope's native text generation and back.
 
-Request: ``{model, input: {messages}, parameters}``. Messages keep OpenAI's roles (developer becomes system),
-text only: these are the text-generation models (Qwen's vision models take another route, not served here).
-Assistant tool calls go as OpenAI writes them; a tool message gets the ``name`` of the function it answers
-besides its ``tool_call_id``. ``parameters`` always asks for ``result_format: message`` (and
-``incremental_output`` when streaming); ``max_completion_tokens`` is ``max_tokens``; DashScope's own knobs
-(``top_k``, ``repetition_penalty``, ``enable_thinking``, ``thinking_budget``, ``enable_search``) pass through from
-the client's JSON. DashScope takes ``tool_choice`` as ``auto``, ``none`` or a named function, not ``required``;
-several choices and log probabilities are not offered here: those are 400s naming the parameter.
+Request: ``{model, input: {messages}, parameters}``. Messages keep OpenAI's roles (developer becomes system), text
+only: these are the text-generation models (Qwen's vision models take another route, not served here). Assistant
+tool calls go as OpenAI writes them; a tool message gets the ``name`` of the function it answers besides its
+``tool_call_id``. ``parameters`` always asks for ``result_format: message`` (and ``incremental_output`` when
+streaming); ``max_completion_tokens`` is ``max_tokens``; DashScope's own knobs (``top_k``, ``repetition_penalty``,
+``enable_thinking``, ``thinking_budget``, ``enable_search``) pass through from the client's JSON;
+``reasoning_effort`` becomes ``enable_thinking`` with a ``thinking_budget`` (``EFFORT_BUDGETS``; ``none`` turns
+thinking off). DashScope takes ``tool_choice`` as ``auto``, ``none`` or a named function, not ``required``; several
+choices and log probabilities are not offered here: those are 400s naming the parameter.
 
-Response: ``output.choices[].message`` with ``content``, ``reasoning_content`` (the thinking, under the same name
-in OpenAI's answer) and ``tool_calls``, ``finish_reason`` (``"null"`` while a stream goes on) and ``usage`` in
+Response: ``output.choices[].message`` with ``content``, ``reasoning_content`` (the thinking, under the same name in
+OpenAI's answer) and ``tool_calls``, ``finish_reason`` (``"null"`` while a stream goes on) and ``usage`` in
 ``input_tokens`` / ``output_tokens``.
 """
 
@@ -48,6 +49,9 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"
 _PASSED = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "repetition_penalty", "enable_thinking",
            "thinking_budget", "enable_search", "parallel_tool_calls")
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty")
+EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+"""``reasoning_effort`` as DashScope's ``enable_thinking`` and ``thinking_budget`` (``none``: thinking off); the
+budgets are the ones Google's OpenAI-compatible endpoint uses for Gemini, as this gateway maps them there."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -61,6 +65,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
     if request.stream:
         parameters["incremental_output"] = True
     parameters.update((name, raw[name]) for name in _PASSED if raw.get(name) is not None)
+    parameters.update(_thinking(raw))
     max_tokens = request.max_completion_tokens or request.max_tokens
     if max_tokens is not None:
         parameters["max_tokens"] = max_tokens
@@ -75,6 +80,22 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
     if request.response_format is not None and request.response_format.type != "text":
         parameters["response_format"] = msgspec.to_builtins(request.response_format)
     return {"model": model, "input": {"messages": _messages(request)}, "parameters": parameters}
+
+
+def _thinking(raw: dict[str, Any]) -> dict[str, Any]:
+    """``enable_thinking`` and ``thinking_budget`` for the client's ``reasoning_effort`` (none without one)."""
+    effort = raw.get("reasoning_effort")
+    if effort is None:
+        return {}
+    if raw.get("enable_thinking") is not None or raw.get("thinking_budget") is not None:
+        raise InvalidRequestError("Send either 'reasoning_effort' or DashScope's 'enable_thinking' and "
+                                  "'thinking_budget', not both.", param="reasoning_effort", code="invalid_value")
+    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
+        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Qwen models: expected one of {names}.",
+                                  param="reasoning_effort", code="invalid_value")
+    return {"enable_thinking": True, "thinking_budget": budget} if budget else {"enable_thinking": False}
 
 
 def _reject_unsupported(request: ChatCompletionRequest, raw: dict[str, Any]) -> None:

@@ -31,7 +31,8 @@ Replies are deterministic (tokens are `openai_wire.words`): `"echo: " + <last us
 `"results: <content>; ..."`; tools are called by `zhipu_upstream.called_tools` (every offered function named by a
 word of the last user message, arguments from `<property>=<value>`), unless `tool_choice` is `none`; a named
 `tool_choice` calls that function only. `stop` cuts before the word, `max_tokens` keeps that many words
-(`length`). Thinking models (qwen-plus, qwen-turbo) with `enable_thinking` answer a `reasoning_content` first.
+(`length`). Thinking models (qwen-plus, qwen-turbo) with `enable_thinking` answer a `reasoning_content` first, cut
+to `thinking_budget` words (at most `THINKING_BUDGET_MAX`, the Qwen3 models' limit).
 Content moderation: a user text holding `SENSITIVE_INPUT` is a 400 `DataInspectionFailed` (input); holding
 `SENSITIVE_OUTPUT`, the answer is stopped: a 400 `DataInspectionFailed` (output), or streamed, two words and
 then an `event:error` with it.
@@ -66,6 +67,7 @@ RERANK = f"{PREFIX}/rerank/text-rerank/text-rerank"
 EVENT_STREAM = "text/event-stream;charset=UTF-8"
 JSON_TYPE = "application/json"
 SENSITIVE_INPUT = "forbidden-topic"
+THINKING_BUDGET_MAX = 38_912
 SENSITIVE_OUTPUT = "touchy-topic"
 _CODE_FAULT = re.compile(r"fault-code-([\w.]+)")
 
@@ -208,8 +210,10 @@ def plan_generation(body: JSON, model: Model, stream: bool) -> Plan:
     text = str(users[-1].get("content") or "") if users else ""
     if SENSITIVE_INPUT in text:
         raise DashScopeError("DataInspectionFailed", "Input data may contain inappropriate content.")
+    _number(parameters, "thinking_budget", 1, THINKING_BUDGET_MAX)
     if parameters.get("enable_thinking") and model.thinking:
-        plan.reasoning = f"The user said: {text}"
+        thought, budget = pieces(f"The user said: {text}"), parameters.get("thinking_budget")
+        plan.reasoning = "".join(thought[: int(budget)] if budget is not None else thought).rstrip()
     after = messages[messages.index(users[-1]) + 1:] if users else messages
     results = [str(m.get("content") or "") for m in after if m.get("role") == "tool"]
     calls = [] if results else _called(parameters, text)

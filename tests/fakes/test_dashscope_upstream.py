@@ -98,6 +98,12 @@ def test_tool_calls_whole_and_streamed(fake: FakeDashScope) -> None:
 def test_thinking_limits_and_json(fake: FakeDashScope) -> None:
     thought = generate(fake, "hi", model="qwen-plus", result_format="message", enable_thinking=True)
     assert thought.output.choices[0].message.reasoning_content == "The user said: hi"
+    assert thought.usage.output_tokens_details["reasoning_tokens"] == 4
+    budgeted = generate(fake, "hi", model="qwen-plus", result_format="message", enable_thinking=True,
+                        thinking_budget=2)
+    assert budgeted.output.choices[0].message.reasoning_content == "The user"
+    too_much = generate(fake, "hi", model="qwen-plus", enable_thinking=True, thinking_budget=40_000)
+    assert too_much.status_code == 400 and too_much.message == "Range of thinking_budget should be [1, 38912]"
     assert generate(fake, "hi", model="qwen-max", result_format="message",
                     enable_thinking=True).output.choices[0].message.get("reasoning_content") is None
     cut = generate(fake, "one two three", result_format="message", max_tokens=2)

@@ -60,6 +60,12 @@ def body(*messages: dict[str, Any], **parameters: Any) -> dict[str, Any]:
                      {**CALL, "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}]},
                       {"role": "tool", "content": "sunny", "tool_call_id": "call_1", "name": "get_weather"}),
                  id="tool calls and results, the result named"),
+    pytest.param({"messages": [HI], "reasoning_effort": "medium"}, body(HI, enable_thinking=True, thinking_budget=8192),
+                 id="reasoning effort as thinking with a budget"),
+    pytest.param({"messages": [HI], "reasoning_effort": "none"}, body(HI, enable_thinking=False),
+                 id="reasoning effort none: no thinking"),
+    pytest.param({"messages": [HI], "enable_thinking": True, "thinking_budget": 50},
+                 body(HI, enable_thinking=True, thinking_budget=50), id="DashScope's own thinking passes"),
 ])
 def test_requests(openai: dict[str, Any], expected: dict[str, Any]) -> None:
     assert dashscope_body(**openai) == expected
@@ -76,6 +82,9 @@ def test_requests(openai: dict[str, Any], expected: dict[str, Any]) -> None:
     pytest.param({"messages": [HI, {"role": "tool", "tool_call_id": "nope", "content": "x"}]},
                  "messages[1].tool_call_id", id="a result without its call"),
     pytest.param({"messages": [{"role": "system", "content": "Only this"}]}, "messages", id="no user turn"),
+    pytest.param({"messages": [HI], "reasoning_effort": "xhigh"}, "reasoning_effort", id="an effort without a budget"),
+    pytest.param({"messages": [HI], "reasoning_effort": "low", "enable_thinking": True}, "reasoning_effort",
+                 id="an effort and DashScope's switch"),
 ])
 def test_requests_refused(openai: dict[str, Any], param: str) -> None:
     with pytest.raises(errors.InvalidRequestError) as refused:
