@@ -1,26 +1,26 @@
 """OpenAI chat completions to Cohere's v2 Chat API (``POST /v2/chat``) and back.
 
-Request: messages keep their order and roles (developer messages are system messages); an assistant turn that
-called tools sends its text as the ``tool_plan`` (Cohere's place for what the model says before calling) and
-its calls with their ids; tool results keep their ``tool_call_id``; images go as ``image_url`` parts, only to a
-model whose catalogue entry has the ``vision`` feature (a 400 naming the part otherwise). ``top_p`` and ``top_k``
-are Cohere's ``p`` and ``k``, ``stop`` its ``stop_sequences``; ``response_format`` is ``json_object``, carrying a
-JSON schema as ``json_schema``. ``tool_choice`` ``required`` and ``none`` are ``REQUIRED`` and ``NONE``; Cohere
-cannot name one function, so a named choice is ``REQUIRED`` with only that function offered. An offered tool
-marked ``strict`` turns on ``strict_tools``, Cohere's one switch for the request (a ``strict`` field in a tool
-is a 422 there). What Cohere cannot do here (several choices, log probabilities, logit bias) is a 400 naming
-the parameter; ``parallel_tool_calls`` and ``user`` have no Cohere counterpart and are ignored. Cohere's own
-``safety_mode``, ``priority`` and ``thinking`` pass through as the client sends them (extra body fields);
-``thinking`` (``{"type": "enabled" | "disabled", "token_budget": N}``) turns a reasoning model's thinking off or
-bounds it: Cohere's reasoning models think unless told not to.
+Request: messages keep their order and roles (developer messages are system messages); an assistant turn that called
+tools sends its text as the ``tool_plan`` (Cohere's place for what the model says before calling) and its calls with
+their ids; tool results keep their ``tool_call_id``; images go as ``image_url`` parts, only to a model whose
+catalogue entry has the ``vision`` feature (a 400 naming the part otherwise). ``top_p`` and ``top_k`` are Cohere's
+``p`` and ``k``, ``stop`` its ``stop_sequences``; ``response_format`` is ``json_object``, carrying a JSON schema as
+``json_schema``. ``tool_choice`` ``required`` and ``none`` are ``REQUIRED`` and ``NONE``; Cohere cannot name one
+function, so a named choice is ``REQUIRED`` with only that function offered. An offered tool marked ``strict`` turns
+on ``strict_tools``, Cohere's one switch for the request (a ``strict`` field in a tool is a 422 there). What Cohere
+cannot do here (several choices, log probabilities, logit bias) is a 400 naming the parameter;
+``parallel_tool_calls`` and ``user`` have no Cohere counterpart and are ignored. Cohere's own ``safety_mode``,
+``priority`` and ``thinking`` pass through as the client sends them (extra body fields); ``thinking`` (``{"type":
+"enabled" | "disabled", "token_budget": N}``) turns a reasoning model's thinking off or bounds it: Cohere's
+reasoning models think unless told not to. ``reasoning_effort`` becomes that ``thinking`` (``EFFORT_BUDGETS`` as its
+``token_budget``; ``none`` turns thinking off).
 
-Response: ``content`` is the tool plan followed by the text parts (a reply that calls tools has only the plan:
-the client sees why, and sends it back as the next turn's plan); the thinking parts, joined, are
-``reasoning_content`` (left out when the model did not think); citations are dropped; tool calls keep their ids;
-``COMPLETE`` and ``STOP_SEQUENCE`` finish with ``stop``, ``MAX_TOKENS`` with ``length``, ``TOOL_CALL`` with
-``tool_calls``, while ``ERROR`` and ``TIMEOUT`` are errors (:data:`FAILED`, raised by the provider). Usage is
-``usage.tokens`` (what the model read and wrote), ``billed_units`` when tokens are missing; cache
-hits are ``cached_tokens``.
+Response: ``content`` is the tool plan followed by the text parts (a reply that calls tools has only the plan: the
+client sees why, and sends it back as the next turn's plan); the thinking parts, joined, are ``reasoning_content``
+(left out when the model did not think); citations are dropped; tool calls keep their ids; ``COMPLETE`` and
+``STOP_SEQUENCE`` finish with ``stop``, ``MAX_TOKENS`` with ``length``, ``TOOL_CALL`` with ``tool_calls``, while
+``ERROR`` and ``TIMEOUT`` are errors (:data:`FAILED`, raised by the provider). Usage is ``usage.tokens`` (what the
+model read and wrote), ``billed_units`` when tokens are missing; cache hits are ``cached_tokens``.
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ _SAMPLING = (("temperature", "temperature"), ("top_p", "p"), ("top_k", "k"), ("s
              ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"))
 _NATIVE = ("safety_mode", "priority", "thinking")
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias")
+EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+"""``reasoning_effort`` as Cohere's ``thinking.token_budget`` (``none``: thinking off); the budgets are the ones
+Google's OpenAI-compatible endpoint uses for Gemini, as this gateway maps them there."""
 _NO_PARAMETERS = {"type": "object", "properties": {}}
 
 
@@ -98,7 +101,26 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
         if spec is not None and spec.schema is not None:
             body["response_format"]["json_schema"] = spec.schema
     body.update({name: raw[name] for name in _NATIVE if raw.get(name) is not None})
+    thinking = _thinking(raw)
+    if thinking is not None:
+        body["thinking"] = thinking
     return body
+
+
+def _thinking(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """Cohere's ``thinking`` for the client's ``reasoning_effort`` (None without one)."""
+    effort = raw.get("reasoning_effort")
+    if effort is None:
+        return None
+    if raw.get("thinking") is not None:
+        raise InvalidRequestError("Send either 'reasoning_effort' or Cohere's 'thinking', not both.",
+                                  param="reasoning_effort", code="invalid_value")
+    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
+        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Cohere models: expected one of {names}.",
+                                  param="reasoning_effort", code="invalid_value")
+    return {"type": "enabled", "token_budget": budget} if budget else {"type": "disabled"}
 
 
 def _reject_unsupported(request: ChatCompletionRequest, raw: dict[str, Any]) -> None:

@@ -105,6 +105,11 @@ HI = {"role": "user", "content": "Hi"}
     pytest.param({"messages": [user("Hi")], "thinking": {"type": "enabled", "token_budget": 512}},
                  {"messages": [HI], "thinking": {"type": "enabled", "token_budget": 512}},
                  id="Cohere's own thinking passes through"),
+    pytest.param({"messages": [user("Hi")], "reasoning_effort": "medium"},
+                 {"messages": [HI], "thinking": {"type": "enabled", "token_budget": 8192}},
+                 id="reasoning effort as a thinking budget"),
+    pytest.param({"messages": [user("Hi")], "reasoning_effort": "none"},
+                 {"messages": [HI], "thinking": {"type": "disabled"}}, id="reasoning effort none: thinking off"),
     pytest.param({"messages": [user("Hi")], "n": 1, "logprobs": False, "response_format": {"type": "text"}},
                  {"messages": [HI]}, id="unsupported parameters at their neutral values are accepted"),
 ])
@@ -113,6 +118,8 @@ def test_requests_translate(openai: dict[str, Any], expected: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize(("openai", "param"), [
+    ({"messages": [user("Hi")], "reasoning_effort": "xhigh"}, "reasoning_effort"),
+    ({"messages": [user("Hi")], "reasoning_effort": "low", "thinking": {"type": "disabled"}}, "reasoning_effort"),
     ({"messages": [user("Hi")], "n": 2}, "n"),
     ({"messages": [user("Hi")], "logprobs": True}, "logprobs"),
     ({"messages": [user("Hi")], "top_logprobs": 2}, "top_logprobs"),

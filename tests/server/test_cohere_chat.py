@@ -125,6 +125,11 @@ def test_thinking_is_reasoning_content_streamed_or_not(client: openai.OpenAI, co
     assert quiet.choices[0].message.content == "echo: Hi there" and quiet.choices[0].message.model_extra == {}
     assert reasoning_of(list(client.chat.completions.create(model=REASONING, messages=user("Hi there"),
                                                             stream=True, extra_body=off))) == ""
+    unthinking = client.chat.completions.create(model=REASONING, messages=user("Hi there"), reasoning_effort="none")
+    assert cohere_fake.requests[-1].json()["thinking"] == {"type": "disabled"}
+    assert unthinking.choices[0].message.model_extra == {}
+    client.chat.completions.create(model=REASONING, messages=user("Hi there"), reasoning_effort="low")
+    assert cohere_fake.requests[-1].json()["thinking"] == {"type": "enabled", "token_budget": 1024}
     plain = client.chat.completions.create(model=MODEL, messages=user("Hi there"))
     assert plain.choices[0].message.model_extra == {}  # a model that does not think has no reasoning_content
 
