@@ -1,7 +1,8 @@
 """What the providers that translate OpenAI's chat completions to a native wire format share.
 
 Reading OpenAI messages: :func:`texts` (text-only content), :func:`data_uri`, :func:`tool_arguments`,
-:func:`offered_function` and :func:`answered_function`, each raising a 400 that names the offending parameter.
+:func:`offered_function` and :func:`answered_function`, each raising a 400 that names the offending parameter;
+:func:`effort_budget` reads ``reasoning_effort`` as a budget for a provider's own thinking switch.
 Writing OpenAI streams: :func:`expect_stream` checks that a stream came at all, then :class:`TranslatedStream`
 is the event loop around a provider's own per-event translation, which turns every failure after the first byte
 into the final OpenAI error event. Native streams come as SSE (:func:`core.sse.payloads`) or, as Ollama's do, as
@@ -33,8 +34,22 @@ from .openai.chat import (
 from .openai.usage import Usage
 from .sse import DONE, error_event, event, payloads
 
-__all__ = ["TranslatedStream", "answered_function", "data_uri", "expect_stream", "json_lines", "offered_function",
-           "texts", "tool_arguments"]
+__all__ = [
+    "EFFORT_BUDGETS",
+    "TranslatedStream",
+    "answered_function",
+    "data_uri",
+    "effort_budget",
+    "expect_stream",
+    "json_lines",
+    "offered_function",
+    "texts",
+    "tool_arguments",
+]
+
+EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
+"""``reasoning_effort`` as a thinking budget in tokens, as Google's OpenAI-compatible endpoint maps it for Gemini 2.5;
+this gateway uses the same for the other providers whose thinking takes a budget (0: thinking off)."""
 
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
 
@@ -82,6 +97,16 @@ def offered_function(tool: Tool, index: int, provider: str) -> FunctionDefinitio
         raise errors.InvalidRequestError(f"Only function tools can be offered to {provider} models, not "
                                          f"'{tool.type}'.", param=f"tools[{index}]", code="unsupported_value")
     return tool.function
+
+
+def effort_budget(effort: object, provider: str, budgets: Mapping[str, int] = EFFORT_BUDGETS) -> int:
+    """The thinking budget a client's ``reasoning_effort`` asks for; a 400 naming it for a level ``budgets`` lacks."""
+    budget = budgets.get(effort) if isinstance(effort, str) else None
+    if budget is None:
+        names = ", ".join(f"'{name}'" for name in budgets)
+        raise errors.InvalidRequestError(f"Invalid value for 'reasoning_effort' with {provider} models: expected one "
+                                         f"of {names}.", param="reasoning_effort", code="invalid_value")
+    return budget
 
 
 def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:

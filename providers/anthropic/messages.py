@@ -46,7 +46,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import data_uri, offered_function, texts, tool_arguments
+from core.translate import data_uri, effort_budget, offered_function, texts, tool_arguments
 
 __all__ = ["EFFORT_BUDGETS", "FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion",
            "openai_usage", "thinking_block"]
@@ -64,9 +64,10 @@ FINISH_REASONS = {
 
 _DEFAULT_MAX_TOKENS = 4096
 """Only for a model without a ``max_tokens`` rule (a customizable one without ``max_tokens_to_sample``)."""
-EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 64000}
-"""``reasoning_effort`` as a thinking budget in tokens (1,024 is Anthropic's minimum; any budget is cut to fit under
-``max_tokens``)."""
+EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768,
+                  "max": 64000}
+"""``reasoning_effort`` as a thinking budget in tokens (0: thinking off; 1,024 is Anthropic's minimum; any budget is
+cut to fit under ``max_tokens``)."""
 _MIN_BUDGET = 1024
 _LARGEST_OUTPUT = 64_000
 """The ceiling for a model whose rules give none: the most any Claude model in the catalogue writes."""
@@ -146,13 +147,9 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         return given, min(default + budget, ceiling or _LARGEST_OUTPUT)  # its budget on top, as for an effort
     if effort is None:
         return None, cap or default
-    if effort == "none":
+    budget = effort_budget(effort, "Anthropic", EFFORT_BUDGETS)
+    if not budget:
         return {"type": "disabled"}, cap or default
-    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
-    if budget is None:
-        names = ", ".join(f"'{name}'" for name in ("none", *EFFORT_BUDGETS))
-        raise InvalidRequestError(f"Invalid value for 'reasoning_effort': expected one of {names}.",
-                                  param="reasoning_effort", code="invalid_value")
     if cap:
         max_tokens, room = cap, 1  # the client's cap covers both, as OpenAI's does: its choice
     else:

@@ -12,8 +12,8 @@ cannot do here (several choices, log probabilities, logit bias) is a 400 naming 
 ``parallel_tool_calls`` and ``user`` have no Cohere counterpart and are ignored. Cohere's own ``safety_mode``,
 ``priority`` and ``thinking`` pass through as the client sends them (extra body fields); ``thinking`` (``{"type":
 "enabled" | "disabled", "token_budget": N}``) turns a reasoning model's thinking off or bounds it: Cohere's
-reasoning models think unless told not to. ``reasoning_effort`` becomes that ``thinking`` (``EFFORT_BUDGETS`` as its
-``token_budget``; ``none`` turns thinking off).
+reasoning models think unless told not to. ``reasoning_effort`` becomes that ``thinking``
+(``core.translate.EFFORT_BUDGETS`` as its ``token_budget``; ``none`` turns thinking off).
 
 Response: ``content`` is the tool plan followed by the text parts (a reply that calls tools has only the plan: the
 client sees why, and sends it back as the next turn's plan); the thinking parts, joined, are ``reasoning_content``
@@ -49,7 +49,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import data_uri, offered_function, texts, tool_arguments
+from core.translate import data_uri, effort_budget, offered_function, texts, tool_arguments
 
 __all__ = ["FAILED", "FINISH_REASONS", "ChatReply", "CohereUsage", "build_request", "chat_completion",
            "openai_usage"]
@@ -63,9 +63,6 @@ _SAMPLING = (("temperature", "temperature"), ("top_p", "p"), ("top_k", "k"), ("s
              ("frequency_penalty", "frequency_penalty"), ("presence_penalty", "presence_penalty"))
 _NATIVE = ("safety_mode", "priority", "thinking")
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias")
-EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-"""``reasoning_effort`` as Cohere's ``thinking.token_budget`` (``none``: thinking off); the budgets are the ones
-Google's OpenAI-compatible endpoint uses for Gemini, as this gateway maps them there."""
 _NO_PARAMETERS = {"type": "object", "properties": {}}
 
 
@@ -115,11 +112,7 @@ def _thinking(raw: dict[str, Any]) -> dict[str, Any] | None:
     if raw.get("thinking") is not None:
         raise InvalidRequestError("Send either 'reasoning_effort' or Cohere's 'thinking', not both.",
                                   param="reasoning_effort", code="invalid_value")
-    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
-    if budget is None:
-        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
-        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Cohere models: expected one of {names}.",
-                                  param="reasoning_effort", code="invalid_value")
+    budget = effort_budget(effort, "Cohere")
     return {"type": "enabled", "token_budget": budget} if budget else {"type": "disabled"}
 
 

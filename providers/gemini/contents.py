@@ -7,10 +7,11 @@ call they answer (OpenAI's tool messages carry only the call id); consecutive tu
 ``generationConfig``; ``response_format`` asks for ``application/json`` with the schema as ``responseJsonSchema``;
 ``tool_choice`` becomes ``functionCallingConfig`` (``required`` is ``ANY``, a named function is ``ANY`` limited to
 it). Thinking, as Google's own OpenAI-compatible endpoint takes it: ``reasoning_effort`` becomes
-``thinkingConfig.thinkingBudget`` (``EFFORT_BUDGETS``; ``none`` is 0, thinking off where the model allows it), and,
-unlike Google's endpoint, asks for the thought summaries too (``includeThoughts``), so that they come back as
-``reasoning_content`` as other providers' thinking does; ``google.thinking_config`` (``thinking_budget``,
-``thinking_level``, ``include_thoughts``; also under ``extra_body``, as Google's examples nest it) is sent as it is.
+``thinkingConfig.thinkingBudget`` (``core.translate.EFFORT_BUDGETS``; ``none`` is 0, thinking off where the model
+allows it), and, unlike Google's endpoint, asks for the thought summaries too (``includeThoughts``), so that they
+come back as ``reasoning_content`` as other providers' thinking does; ``google.thinking_config``
+(``thinking_budget``, ``thinking_level``, ``include_thoughts``; also under ``extra_body``, as Google's examples nest
+it) is sent as it is.
 
 Gemini 3 models sign their function calls (``thoughtSignature``) and want the signature back with the call in the
 history. OpenAI's wire has no place for it, so it rides in the tool call id (``<id>~<signature>``), which clients
@@ -49,7 +50,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import answered_function, data_uri, offered_function, texts, tool_arguments
+from core.translate import answered_function, data_uri, effort_budget, offered_function, texts, tool_arguments
 
 __all__ = [
     "Candidate",
@@ -71,8 +72,6 @@ _SIGNATURE = "~"
 _MIME_BY_EXTENSION = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
                       "gif": "image/gif", "heic": "image/heic", "heif": "image/heif", "pdf": "application/pdf"}
 _decode_object = msgspec.json.Decoder(dict[str, Any]).decode
-EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-"""``reasoning_effort`` as a thinking budget, as Google's OpenAI-compatible endpoint maps it for Gemini 2.5."""
 _THINKING_FIELDS = {"thinking_budget": "thinkingBudget", "thinking_level": "thinkingLevel",
                     "include_thoughts": "includeThoughts"}
 
@@ -143,11 +142,7 @@ def _thinking_config(raw: dict[str, Any]) -> dict[str, Any] | None:
         return {_THINKING_FIELDS[name]: value for name, value in given.items()}
     if effort is None:
         return None
-    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
-    if budget is None:
-        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
-        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Gemini models: expected one of {names}.",
-                                  param="reasoning_effort", code="invalid_value")
+    budget = effort_budget(effort, "Gemini")
     return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
 
 

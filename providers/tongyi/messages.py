@@ -6,9 +6,9 @@ tool calls go as OpenAI writes them; a tool message gets the ``name`` of the fun
 ``tool_call_id``. ``parameters`` always asks for ``result_format: message`` (and ``incremental_output`` when
 streaming); ``max_completion_tokens`` is ``max_tokens``; DashScope's own knobs (``top_k``, ``repetition_penalty``,
 ``enable_thinking``, ``thinking_budget``, ``enable_search``) pass through from the client's JSON;
-``reasoning_effort`` becomes ``enable_thinking`` with a ``thinking_budget`` (``EFFORT_BUDGETS``; ``none`` turns
-thinking off). DashScope takes ``tool_choice`` as ``auto``, ``none`` or a named function, not ``required``; several
-choices and log probabilities are not offered here: those are 400s naming the parameter.
+``reasoning_effort`` becomes ``enable_thinking`` with a ``thinking_budget`` (``core.translate.EFFORT_BUDGETS``;
+``none`` turns thinking off). DashScope takes ``tool_choice`` as ``auto``, ``none`` or a named function, not
+``required``; several choices and log probabilities are not offered here: those are 400s naming the parameter.
 
 Response: ``output.choices[].message`` with ``content``, ``reasoning_content`` (the thinking, under the same name in
 OpenAI's answer) and ``tool_calls``, ``finish_reason`` (``"null"`` while a stream goes on) and ``usage`` in
@@ -39,7 +39,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import answered_function, offered_function, texts, tool_arguments
+from core.translate import answered_function, effort_budget, offered_function, texts, tool_arguments
 
 __all__ = ["FINISH_REASONS", "DashScopeUsage", "Generation", "ToolCallPart", "build_request", "chat_completion",
            "finish_reason", "openai_usage"]
@@ -49,9 +49,6 @@ FINISH_REASONS = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"
 _PASSED = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "repetition_penalty", "enable_thinking",
            "thinking_budget", "enable_search", "parallel_tool_calls")
 _UNSUPPORTED = ("logprobs", "top_logprobs", "logit_bias", "frequency_penalty")
-EFFORT_BUDGETS = {"none": 0, "minimal": 1024, "low": 1024, "medium": 8192, "high": 24576}
-"""``reasoning_effort`` as DashScope's ``enable_thinking`` and ``thinking_budget`` (``none``: thinking off); the
-budgets are the ones Google's OpenAI-compatible endpoint uses for Gemini, as this gateway maps them there."""
 _encode = msgspec.json.Encoder().encode
 
 
@@ -90,11 +87,7 @@ def _thinking(raw: dict[str, Any]) -> dict[str, Any]:
     if raw.get("enable_thinking") is not None or raw.get("thinking_budget") is not None:
         raise InvalidRequestError("Send either 'reasoning_effort' or DashScope's 'enable_thinking' and "
                                   "'thinking_budget', not both.", param="reasoning_effort", code="invalid_value")
-    budget = EFFORT_BUDGETS.get(effort) if isinstance(effort, str) else None
-    if budget is None:
-        names = ", ".join(f"'{name}'" for name in EFFORT_BUDGETS)
-        raise InvalidRequestError(f"Invalid value for 'reasoning_effort' with Qwen models: expected one of {names}.",
-                                  param="reasoning_effort", code="invalid_value")
+    budget = effort_budget(effort, "Qwen")
     return {"enable_thinking": True, "thinking_budget": budget} if budget else {"enable_thinking": False}
 
 
