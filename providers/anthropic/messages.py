@@ -8,12 +8,13 @@ and ``parallel_tool_calls: false`` becomes ``disable_parallel_tool_use``; ``resp
 model's default (its rule's) goes when the client sends none. Thinking: Anthropic's own ``thinking`` object, sent as
 an extra field, passes through; ``reasoning_effort`` becomes ``thinking`` with a token budget (``EFFORT_BUDGETS``;
 ``none`` turns it off). As in OpenAI's reasoning models and in Anthropic's, a client's ``max_tokens`` caps thinking
-and answer together: an effort's budget is cut to fit under it. Without one, the budget (an effort's, or the one the
-client's own ``thinking`` names) comes on top of the model's default, up to the model's ceiling, where an effort's
-budget shrinks to keep the default's room for the answer (or half the ceiling). An assistant message's
-``thinking_blocks`` (as this translation returns them) go back before its other blocks when the request thinks, as
-Anthropic wants in a tool loop. What Anthropic cannot do (several choices, log probabilities, penalties, audio
-input) is a 400 naming the parameter, rather than an answer that silently ignores it.
+and answer together: an effort's budget is cut to at most half of it (but Anthropic's minimum of 1,024), so that the
+answer keeps room. Without one, the budget (an effort's, or the one the client's own ``thinking`` names) comes on
+top of the model's default, up to the model's ceiling, where an effort's budget shrinks to keep the default's room
+for the answer (or half the ceiling). An assistant message's ``thinking_blocks`` (as this translation returns them)
+go back before its other blocks when the request thinks, as Anthropic wants in a tool loop. What Anthropic cannot do
+(several choices, log probabilities, penalties, audio input) is a 400 naming the parameter, rather than an answer
+that silently ignores it.
 
 Response: text blocks are joined into ``content``, thinking blocks into ``reasoning_content`` (and kept whole,
 signatures and redacted ones included, in ``thinking_blocks``), ``tool_use`` blocks become ``tool_calls`` with their
@@ -150,13 +151,13 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
     budget = effort_budget(effort, "Anthropic", EFFORT_BUDGETS)
     if not budget:
         return {"type": "disabled"}, cap or default
-    if cap:
-        max_tokens, room = cap, 1  # the client's cap covers both, as OpenAI's does: its choice
-    else:
+    if cap:  # the client's cap covers both, as OpenAI's does: the thinking takes at most half of it
+        max_tokens, room = cap, cap - max(_MIN_BUDGET, cap // 2)
+    else:  # the budget on top of the default; at the ceiling the budget gives way, not the answer
         max_tokens = min(default + budget, ceiling or _LARGEST_OUTPUT)
-        room = min(default, max_tokens // 2)  # at the ceiling the budget gives way, not the answer
+        room = min(default, max_tokens // 2)
     budget = min(budget, max_tokens - room)
-    if budget < _MIN_BUDGET:
+    if budget < _MIN_BUDGET or budget >= max_tokens:
         raise InvalidRequestError(f"'max_tokens' must be above {_MIN_BUDGET} for Anthropic models to think: it "
                                   f"covers the thinking too, and its budget is at least {_MIN_BUDGET} tokens.",
                                   param="max_tokens", code="invalid_value")
