@@ -6,9 +6,10 @@ with the deployment as ``model``. A model's ``deployment_name`` credential names
 when empty) and ``base_model_name`` the OpenAI model deployed, whose catalogue entry (context size, parameter
 rules, pricing) the model takes. Azure's content filter refuses a prompt with 400 ``content_filter``, which
 reaches the client as that, with the filter's verdict in the message. From api-version 2024-09-01-preview on (and
-on the v1 API) a stream the client asked for without its usage is asked with ``stream_options.include_usage``, the
-usage chunk kept from the client, so that streams count in usage, cost and keys' limits as other calls do; an
-instance's ``stream_usage`` credential, if set, decides instead.
+on the v1 API) a chat stream the client asked for without its usage is asked with ``stream_options.include_usage``,
+the usage chunk kept from the client, so that streams count in usage, cost and keys' limits as other calls do; not
+an "On Your Data" one (``data_sources``), which Azure refuses it, and an instance's ``stream_usage`` credential, if
+set, decides instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import msgspec
 
 from core import errors
-from core.model_types import ModelTarget, ProviderContext
+from core.model_types import ModelTarget, ProviderContext, RawBody
 from core.registry import Registry
 from core.schema import ConfigurateMethod, ModelSchema, ModelType
 from providers.openai_compatible import OpenAICompatibleProvider
@@ -31,10 +32,10 @@ from providers.openai_compatible.provider import USER_AGENT
 __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIProvider"]
 
 DEFAULT_API_VERSION = "2024-10-21"
+"""The latest generally available data-plane version."""
 STREAM_OPTIONS_SINCE = "2024-09-01"
 """The first api-version (``2024-09-01-preview``; GA ``2024-10-21``) that takes ``stream_options``: from it on, a
-stream the client asked for without its usage is asked with it, so that it counts in usage and keys' limits."""
-"""The latest generally available data-plane version."""
+chat stream the client asked for without its usage is asked with it, so that it counts in usage and keys' limits."""
 
 
 class _Filtered(msgspec.Struct):
@@ -93,6 +94,11 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     @property
     def _version(self) -> str:
         return str(self.context.credentials.get("api_version") or DEFAULT_API_VERSION)
+
+    def asks_stream_usage(self, path: str, raw: RawBody) -> bool:
+        """Chat streams only, and not "On Your Data" ones: Azure refuses ``stream_options`` next to
+        ``data_sources``."""
+        return self.stream_usage and path == "chat/completions" and "data_sources" not in raw
 
     def route(self, target: ModelTarget, path: str) -> str:
         if self._version == "v1":

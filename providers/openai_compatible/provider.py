@@ -236,7 +236,7 @@ class OpenAICompatibleProvider(Provider):
                         raw: RawBody) -> JSONReply | EventStream:
         body = self.with_model(raw, target)
         asked = request.stream_options is not None and bool(request.stream_options.include_usage)
-        hide = bool(request.stream) and self.stream_usage and not asked
+        hide = bool(request.stream) and self.asks_stream_usage(path, raw) and not asked
         if hide:
             body["stream_options"] = {**(raw.get("stream_options") or {}), "include_usage": True}
         return await self.post(self.route(target, path), body, bool(request.stream), target.timeout_s, hide)
@@ -244,6 +244,10 @@ class OpenAICompatibleProvider(Provider):
     async def embed(self, target: ModelTarget, request: EmbeddingRequest, raw: RawBody) -> JSONReply:
         """``POST embeddings``."""
         return await self.post_json(self.route(target, "embeddings"), self.with_model(raw, target), target.timeout_s)
+
+    def asks_stream_usage(self, path: str, raw: RawBody) -> bool:
+        """Whether a stream on ``path`` that the client did not ask for usage is asked for it (:attr:`stream_usage`)."""
+        return self.stream_usage
 
     def with_model(self, raw: RawBody, target: ModelTarget) -> dict[str, Any]:
         """The client's body for the upstream: only ``model`` replaced."""

@@ -9,10 +9,13 @@ from decimal import Decimal
 import httpx
 import openai
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from providers.azure_openai import AzureOpenAIProvider
 from tests.conftest import GATEWAY_KEY
 from tests.fakes.azure_upstream import FILTER_TRIGGER, FakeAzureOpenAI
 from tests.gateway import GatewayProcess
+from tests.providers.streams import provider_context
 
 AZURE_KEY = "azure-canary-key-91fe"
 PROFILE = """
@@ -28,6 +31,10 @@ providers:
       - {model: voice, model_type: tts, credentials: {deployment_name: talk, base_model_name: tts-1}}
       - {model: gone, model_type: llm, credentials: {deployment_name: deleted-deployment}}
       - {model: busy, model_type: llm, credentials: {deployment_name: fault-status-429}}
+  - name: azure-quiet
+    provider: azure_openai
+    credentials: {endpoint: "${AZURE_URL}", api_key: "${AZURE_KEY}", stream_usage: no_support}
+    models: [{model: chat4o, model_type: llm}]
   - name: azure-2024-06
     provider: azure_openai
     credentials: {endpoint: "${AZURE_URL}", api_key: "${AZURE_KEY}", api_version: "2024-06-01"}
@@ -90,16 +97,35 @@ def test_stream_embeddings_speech_and_the_v1_api(client: openai.OpenAI, azure: F
 
 
 @pytest.mark.parametrize(("model", "asked"), [("azure/gpt-4o-mini", True), ("azure-v1/chat4o", True),
-                                              ("azure-2024-06/chat4o", False)])
+                                              ("azure-2024-06/chat4o", False), ("azure-quiet/chat4o", False)])
 def test_a_stream_is_asked_for_its_usage_where_the_api_version_takes_it(
-        client: openai.OpenAI, azure: FakeAzureOpenAI, model: str, asked: bool) -> None:
+        client: openai.OpenAI, azure: FakeAzureOpenAI, gateway: GatewayProcess, model: str, asked: bool) -> None:
     azure.clear()
+    before = tokens(gateway, model)
     chunks = list(client.chat.completions.create(model=model, stream=True,
                                                  messages=[{"role": "user", "content": "Hi"}]))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: Hi"
     assert all(c.usage is None and c.choices for c in chunks)  # the client did not ask: no usage chunk reaches it
     sent = azure.requests[-1].json()
     assert sent.get("stream_options") == ({"include_usage": True} if asked else None)
+    assert tokens(gateway, model) - before == (2 if asked else 0)  # "echo: Hi" counted only when asked for
+
+
+async def test_on_your_data_streams_are_not_asked_for_their_usage() -> None:
+    context = provider_context("azure_openai", "azure", {"endpoint": "https://r.test", "api_key": "k"})
+    provider = AzureOpenAIProvider(context)
+    assert provider.asks_stream_usage("chat/completions", {"messages": []})
+    assert not provider.asks_stream_usage("chat/completions", {"messages": [], "data_sources": [{"type": "x"}]})
+    assert not provider.asks_stream_usage("completions", {"prompt": "Hi"})  # chat streams only
+    await provider.aclose()
+
+
+def tokens(gateway: GatewayProcess, model: str) -> float:
+    """The completion tokens the gateway has recorded for ``model``."""
+    text = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "model_runtime_tokens_total" and sample.labels.get("model") == model
+               and sample.labels.get("kind") == "completion")
 
 
 def test_content_filter_is_a_400_with_its_code_and_verdict(client: openai.OpenAI) -> None:
