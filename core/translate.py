@@ -2,7 +2,8 @@
 
 Reading OpenAI messages: :func:`texts` (text-only content), :func:`data_uri`, :func:`tool_arguments`,
 :func:`offered_function` and :func:`answered_function`, each raising a 400 that names the offending parameter;
-:func:`effort_budget` reads ``reasoning_effort`` as a budget for a provider's own thinking switch.
+:func:`effort_budget` reads ``reasoning_effort`` as a budget for a provider's own thinking switch, and
+:func:`refuse_effort_without_thinking` refuses it for a catalogue model that does not think.
 Writing OpenAI streams: :func:`expect_stream` checks that a stream came at all, then :class:`TranslatedStream`
 is the event loop around a provider's own per-event translation, which turns every failure after the first byte
 into the final OpenAI error event. Native streams come as SSE (:func:`core.sse.payloads`) or, as Ollama's do, as
@@ -21,7 +22,7 @@ import msgspec
 
 from . import errors
 from .http import ResponseBody, map_errors
-from .model_types import ProviderContext
+from .model_types import ModelTarget, ProviderContext
 from .openai.chat import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -32,6 +33,7 @@ from .openai.chat import (
     ToolCall,
 )
 from .openai.usage import Usage
+from .schema import ConfigurateMethod
 from .sse import DONE, error_event, event, payloads
 
 __all__ = [
@@ -107,6 +109,20 @@ def effort_budget(effort: object, provider: str, budgets: Mapping[str, int] = EF
         raise errors.InvalidRequestError(f"Invalid value for 'reasoning_effort' with {provider} models: expected one "
                                          f"of {names}.", param="reasoning_effort", code="invalid_value")
     return budget
+
+
+def refuse_effort_without_thinking(target: ModelTarget, raw: Mapping[str, Any]) -> None:
+    """A 400 for ``reasoning_effort`` sent to a catalogue model whose rules do not list it: it does not think, as
+    OpenAI answers for its own such models. A model the profile declares (or a listing brought) may think, and is
+    left to its upstream."""
+    schema = target.schema
+    if raw.get("reasoning_effort") is None or schema is None:
+        return
+    if schema.fetch_from not in (None, ConfigurateMethod.PREDEFINED_MODEL):
+        return
+    if not any(rule.name == "reasoning_effort" for rule in schema.parameter_rules):
+        raise errors.InvalidRequestError(f"Model '{schema.model}' does not think: 'reasoning_effort' is not supported "
+                                         "with it.", param="reasoning_effort", code="unsupported_parameter")
 
 
 def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:

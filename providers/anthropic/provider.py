@@ -21,7 +21,7 @@ from core import errors
 from core.model_types import EventStream, JSONReply, ModelTarget, RawBody
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
-from core.translate import expect_stream
+from core.translate import expect_stream, refuse_effort_without_thinking
 from providers.openai_compatible import OpenAICompatibleProvider
 from providers.openai_compatible.provider import USER_AGENT
 
@@ -78,6 +78,7 @@ class AnthropicProvider(OpenAICompatibleProvider):
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``POST v1/messages``, translated both ways."""
+        refuse_effort_without_thinking(target, raw)
         body = build_request(request, raw, self.upstream_model(target), *_max_tokens_rule(target))
         response = await self._send("v1/messages", _encode(body), target.timeout_s)
         if request.stream:

@@ -28,6 +28,7 @@ from core.openai.embeddings import EmbeddingRequest
 from core.openai.rerank import RerankRequest
 from core.rerank import ranked, read_scores
 from core.schema import ModelType
+from core.translate import refuse_effort_without_thinking
 from providers.openai_compatible import OpenAICompatibleProvider
 
 from .chat import FAILED, ChatReply, build_request, chat_completion
@@ -76,6 +77,7 @@ class CohereProvider(OpenAICompatibleProvider):
         """``POST v2/chat``, translated both ways; a stream is translated event by event."""
         model = self.upstream_model(target)
         vision = target.schema is not None and "vision" in target.schema.features
+        refuse_effort_without_thinking(target, raw)
         response = await self._send("v2/chat", _encode(build_request(request, raw, model, vision)), target.timeout_s)
         if request.stream:
             if not response.headers.get("content-type", "").startswith("text/event-stream"):

@@ -28,6 +28,7 @@ from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
 from core.tokens import count_text
+from core.translate import refuse_effort_without_thinking
 from providers.openai_compatible import OpenAICompatibleProvider
 from providers.openai_compatible.provider import USER_AGENT
 
@@ -99,6 +100,7 @@ class GeminiProvider(OpenAICompatibleProvider):
 
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """``generateContent``, or ``streamGenerateContent?alt=sse`` for a stream."""
+        refuse_effort_without_thinking(target, raw)
         body = build_request(request, raw)
         model = self.upstream_model(target)
         if request.stream:

@@ -23,7 +23,7 @@ from core.openai.embeddings import EmbeddingRequest
 from core.openai.rerank import RerankRequest, RerankUsage
 from core.rerank import ranked
 from core.schema import ModelType
-from core.translate import expect_stream
+from core.translate import expect_stream, refuse_effort_without_thinking
 from providers.openai_compatible import OpenAICompatibleProvider
 
 from .errors import error_from_dashscope
@@ -79,6 +79,7 @@ class TongyiProvider(OpenAICompatibleProvider):
     async def chat(self, target: ModelTarget, request: ChatCompletionRequest, raw: RawBody) -> JSONReply | EventStream:
         """One generation call; a stream is translated event by event."""
         model = self.upstream_model(target)
+        refuse_effort_without_thinking(target, raw)
         body = build_request(request, raw, model)
         if not request.stream:
             reply = await self.post_json(GENERATION, body, target.timeout_s)

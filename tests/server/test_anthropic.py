@@ -219,3 +219,12 @@ def test_a_broken_stream_ends_with_an_error_event(client: openai.OpenAI, model: 
         for _ in stream:
             pass
     assert words in caught.value.message.lower()
+
+
+def test_an_effort_for_a_model_that_does_not_think_is_a_400(client: openai.OpenAI, anthropic: FakeAnthropic) -> None:
+    anthropic.clear()
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="anthropic/claude-3-5-haiku-latest", messages=ask("Hi"),
+                                       reasoning_effort="low")
+    assert caught.value.param == "reasoning_effort" and "does not think" in caught.value.message
+    assert not anthropic.requests  # refused before the upstream

@@ -262,3 +262,9 @@ def test_a_cut_or_failed_stream_ends_with_an_error_event(client: openai.OpenAI) 
     with pytest.raises(openai.APIError) as failed:
         list(client.chat.completions.create(model="cohere/fault-error", messages=user("a b c"), stream=True))
     assert "(ERROR)" in failed.value.message and "internal server error" in failed.value.message
+
+
+def test_an_effort_for_a_model_that_does_not_think_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=user("Hi"), reasoning_effort="low")
+    assert caught.value.param == "reasoning_effort" and "does not think" in caught.value.message

@@ -182,3 +182,9 @@ def test_a_cut_stream_ends_with_an_error(client: openai.OpenAI) -> None:
         for _ in stream:
             pass
     assert "broke off the stream" in caught.value.message
+
+
+def test_an_effort_for_a_model_that_does_not_think_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gemini/gemini-2.0-flash", messages=ask("Hi"), reasoning_effort="low")
+    assert caught.value.param == "reasoning_effort" and "does not think" in caught.value.message

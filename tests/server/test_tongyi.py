@@ -214,3 +214,9 @@ def test_context_keys_parameters_and_routes(client: openai.OpenAI, gateway: Gate
         client.completions.create(model=MODEL, prompt="Hi")
     assert legacy.value.code == "unsupported_model_endpoint"
     assert DASHSCOPE_KEY not in gateway.log()
+
+
+def test_an_effort_for_a_model_that_does_not_think_is_a_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="qwen/qwen-max", messages=user("Hi"), reasoning_effort="low")
+    assert caught.value.param == "reasoning_effort" and "does not think" in caught.value.message
