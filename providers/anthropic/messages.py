@@ -135,6 +135,11 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
               ceiling: int | None) -> tuple[dict[str, Any] | None, int]:
     """(Anthropic's ``thinking``, ``max_tokens``) for the client's ``thinking`` or ``reasoning_effort`` and cap."""
     given, effort = raw.get("thinking"), raw.get("reasoning_effort")
+
+    def on_top(budget: int) -> int:
+        """Without a client cap: the budget on top of the model's default, up to the model's ceiling."""
+        return min(default + budget, ceiling or _LARGEST_OUTPUT)
+
     if given is not None:
         if effort is not None:
             raise InvalidRequestError("Send either 'reasoning_effort' or Anthropic's 'thinking', not both.",
@@ -145,7 +150,7 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         budget = given.get("budget_tokens")
         if cap or given.get("type") != "enabled" or not isinstance(budget, int):
             return given, cap or default
-        return given, min(default + budget, ceiling or _LARGEST_OUTPUT)  # its budget on top, as for an effort
+        return given, on_top(budget)
     if effort is None:
         return None, cap or default
     budget = effort_budget(effort, "Anthropic", EFFORT_BUDGETS)
@@ -153,8 +158,8 @@ def _thinking(raw: dict[str, Any], cap: int | None, default: int,
         return {"type": "disabled"}, cap or default
     if cap:  # the client's cap covers both, as OpenAI's does: the thinking takes at most half of it
         max_tokens, room = cap, cap - max(_MIN_BUDGET, cap // 2)
-    else:  # the budget on top of the default; at the ceiling the budget gives way, not the answer
-        max_tokens = min(default + budget, ceiling or _LARGEST_OUTPUT)
+    else:  # at the ceiling the budget gives way, not the answer
+        max_tokens = on_top(budget)
         room = min(default, max_tokens // 2)
     budget = min(budget, max_tokens - room)
     if budget < _MIN_BUDGET or budget >= max_tokens:

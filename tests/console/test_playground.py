@@ -31,6 +31,14 @@ def outcome(pane: PlaygroundPane) -> str:
 
 
 
+async def chat_tab(pilot: Pilot[None], model: str) -> PlaygroundPane:
+    """The chat tab, with ``model`` picked."""
+    pane = await open_tab(pilot, "chat")
+    pane.query_one(".model", Select).value = model
+    await settle(pilot)
+    return pane
+
+
 async def send(pilot: Pilot[None], pane: PlaygroundPane, message: str) -> None:
     prompt = pane.query_one("#prompt", Input)
     prompt.value = message
@@ -74,9 +82,7 @@ async def test_chat_streams_the_answer_with_usage_cost_latency_and_the_gateways_
 async def test_a_models_thinking_shows_apart_from_its_answer_and_is_not_sent_back(console: ConsoleGateway) -> None:
     app = console.app()
     async with app.run_test(size=(80, 24)) as pilot:
-        pane = await open_tab(pilot, "chat")
-        pane.query_one(".model", Select).value = "cohere/command-a-reasoning-08-2025"
-        await settle(pilot)
+        pane = await chat_tab(pilot, "cohere/command-a-reasoning-08-2025")
         await send(pilot, pane, "hello world")
         await settle(pilot)
         [thinking] = pane.query(".thinking").results(Static)
@@ -97,9 +103,7 @@ async def test_a_models_thinking_shows_apart_from_its_answer_and_is_not_sent_bac
 async def test_tokens_show_as_they_arrive_and_escape_stops_the_stream(console: ConsoleGateway) -> None:
     app = console.app()
     async with app.run_test(size=(80, 24)) as pilot:
-        pane = await open_tab(pilot, "chat")
-        pane.query_one(".model", Select).value = "slow"
-        await settle(pilot)
+        pane = await chat_tab(pilot, "slow")
         before = console.openai.disconnects
         await send(pilot, pane, "tell me a story")
         answer = None
