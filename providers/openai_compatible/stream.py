@@ -29,6 +29,8 @@ __all__ = ["SSEPassthrough"]
 
 class _Choice(msgspec.Struct):
     finish_reason: str | None = None
+    usage: msgspec.Raw = msgspec.Raw()
+    """Moonshot's (Kimi's) streams report the usage here, in the last chunk's choice, not at the top level."""
 
 
 class _Event(msgspec.Struct):
@@ -52,7 +54,8 @@ class SSEPassthrough:
         self._context = context
         self._done = self._finished = self._failed = False
         self.usage: Usage | None = None
-        """The usage event's counts, when the upstream sent one (only when asked: ``include_usage``)."""
+        """The usage event's counts, when the upstream sent one (only when asked: ``include_usage``), or the
+        finishing choice's own (Moonshot's)."""
         self._hide_usage = hide_usage
         """The gateway asked for the usage event, the client did not: it is read, not passed on."""
         self._hidden: bytes | None = None
@@ -146,6 +149,9 @@ class SSEPassthrough:
             for choice in event.choices or ():
                 if choice.finish_reason:
                     self._finished = True
+                    if choice.usage and self.usage is None and bytes(choice.usage) != b"null":
+                        with contextlib.suppress(msgspec.ValidationError):
+                            self.usage = _decode_usage(choice.usage)
         return True
 
     def _error(self, what: str, code: str) -> bytes:

@@ -125,3 +125,14 @@ async def test_a_usage_event_the_client_did_not_ask_for_is_read_but_kept_from_it
     alone, _ = await read(context, FIRST, LAST, USAGE, DONE, hide_usage=True)  # in a read of its own
     assert alone == FIRST + LAST + DONE
     assert stream.usage is not None and stream.usage.prompt_tokens == 7
+
+
+async def test_a_usage_in_the_finishing_choice_counts_when_there_is_no_usage_event(context: ProviderContext) -> None:
+    # Moonshot's (Kimi's) last chunk: the usage inside its choice, next to the finish reason
+    moonshot = (b'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop","usage":'
+                b'{"prompt_tokens":19,"completion_tokens":13,"total_tokens":32}}]}\n\n')
+    sent, stream = await read(context, FIRST, moonshot, DONE)
+    assert sent == FIRST + moonshot + DONE
+    assert stream.usage is not None and (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (19, 13)
+    _, stream = await read(context, FIRST, moonshot, USAGE, DONE)  # a usage event, where both come, is the count
+    assert stream.usage is not None and stream.usage.total_tokens == 10
