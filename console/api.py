@@ -113,7 +113,7 @@ class Gateway:
     async def health(self) -> Health:
         """``/health/ready`` (needs no key; a draining gateway answers 503 with the same body)."""
         with self._translated():
-            response = await self._client.get("/health/ready")
+            response = await self._fetch("/health/ready")
             if response.status_code not in (200, 503):
                 await self._check(response)
             return msgspec.json.decode(response.content, type=Health)
@@ -246,9 +246,17 @@ class Gateway:
 
     async def _get(self, path: str, type_: type[T], params: dict[str, str] | None = None) -> T:
         with self._translated():
-            response = await self._client.get(path, params=params)
+            response = await self._fetch(path, params)
             await self._check(response)
             return msgspec.json.decode(response.content, type=type_)
+
+    async def _fetch(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        """``GET``; again once, on a new connection, when a pooled one was closed by the gateway (its keep-alive
+        timeout) just as it was reused: a GET changes nothing."""
+        try:
+            return await self._client.get(path, params=params)
+        except httpx.RemoteProtocolError:
+            return await self._client.get(path, params=params)
 
     async def _post(self, path: str, body: dict[str, Any], type_: type[T]) -> T:
         result, _ = await self._post_timed(path, body, type_)
