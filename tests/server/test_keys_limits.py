@@ -62,6 +62,21 @@ providers:
   - name: groq
     provider: groq
     credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: together
+    provider: together
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: fireworks
+    provider: fireworks
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: siliconflow
+    provider: siliconflow
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: moonshot
+    provider: moonshot
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
+  - name: mistral
+    provider: mistral
+    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
 routes:
   - model: chat
     model_type: llm
@@ -233,7 +248,12 @@ def totals(gateway: GatewayProcess, model: str) -> tuple[int, int, int]:
 @pytest.mark.parametrize(("model", "counted"), [("anthropic/claude-haiku-4-5", 2), ("openai/gpt-4o-mini", 2),
                                                ("up-usage/gpt-4o-mini", 2), ("up/gpt-4o-mini", 1),
                                                ("deepseek/deepseek-chat", 2),
-                                               ("groq/llama-3.3-70b-versatile", 2)])
+                                               ("groq/llama-3.3-70b-versatile", 2), ("together/llama-3.3-70b", 2),
+                                               ("fireworks/llama-v3p3-70b-instruct", 2),
+                                               ("siliconflow/qwen2.5-7b-instruct", 2), ("moonshot/kimi-k2.6", 2),
+                                               # not asked: Mistral refuses stream_options (its streams report
+                                               # their usage unasked; this fake's, like OpenAI's, do not)
+                                               ("mistral/mistral-small-latest", 1)])
 async def test_streams_count_their_usage_whether_or_not_the_client_asked_to_see_it(
         gateway: GatewayProcess, upstream: FakeOpenAI, model: str, counted: int) -> None:
     # Otherwise a stream without include_usage would escape the key's tpm and budget.
