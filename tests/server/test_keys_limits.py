@@ -32,6 +32,11 @@ PROMPT = "PROMPT-CANARY-4e81 what is the weather"
 ANTHROPIC_KEY = "sk-ant-limits-canary-91c3"
 RPM = 5
 
+# Hosted OpenAI-wire APIs by their own plug-ins (on the fake): all but Mistral take stream_options and are asked.
+HOSTED = "".join(f"  - {{name: {name}, provider: {name}, "
+                 'credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}}\n'
+                 for name in ("deepseek", "groq", "together", "fireworks", "siliconflow", "moonshot", "mistral"))
+
 PROFILE = f"""
 server:
   api_keys: ["${{PLAIN}}"]
@@ -56,28 +61,7 @@ providers:
   - name: anthropic
     provider: anthropic
     credentials: {{api_key: "${{ANTHROPIC_KEY}}", base_url: "${{ANTHROPIC_URL}}"}}
-  - name: deepseek                 # hosted OpenAI-wire APIs that take stream_options: asked by default
-    provider: deepseek
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: groq
-    provider: groq
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: together
-    provider: together
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: fireworks
-    provider: fireworks
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: siliconflow
-    provider: siliconflow
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: moonshot
-    provider: moonshot
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-  - name: mistral
-    provider: mistral
-    credentials: {{api_key: "${{FAKE_KEY}}", base_url: "${{FAKE_URL}}"}}
-routes:
+{HOSTED}routes:
   - model: chat
     model_type: llm
     deployments: [{{target: up/gpt-4o-mini}}]
