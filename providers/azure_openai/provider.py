@@ -65,6 +65,9 @@ def _openai_models() -> dict[tuple[ModelType, str], ModelSchema]:
 class AzureOpenAIProvider(OpenAICompatibleProvider):
     """One Azure OpenAI resource."""
 
+    refused_in_history = frozenset({"thinking_blocks", "reasoning_content"})
+    """As OpenAI's own API: a message field it does not know is a 400."""
+
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
         if "stream_usage" not in context.credentials:  # see stream_usage: Azure takes it since 2024-09-01-preview

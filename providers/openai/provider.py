@@ -15,6 +15,9 @@ class OpenAIProvider(OpenAICompatibleProvider):
 
     default_base_url = "https://api.openai.com/v1"
     stream_usage = True
+    refused_in_history = frozenset({"thinking_blocks", "reasoning_content"})
+    """OpenAI's API refuses any message field it does not know (400 ``unknown_parameter``), such as the
+    ``reasoning_content`` of an answer another provider of the route gave."""
 
     def auth_headers(self) -> dict[str, str]:
         headers = super().auth_headers()

@@ -133,6 +133,12 @@ class OpenAICompatibleProvider(Provider):
     the client. Off for a generic OpenAI-compatible server (some reject options they do not know) unless its
     instance says ``stream_usage: support`` (vLLM, llama.cpp, Ollama and LiteLLM take it)."""
 
+    refused_in_history: frozenset[str] = frozenset({"thinking_blocks"})
+    """Fields of assistant messages that the upstream does not take, left out of the history it is sent. A client
+    that sends an answer back as it came (the openai SDK does, with every extra field) may have had it from another
+    provider of the same route. ``thinking_blocks`` is this gateway's own (Anthropic's signed thinking): no
+    OpenAI-wire API takes it. ``reasoning_content`` stays for those that want it back (DeepSeek, Moonshot)."""
+
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
         if "stream_usage" in context.credentials:
@@ -235,6 +241,10 @@ class OpenAICompatibleProvider(Provider):
     async def _generate(self, path: str, target: ModelTarget, request: ChatCompletionRequest | CompletionRequest,
                         raw: RawBody) -> JSONReply | EventStream:
         body = self.with_model(raw, target)
+        if path == "chat/completions":
+            history = _without(raw.get("messages"), self.refused_in_history)
+            if history is not None:
+                body["messages"] = history
         asked = request.stream_options is not None and bool(request.stream_options.include_usage)
         hide = bool(request.stream) and self.asks_stream_usage(path, raw) and not asked
         if hide:
@@ -382,6 +392,15 @@ class OpenAICompatibleProvider(Provider):
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+
+
+def _without(messages: Any, refused: frozenset[str]) -> list[Any] | None:
+    """``messages`` with the ``refused`` fields out of assistant messages, or ``None`` when none has one."""
+    if not isinstance(messages, list) or all(not isinstance(m, dict) or m.get("role") != "assistant"
+                                             or refused.isdisjoint(m) for m in messages):
+        return None
+    return [{k: v for k, v in m.items() if k not in refused}
+            if isinstance(m, dict) and m.get("role") == "assistant" else m for m in messages]
 
 
 async def _read(response: FetchedResponse) -> bytes:

@@ -277,6 +277,16 @@ def split_in(text: str, parts: int) -> list[str]:
 # --- chat completions ---------------------------------------------------------------------------
 
 
+MESSAGE_FIELDS: dict[str, frozenset[str]] = {
+    role: frozenset(("role", "content", *rest)) for role, rest in (
+        ("system", ("name",)), ("developer", ("name",)), ("user", ("name",)),
+        ("assistant", ("name", "tool_calls", "function_call", "refusal", "audio", "annotations")),
+        ("tool", ("tool_call_id",)), ("function", ("name",)))
+}
+"""The fields each role's message may have; OpenAI's API refuses any other (400 ``unknown_parameter``), such as
+another provider's ``reasoning_content`` sent back in the history."""
+
+
 def _messages(body: JSON) -> list[JSON]:
     messages = body.get("messages")
     if messages is None:
@@ -286,6 +296,12 @@ def _messages(body: JSON) -> list[JSON]:
     if not messages:
         detail = "empty array. Expected an array with minimum length 1, but got an empty array instead."
         raise invalid_parameter("messages", detail, "empty_array")
+    for index, message in enumerate(messages):
+        known = MESSAGE_FIELDS.get(str(message.get("role")), ())
+        for name in message:
+            if known and name not in known:  # an unknown role is refused elsewhere, or not at all here
+                where = f"messages[{index}].{name}"
+                raise APIError(400, f"Unknown parameter: '{where}'.", param=where, code="unknown_parameter")
     return messages
 
 

@@ -221,6 +221,22 @@ def test_chat_token_limit_truncates(client: openai.OpenAI, limit_param: str) -> 
 # --- tool calls ---------------------------------------------------------------------------------
 
 
+def test_an_assistant_message_sent_back_as_the_sdk_parsed_it_passes_and_an_unknown_field_is_refused(
+        client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message
+    history: list[Any] = [*MESSAGES, reply, {"role": "user", "content": "go"}]
+    again = client.chat.completions.create(model=MODEL, messages=history)
+    assert again.choices[0].message.content == "echo: go"  # refusal, annotations: fields the API knows
+    other: Any = {"role": "assistant", "content": "4", "reasoning_content": "2 and 2"}  # another provider's answer
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[*MESSAGES, other, {"role": "user", "content": "go"}])
+    assert caught.value.status_code == 400 and caught.value.code == "unknown_parameter"
+    assert caught.value.param == "messages[2].reasoning_content"
+    assert caught.value.body == {"message": "Unknown parameter: 'messages[2].reasoning_content'.",
+                                 "type": "invalid_request_error", "param": "messages[2].reasoning_content",
+                                 "code": "unknown_parameter"}
+
+
 def test_tool_calls_non_stream(client: openai.OpenAI, fake: FakeOpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES, tools=TOOLS)
     ChatCompletion.model_validate(raw.http_response.json(), strict=True)

@@ -10,8 +10,9 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import GATEWAY_KEY
+from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import REDACTED_TRIGGER, FakeAnthropic
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway import GatewayProcess
 from tests.server.chat_tools import CLOCK, WEATHER, ask
 
@@ -23,6 +24,7 @@ providers:
   - {name: anthropic, provider: anthropic, credentials: {api_key: "${ANTHROPIC_KEY}", base_url: "${ANTHROPIC_URL}"}}
   - {name: anthropic-badkey, provider: anthropic, credentials: {api_key: wrong, base_url: "${ANTHROPIC_URL}"},
      models: [claude-haiku-4-5]}
+  - {name: openai, provider: openai, credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}}
 routes:
   - model: long-context
     deployments: [{target: anthropic/fault-context}]
@@ -38,8 +40,9 @@ def anthropic() -> Iterator[FakeAnthropic]:
 
 
 @pytest.fixture(scope="module")
-def gateway(anthropic: FakeAnthropic) -> Iterator[GatewayProcess]:
-    env = {"GATEWAY_KEY": GATEWAY_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
+def gateway(anthropic: FakeAnthropic, upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    env = {"GATEWAY_KEY": GATEWAY_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url,
+           "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY}
     with GatewayProcess(PROFILE, env) as gw:
         yield gw
 
@@ -129,6 +132,24 @@ def test_thinking_reaches_the_client_and_goes_back_in_a_tool_loop(client: openai
         client.chat.completions.create(model=MODEL, messages=bare, tools=[WEATHER], reasoning_effort="low")
     plain = client.chat.completions.create(model=MODEL, messages=question)
     assert "thinking" not in anthropic.requests[-1].json() and plain.choices[0].message.model_extra == {}
+
+
+def test_an_answer_with_thinking_goes_back_to_another_provider_without_what_it_refuses(
+        client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    # One conversation, two providers (a route's fallback, or the client switching models): Claude's answer, sent
+    # back as the SDK parsed it, carries reasoning_content and thinking_blocks. OpenAI's API refuses any message
+    # field it does not know (its fake too). Other plug-ins: tests/providers/openai_compatible/test_history.py.
+    question = ask("Use weather. city=Rome")
+    first = client.chat.completions.create(model=MODEL, messages=question, tools=[WEATHER], reasoning_effort="low")
+    message = first.choices[0].message
+    assert {"reasoning_content", "thinking_blocks"} <= set(message.model_extra or {})
+    [(call_id, _, _)] = calls(message)
+    history: list[Any] = [*question, message, {"role": "tool", "tool_call_id": call_id, "content": "21C"}]
+    answer = client.chat.completions.create(model="openai/gpt-4o-mini", messages=history)
+    assert answer.choices[0].message.content == "echo: Use weather. city=Rome"
+    sent = upstream.requests[-1].json()["messages"][1]
+    assert sent["role"] == "assistant" and sent["tool_calls"][0]["id"] == call_id
+    assert not {"reasoning_content", "thinking_blocks"} & set(sent)
 
 
 def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:

@@ -1,0 +1,60 @@
+"""What each OpenAI-wire plug-in leaves out of the history it sends: the fields its upstream refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from core.model_types import JSONReply, ModelTarget
+from core.openai.chat import ChatCompletionRequest
+from core.registry import Registry
+from core.schema import ModelType
+from providers.openai_compatible import OpenAICompatibleProvider
+from tests.providers.streams import provider_context
+
+ANSWER = {"role": "assistant", "content": "4", "reasoning_content": "2 and 2",
+          "thinking_blocks": [{"type": "thinking", "thinking": "2 and 2", "signature": "c2ln"}]}
+CREDENTIALS = {"api_key": "k", "base_url": "http://127.0.0.1:1/v1", "endpoint": "https://r.test"}
+
+
+async def sent_by(provider: str, raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The body the ``provider`` plug-in posts upstream for the chat request ``raw``."""
+    plugin = Registry.discover()[provider].provider_class()(provider_context(provider, provider, CREDENTIALS))
+    assert isinstance(plugin, OpenAICompatibleProvider)
+    sent: list[dict[str, Any]] = []
+
+    async def post(path: str, body: dict[str, Any], stream: bool, timeout_s: float | None = None,
+                   hide_usage: bool = False) -> JSONReply:
+        sent.append(body)
+        return JSONReply(b"{}", None)
+
+    monkeypatch.setattr(plugin, "post", post)
+    try:
+        await plugin.chat(ModelTarget(name="m", model_type=ModelType.LLM),
+                          msgspec.convert(raw, ChatCompletionRequest), raw)
+    finally:
+        await plugin.aclose()
+    [body] = sent
+    return body
+
+
+@pytest.mark.parametrize(("provider", "kept"), [
+    ("openai", set()), ("azure_openai", set()),  # OpenAI's API: a message field it does not know is a 400
+    ("deepseek", {"reasoning_content"}), ("moonshot", {"reasoning_content"}),  # want it back in tool loops
+    ("openai_compatible", {"reasoning_content"})])
+async def test_the_history_keeps_only_what_the_upstream_takes(provider: str, kept: set[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    raw: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "2+2?"}, ANSWER,
+                                                      {"role": "user", "content": "and 3+3?"}]}
+    body = await sent_by(provider, raw, monkeypatch)
+    assert set(body["messages"][1]) == {"role", "content"} | kept  # thinking_blocks is the gateway's own: never
+    assert body["messages"][0] is raw["messages"][0] and raw["messages"][1] is ANSWER  # the client's left as is
+    assert set(ANSWER) == {"role", "content", "reasoning_content", "thinking_blocks"}
+
+
+async def test_a_history_without_those_fields_is_sent_as_it_came(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"},
+                                                      {"role": "assistant", "content": "hello"}]}
+    assert (await sent_by("openai", raw, monkeypatch))["messages"] is raw["messages"]
