@@ -104,7 +104,8 @@ class Model:
 
 
 MODELS: tuple[Model, ...] = (
-    Model("qwen3-max", "chat", 262_144, 65_536),
+    Model("qwen3-max", "chat", 262_144, 65_536),  # as the 2025-09-23 snapshot: it does not think
+    Model("qwen3-max-2026-01-23", "chat", 262_144, 65_536, thinking=True),
     Model("qwen-max", "chat", 32_768, 8192),
     Model("qwen-plus", "chat", 131_072, 16_384, thinking=True),
     Model("qwen-turbo", "chat", 1_000_000, 16_384, thinking=True),

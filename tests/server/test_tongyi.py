@@ -29,6 +29,7 @@ providers:
     models:
       - qwen-plus
       - qwen-max
+      - qwen3-max-2026-01-23
       - text-embedding-v4
       - gte-rerank-v2
 """ + "".join(f"      - {{model: {name}, model_type: llm}}\n" for name in FAULTS) + """
@@ -106,16 +107,17 @@ def test_thinking_comes_back_as_reasoning_content_streamed_or_not(client: openai
     assert quiet.usage is not None and quiet.usage.completion_tokens_details is None
 
 
-def test_reasoning_effort_thinks_with_a_budget(client: openai.OpenAI, dashscope: FakeDashScope) -> None:
+@pytest.mark.parametrize("model", [MODEL, "qwen/qwen3-max-2026-01-23"])
+def test_reasoning_effort_thinks_with_a_budget(client: openai.OpenAI, dashscope: FakeDashScope, model: str) -> None:
     question = user("Why is the sky blue")
-    whole = client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="low")
+    whole = client.chat.completions.create(model=model, messages=question, reasoning_effort="low")
     sent = dashscope.requests[-1].json()["parameters"]
     assert (sent["enable_thinking"], sent["thinking_budget"]) == (True, 1024)
     assert whole.choices[0].message.model_extra == {"reasoning_content": "The user said: Why is the sky blue"}
-    short = client.chat.completions.create(model=MODEL, messages=question, extra_body={"enable_thinking": True,
+    short = client.chat.completions.create(model=model, messages=question, extra_body={"enable_thinking": True,
                                                                                        "thinking_budget": 3})
     assert short.choices[0].message.model_extra == {"reasoning_content": "The user said:"}  # cut to the budget
-    off = client.chat.completions.create(model=MODEL, messages=question, reasoning_effort="none")
+    off = client.chat.completions.create(model=model, messages=question, reasoning_effort="none")
     assert dashscope.requests[-1].json()["parameters"]["enable_thinking"] is False
     assert off.choices[0].message.model_extra == {}
 
