@@ -251,11 +251,12 @@ class Gateway:
             return msgspec.json.decode(response.content, type=type_)
 
     async def _fetch(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-        """``GET``; again once, on a new connection, when a pooled one was closed by the gateway (its keep-alive
-        timeout) just as it was reused: a GET changes nothing."""
+        """``GET``, once more if the connection broke under it: a pooled connection the gateway closed (its
+        keep-alive timeout) just as it was reused breaks as a protocol error, a reset or a broken pipe, and a GET
+        changes nothing on the gateway."""
         try:
             return await self._client.get(path, params=params)
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             return await self._client.get(path, params=params)
 
     async def _post(self, path: str, body: dict[str, Any], type_: type[T]) -> T:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,8 +19,10 @@ class DroppingServer:
     connection brings another: what a client sees when the server's keep-alive timeout closes a pooled connection
     just as it is reused."""
 
-    def __init__(self) -> None:
-        self.requests = 0
+    def __init__(self, reset: bool = False) -> None:
+        self.reset = reset
+        """Drop with a reset (RST: the client reads ECONNRESET) rather than an orderly close."""
+        self.requests: list[bytes] = []  # each request's line
         self.connections = 0
         self._server: asyncio.Server | None = None
 
@@ -37,23 +41,25 @@ class DroppingServer:
         answered = False
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
-                self.requests += 1
+                self.requests.append(head.split(b"\r\n", 1)[0])
                 if answered:
+                    if self.reset:
+                        sock = writer.get_extra_info("socket")
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     break  # closed without an answer
                 answered = True
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
                              % (len(HEALTH), HEALTH))
                 await writer.drain()
-                assert head.startswith(b"GET ")
         except asyncio.IncompleteReadError:
             pass
         finally:
             writer.close()
 
 
-@pytest.fixture
-async def dropping() -> AsyncIterator[tuple[DroppingServer, str]]:
-    server = DroppingServer()
+@pytest.fixture(params=[False, True], ids=["closed", "reset"])
+async def dropping(request: pytest.FixtureRequest) -> AsyncIterator[tuple[DroppingServer, str]]:
+    server = DroppingServer(reset=request.param)
     async with server as url:
         yield server, url
 
@@ -64,7 +70,7 @@ async def test_a_get_on_a_pooled_connection_the_gateway_just_closed_goes_again_o
     async with Gateway(url) as gateway:
         assert (await gateway.health()).status == "ok"
         assert (await gateway.health()).status == "ok"  # the pooled connection is dropped; a new one answers
-    assert (server.requests, server.connections) == (3, 2)
+    assert server.requests == [b"GET /health/ready HTTP/1.1"] * 3 and server.connections == 2
 
 
 async def test_a_post_is_not_sent_twice(dropping: tuple[DroppingServer, str]) -> None:
@@ -73,4 +79,4 @@ async def test_a_post_is_not_sent_twice(dropping: tuple[DroppingServer, str]) ->
         await gateway.health()
         with pytest.raises(GatewayDown, match="failed"):
             await gateway.embeddings("embedding", ["hi"])  # it may have been run: the user decides
-    assert server.requests == 2
+    assert server.requests == [b"GET /health/ready HTTP/1.1", b"POST /v1/embeddings HTTP/1.1"]
