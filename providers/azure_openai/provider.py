@@ -27,7 +27,7 @@ from core.model_types import ModelTarget, ProviderContext, RawBody
 from core.registry import Registry
 from core.schema import ConfigurateMethod, ModelSchema, ModelType
 from providers.openai_compatible import OpenAICompatibleProvider
-from providers.openai_compatible.provider import USER_AGENT
+from providers.openai_compatible.provider import ASSISTANT_FIELDS, USER_AGENT
 
 __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIProvider"]
 
@@ -65,8 +65,7 @@ def _openai_models() -> dict[tuple[ModelType, str], ModelSchema]:
 class AzureOpenAIProvider(OpenAICompatibleProvider):
     """One Azure OpenAI resource."""
 
-    refused_in_history = frozenset({"thinking_blocks", "reasoning_content"})
-    """As OpenAI's own API: a message field it does not know is a 400."""
+    assistant_fields = ASSISTANT_FIELDS
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from core.model_types import ModelTarget
 from providers.openai_compatible import OpenAICompatibleProvider
+from providers.openai_compatible.provider import ASSISTANT_FIELDS
 
 __all__ = ["OpenAIProvider"]
 
@@ -15,9 +16,7 @@ class OpenAIProvider(OpenAICompatibleProvider):
 
     default_base_url = "https://api.openai.com/v1"
     stream_usage = True
-    refused_in_history = frozenset({"thinking_blocks", "reasoning_content"})
-    """OpenAI's API refuses any message field it does not know (400 ``unknown_parameter``), such as the
-    ``reasoning_content`` of an answer another provider of the route gave."""
+    assistant_fields = ASSISTANT_FIELDS
 
     def auth_headers(self) -> dict[str, str]:
         headers = super().auth_headers()

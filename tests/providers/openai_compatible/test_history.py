@@ -14,8 +14,10 @@ from core.schema import ModelType
 from providers.openai_compatible import OpenAICompatibleProvider
 from tests.providers.streams import provider_context
 
-ANSWER = {"role": "assistant", "content": "4", "reasoning_content": "2 and 2",
+ANSWER = {"role": "assistant", "content": "4", "refusal": None, "reasoning_content": "2 and 2", "reasoning": "2+2",
           "thinking_blocks": [{"type": "thinking", "thinking": "2 and 2", "signature": "c2ln"}]}
+"""An answer as the openai SDK sends it back: the gateway's own (refusal, thinking_blocks), Claude's thinking
+(reasoning_content) and OpenRouter's or Groq's (reasoning)."""
 CREDENTIALS = {"api_key": "k", "base_url": "http://127.0.0.1:1/v1", "endpoint": "https://r.test"}
 
 
@@ -40,18 +42,24 @@ async def sent_by(provider: str, raw: dict[str, Any], monkeypatch: pytest.Monkey
     return body
 
 
+EVERYTHING = set(ANSWER) - {"thinking_blocks"}  # the gateway's own field goes to none of them
+
+
 @pytest.mark.parametrize(("provider", "kept"), [
-    ("openai", set()), ("azure_openai", set()),  # OpenAI's API: a message field it does not know is a 400
-    ("deepseek", {"reasoning_content"}), ("moonshot", {"reasoning_content"}),  # want it back in tool loops
-    ("openai_compatible", {"reasoning_content"})])
+    ("openai", {"role", "content", "refusal"}),  # OpenAI's API: a field it does not know is a 400
+    ("azure_openai", {"role", "content", "refusal"}),
+    ("mistral", {"role", "content"}),  # 422 extra_forbidden for any other
+    ("groq", {"role", "content", "reasoning"}),  # "property 'reasoning_content' is unsupported"
+    ("deepseek", EVERYTHING), ("moonshot", EVERYTHING),  # take reasoning_content back, in tool loops
+    ("openai_compatible", EVERYTHING)])
 async def test_the_history_keeps_only_what_the_upstream_takes(provider: str, kept: set[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     raw: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "2+2?"}, ANSWER,
                                                       {"role": "user", "content": "and 3+3?"}]}
     body = await sent_by(provider, raw, monkeypatch)
-    assert set(body["messages"][1]) == {"role", "content"} | kept  # thinking_blocks is the gateway's own: never
+    assert set(body["messages"][1]) == kept
     assert body["messages"][0] is raw["messages"][0] and raw["messages"][1] is ANSWER  # the client's left as is
-    assert set(ANSWER) == {"role", "content", "reasoning_content", "thinking_blocks"}
+    assert set(ANSWER) == EVERYTHING | {"thinking_blocks"}
 
 
 async def test_a_history_without_those_fields_is_sent_as_it_came(monkeypatch: pytest.MonkeyPatch) -> None:
