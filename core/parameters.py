@@ -15,7 +15,7 @@ On every call the rules of the model are applied to the client's JSON object, as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -23,7 +23,7 @@ import msgspec
 from .errors import InvalidRequestError
 from .schema import I18nText, ParameterRule, ParameterType
 
-__all__ = ["TEMPLATES", "apply_rules", "resolve_rule"]
+__all__ = ["TEMPLATES", "THINKING_CONTROLS", "apply_rules", "pin_params", "resolve_rule"]
 
 
 def _template(name: str, type_: ParameterType, en: str, zh: str, help_en: str, help_zh: str,
@@ -97,6 +97,47 @@ def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str
             raise InvalidRequestError(f"Invalid value for '{rule.name}': {problem}.", param=rule.name,
                                       code="invalid_value")
     return out if out is not None else raw
+
+
+THINKING_CONTROLS = (("reasoning_effort",), ("reasoning",), ("thinking",), ("enable_thinking", "thinking_budget"),
+                     ("think",))
+"""The request fields that switch a model's thinking, each control's fields together: OpenAI's
+``reasoning_effort``, OpenRouter's ``reasoning``, Anthropic's (and Cohere's, Zhipu's) ``thinking``, DashScope's
+``enable_thinking`` with ``thinking_budget``, Ollama's ``think``. Gemini's is ``google.thinking_config``, at the top
+level or under ``extra_body``."""
+
+
+def pin_params(raw: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The client's request with a deployment's ``params`` over it (they replace what the client sent). Params
+    that set the thinking replace the client's other thinking controls too: the translators refuse two of them
+    together, and the client could not have avoided that 400."""
+    pinned = {**raw, **params}
+    chosen = [control for control in THINKING_CONTROLS if any(name in params for name in control)]
+    top, nested = _google_thinking(params), _google_thinking(params.get("extra_body"))
+    if not chosen and top is None and nested is None:
+        return pinned
+    for control in THINKING_CONTROLS:
+        if control not in chosen:
+            for name in control:
+                pinned.pop(name, None)
+    if top is None:  # the client's goes, also where it would shadow the params' own under extra_body
+        pinned = _without_google_thinking(pinned)
+        extra = pinned.get("extra_body")  # a raw JSON client's (the openai SDK sends extra_body's fields on top)
+        if nested is None and isinstance(extra, dict):
+            pinned["extra_body"] = _without_google_thinking(extra)
+    return pinned
+
+
+def _google_thinking(body: Any) -> Any:
+    google = body.get("google") if isinstance(body, Mapping) else None
+    return google.get("thinking_config") if isinstance(google, dict) else None
+
+
+def _without_google_thinking(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` itself, or a copy without ``google.thinking_config`` (the client's objects stay as they are)."""
+    if _google_thinking(body) is None:
+        return body
+    return {**body, "google": {k: v for k, v in body["google"].items() if k != "thinking_config"}}
 
 
 def _problem(rule: ParameterRule, value: Any) -> str | None:

@@ -18,7 +18,7 @@ from litestar.response import Stream
 from core.errors import ClientClosedRequest, InvalidRequestError, UpstreamTimeoutError
 from core.model_types import AudioStream, EventStream, JSONReply, ModelTarget, Provider, RawBody
 from core.openai.usage import Usage
-from core.parameters import apply_rules
+from core.parameters import apply_rules, pin_params
 from core.pricing import cost, format_cost
 from core.reliability import attempt
 from core.router import Deployment
@@ -116,7 +116,7 @@ def with_rules(target: ModelTarget, body: S, raw: RawBody) -> tuple[S, RawBody]:
     :mod:`core.parameters`), typed and raw."""
     original = raw
     if target.params:
-        raw = {**raw, **target.params}
+        raw = pin_params(raw, target.params)
     if target.schema is not None and target.schema.parameter_rules:
         raw = apply_rules(target.schema.parameter_rules, raw)
     return (body, raw) if raw is original else (msgspec.convert(raw, type(body)), raw)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.errors import InvalidRequestError
-from core.parameters import TEMPLATES, apply_rules, resolve_rule
+from core.parameters import TEMPLATES, apply_rules, pin_params, resolve_rule
 from core.registry import Registry
 from core.schema import ModelType, ParameterRule, ParameterType
 
@@ -70,3 +70,34 @@ def test_bad_values_are_400_naming_the_parameter(raw: dict[str, Any], param: str
     with pytest.raises(InvalidRequestError) as caught:
         apply_rules(RULES, request)
     assert caught.value.param == param and message in caught.value.message
+
+
+GOOGLE = {"thinking_config": {"thinking_budget": 512}, "cached_content": "c1"}
+
+
+@pytest.mark.parametrize(("params", "client", "sent"), [
+    # params that set the thinking replace the client's thinking controls of every name
+    ({"reasoning_effort": "low"}, {"thinking": {"type": "enabled", "budget_tokens": 5000}},
+     {"reasoning_effort": "low"}),
+    ({"reasoning_effort": "low"}, {"enable_thinking": True, "thinking_budget": 9, "think": True},
+     {"reasoning_effort": "low"}),
+    ({"reasoning_effort": "none"}, {"google": GOOGLE, "extra_body": {"google": GOOGLE}},
+     {"reasoning_effort": "none", "google": {"cached_content": "c1"},
+      "extra_body": {"google": {"cached_content": "c1"}}}),
+    ({"thinking": {"type": "disabled"}}, {"reasoning_effort": "high"}, {"thinking": {"type": "disabled"}}),
+    ({"google": GOOGLE}, {"reasoning_effort": "high"}, {"google": GOOGLE}),
+    ({"extra_body": {"google": GOOGLE}}, {"google": GOOGLE, "reasoning": {"effort": "high"}},  # Google's REST shape
+     {"google": {"cached_content": "c1"}, "extra_body": {"google": GOOGLE}}),
+    # a control's fields stay together: DashScope's enable_thinking goes with the params' thinking_budget
+    ({"thinking_budget": 1024}, {"enable_thinking": True, "reasoning_effort": "high"},
+     {"enable_thinking": True, "thinking_budget": 1024}),
+    # other params leave the client's thinking as it is
+    ({"temperature": 0.2}, {"reasoning_effort": "high", "temperature": 1},
+     {"reasoning_effort": "high", "temperature": 0.2}),
+])
+def test_deployment_params_that_set_the_thinking_replace_the_clients_thinking(
+        params: dict[str, Any], client: dict[str, Any], sent: dict[str, Any]) -> None:
+    raw = {"model": "m", **client}
+    before = repr(raw)
+    assert pin_params(raw, params) == {"model": "m", **sent}
+    assert repr(raw) == before  # the client's request, for the next deployment, is left as it came

@@ -26,6 +26,8 @@ providers:
      models: [claude-haiku-4-5]}
   - {name: openai, provider: openai, credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}}
 routes:
+  - model: pinned                  # the operator sets the thinking for every call
+    deployments: [{target: anthropic/claude-haiku-4-5, params: {reasoning_effort: low}}]
   - model: long-context
     deployments: [{target: anthropic/fault-context}]
     context_fallbacks: [anthropic/claude-haiku-4-5]
@@ -150,6 +152,16 @@ def test_an_answer_with_thinking_goes_back_to_another_provider_without_what_it_r
     sent = upstream.requests[-1].json()["messages"][1]
     assert sent["role"] == "assistant" and sent["tool_calls"][0]["id"] == call_id
     assert not {"reasoning_content", "thinking_blocks"} & set(sent)
+
+
+def test_a_deployment_that_sets_the_thinking_replaces_the_clients_own(client: openai.OpenAI,
+                                                                       anthropic: FakeAnthropic) -> None:
+    # Not "send either reasoning_effort or thinking": the client sent only one, and the deployment's params
+    # replace what the client sent.
+    reply = client.chat.completions.create(model="pinned", messages=ask("Think it over"),
+                                           extra_body={"thinking": {"type": "enabled", "budget_tokens": 5000}})
+    assert anthropic.requests[-1].json()["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert (reply.choices[0].message.model_extra or {})["reasoning_content"]
 
 
 def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:
