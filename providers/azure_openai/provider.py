@@ -65,7 +65,8 @@ def _openai_models() -> dict[tuple[ModelType, str], ModelSchema]:
 class AzureOpenAIProvider(OpenAICompatibleProvider):
     """One Azure OpenAI resource."""
 
-    assistant_fields = ASSISTANT_FIELDS
+    assistant_fields = ASSISTANT_FIELDS | {"context"}
+    """OpenAI's, and the ``context`` (citations, intent) of an "On Your Data" answer, which Azure takes back."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)

@@ -15,9 +15,10 @@ from providers.openai_compatible import OpenAICompatibleProvider
 from tests.providers.streams import provider_context
 
 ANSWER = {"role": "assistant", "content": "4", "refusal": None, "reasoning_content": "2 and 2", "reasoning": "2+2",
-          "thinking_blocks": [{"type": "thinking", "thinking": "2 and 2", "signature": "c2ln"}]}
+          "thinking_blocks": [{"type": "thinking", "thinking": "2 and 2", "signature": "c2ln"}],
+          "context": {"intent": "[\"2+2\"]"}}
 """An answer as the openai SDK sends it back: the gateway's own (refusal, thinking_blocks), Claude's thinking
-(reasoning_content) and OpenRouter's or Groq's (reasoning)."""
+(reasoning_content), OpenRouter's or Groq's (reasoning), and Azure "On Your Data"'s citations (context)."""
 CREDENTIALS = {"api_key": "k", "base_url": "http://127.0.0.1:1/v1", "endpoint": "https://r.test"}
 
 
@@ -47,7 +48,7 @@ EVERYTHING = set(ANSWER) - {"thinking_blocks"}  # the gateway's own field goes t
 
 @pytest.mark.parametrize(("provider", "kept"), [
     ("openai", {"role", "content", "refusal"}),  # OpenAI's API: a field it does not know is a 400
-    ("azure_openai", {"role", "content", "refusal"}),
+    ("azure_openai", {"role", "content", "refusal", "context"}),
     ("mistral", {"role", "content"}),  # 422 extra_forbidden for any other
     ("groq", {"role", "content", "reasoning"}),  # "property 'reasoning_content' is unsupported"
     ("deepseek", EVERYTHING), ("moonshot", EVERYTHING),  # take reasoning_content back, in tool loops
