@@ -146,13 +146,16 @@ class OpenAICompatibleProvider(Provider):
     ``reasoning_content`` and ``thinking_blocks``, OpenRouter's ``reasoning``, the gateway's ``refusal: null``.
     ``thinking_blocks`` is this gateway's own (Anthropic's signed thinking), which no OpenAI-wire API takes;
     ``reasoning_content`` goes to those that want it back (DeepSeek, Moonshot). A YAML-only plug-in lists its
-    upstream's in ``provider.yaml`` (``extra: {assistant_fields: [...]}``)."""
+    upstream's in ``provider.yaml`` (``extra: {assistant_fields: [...]}``); a generic instance in front of a strict
+    server says ``history_fields: openai`` (OpenAI's fields only)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
         fields = (context.schema.extra or {}).get("assistant_fields")
         if isinstance(fields, list):
             self.assistant_fields = frozenset(map(str, fields))
+        if context.credentials.get("history_fields") == "openai":  # a strict server behind a generic instance
+            self.assistant_fields = ASSISTANT_FIELDS
         if "stream_usage" in context.credentials:
             self.stream_usage = context.credentials["stream_usage"] == "support"
         self.upstream = Upstream(self.base_url(context.credentials).rstrip("/") + "/", self.auth_headers(),

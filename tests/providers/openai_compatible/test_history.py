@@ -22,9 +22,11 @@ ANSWER = {"role": "assistant", "content": "4", "refusal": None, "reasoning_conte
 CREDENTIALS = {"api_key": "k", "base_url": "http://127.0.0.1:1/v1", "endpoint": "https://r.test"}
 
 
-async def sent_by(provider: str, raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+async def sent_by(provider: str, raw: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+                  credentials: dict[str, str] | None = None) -> dict[str, Any]:
     """The body the ``provider`` plug-in posts upstream for the chat request ``raw``."""
-    plugin = Registry.discover()[provider].provider_class()(provider_context(provider, provider, CREDENTIALS))
+    context = provider_context(provider, provider, {**CREDENTIALS, **(credentials or {})})
+    plugin = Registry.discover()[provider].provider_class()(context)
     assert isinstance(plugin, OpenAICompatibleProvider)
     sent: list[dict[str, Any]] = []
 
@@ -52,12 +54,14 @@ EVERYTHING = set(ANSWER) - {"thinking_blocks"}  # the gateway's own field goes t
     ("mistral", {"role", "content"}),  # 422 extra_forbidden for any other
     ("groq", {"role", "content", "reasoning"}),  # "property 'reasoning_content' is unsupported"
     ("deepseek", EVERYTHING), ("moonshot", EVERYTHING),  # take reasoning_content back, in tool loops
-    ("openai_compatible", EVERYTHING)])
+    ("openai_compatible", EVERYTHING),
+    ("openai_compatible history_fields=openai", {"role", "content", "refusal"})])  # a strict server behind it
 async def test_the_history_keeps_only_what_the_upstream_takes(provider: str, kept: set[str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     raw: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "2+2?"}, ANSWER,
                                                       {"role": "user", "content": "and 3+3?"}]}
-    body = await sent_by(provider, raw, monkeypatch)
+    provider, _, setting = provider.partition(" ")
+    body = await sent_by(provider, raw, monkeypatch, dict([setting.split("=")]) if setting else None)
     assert set(body["messages"][1]) == kept
     assert body["messages"][0] is raw["messages"][0] and raw["messages"][1] is ANSWER  # the client's left as is
     assert set(ANSWER) == EVERYTHING | {"thinking_blocks"}
