@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import InvalidRequestError, UpstreamError
+from .errors import InvalidRequestError, ModelRuntimeError, UpstreamError
 from .model_types import JSONReply
 from .openai.embeddings import Embedding, EmbeddingRequest, EmbeddingResponse
 from .openai.usage import Usage
@@ -36,8 +36,14 @@ async def embed_in_batches(texts: list[str], size: int,
                            embed: Callable[[list[str]], Coroutine[Any, Any, Vectors]]) -> Vectors:
     """``embed`` called concurrently on consecutive batches of at most ``size`` texts (the upstream's limit per
     call), the vectors joined in input order; the first failure cancels the other calls."""
-    async with asyncio.TaskGroup() as group:
-        calls = [group.create_task(embed(texts[i:i + size])) for i in range(0, len(texts), size)]
+    if len(texts) <= size:
+        return await embed(texts)
+    try:
+        async with asyncio.TaskGroup() as group:
+            calls = [group.create_task(embed(texts[i:i + size])) for i in range(0, len(texts), size)]
+    except BaseExceptionGroup as failed:  # the calls' own errors (mapped: status, retries), not the group
+        raise next((e for e in failed.exceptions if isinstance(e, ModelRuntimeError)),
+                   failed.exceptions[0]) from None
     vectors: list[list[float]] = []
     tokens: int | None = 0
     for call in calls:

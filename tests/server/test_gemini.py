@@ -154,6 +154,19 @@ def test_embeddings_keep_one_vector_per_input(client: openai.OpenAI) -> None:
     assert short.data[0].embedding == full.data[0].embedding[:768]
 
 
+@pytest.mark.parametrize(("model", "extra", "error", "status"), [
+    ("gemini/fault-status-429", {}, openai.RateLimitError, 429),
+    ("gemini/fault-status-503", {}, openai.InternalServerError, 503),
+    ("gemini/gemini-embedding-001", {"dimensions": -1}, openai.BadRequestError, 400),
+])
+def test_embedding_errors_are_mapped(client: openai.OpenAI, model: str, extra: dict[str, Any],
+                                     error: type[openai.APIStatusError], status: int) -> None:
+    # not a 500: the upstream's error, as for chat (so that the router retries and falls back on it too)
+    with pytest.raises(error) as caught:
+        client.embeddings.create(model=model, input=["one", "two"], **extra)
+    assert caught.value.status_code == status and caught.value.type != "server_error"
+
+
 @pytest.mark.parametrize(("model", "error", "status", "code"), [
     ("gemini-badkey/gemini-2.5-flash", openai.AuthenticationError, 401, "provider_authentication_failed"),
     ("gemini/fault-status-429", openai.RateLimitError, 429, None),

@@ -152,6 +152,15 @@ def test_embeddings_go_in_batches_of_ten_and_keep_their_order(client: openai.Ope
     assert single.data[0].embedding == embedded.data[17].embedding and len(single.data[0].embedding) == 64
 
 
+@pytest.mark.parametrize("count", [2, 23])  # one call, and three in parallel
+def test_an_embedding_the_upstream_refuses_is_its_400_in_one_call_or_in_batches(client: openai.OpenAI,
+                                                                               count: int) -> None:
+    texts = [f"text number {i}" for i in range(count - 1)] + [""]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="qwen/text-embedding-v4", input=texts)
+    assert caught.value.status_code == 400 and caught.value.type == "invalid_request_error"
+
+
 def test_rerank(gateway: GatewayProcess, dashscope: FakeDashScope) -> None:
     documents = ["the cat sat", "dogs bark loudly", "a cat and a dog"]
     ranked = httpx.post(gateway.base_url + "/rerank", headers={"authorization": f"Bearer {GATEWAY_KEY}"},
