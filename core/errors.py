@@ -29,6 +29,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProviderAccountError",
     "ProviderAuthenticationError",
     "ProviderNotConfiguredError",
     "QuotaExceededError",
@@ -170,6 +171,14 @@ class UpstreamUnavailableError(ModelRuntimeError):
     default_code = "upstream_unavailable"
 
 
+class ProviderAccountError(UpstreamUnavailableError):
+    """The provider refuses the gateway's own account: out of credit or in arrears (an upstream 402), or not
+    allowed this call (an upstream 403). An operator problem, not the caller's: 503, and another deployment is
+    tried, not this one again."""
+
+    default_code = "provider_account_blocked"
+
+
 class ProviderNotConfiguredError(UpstreamUnavailableError):
     """The provider instance lacks a required credential in this profile (503)."""
 
@@ -217,6 +226,8 @@ _CLIENT_ERRORS: dict[int, type[ModelRuntimeError]] = {
 }
 _UPSTREAM_ERRORS: dict[int, type[ModelRuntimeError]] = {
     401: ProviderAuthenticationError,  # the gateway's credentials, not the caller's key
+    402: ProviderAccountError,  # the gateway's account: out of credit
+    403: ProviderAccountError,  # the gateway's account: not allowed this model, region or feature
     405: UpstreamError,  # a wrong base_url, not the caller's method
     408: UpstreamTimeoutError,
     503: UpstreamUnavailableError,

@@ -45,7 +45,7 @@ FAILURE_PENALTY_S = 5.0
 RETRYABLE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.RateLimitError, errors.UpstreamError, errors.UpstreamUnavailableError, errors.UpstreamTimeoutError)
 ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
-    errors.ProviderAuthenticationError, errors.ProviderNotConfiguredError)
+    errors.ProviderAuthenticationError, errors.ProviderAccountError, errors.ProviderNotConfiguredError)
 
 
 class Cooldowns:

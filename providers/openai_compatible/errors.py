@@ -41,6 +41,12 @@ def error_from_response(context: ProviderContext, status: int, headers: httpx.He
             f"provider instance '{context.name}' rejected the gateway's credentials; the operator should check "
             f"{context.credential_hint}")
     message, param, code = _parse(body)
+    if status in _ACCOUNT:
+        return errors.ProviderAccountError(
+            f"provider instance '{context.name}' {_ACCOUNT[status]} (HTTP {status}): "
+            f"{redact(message) if message else 'no reason given'}. The operator should check the account of "
+            f"{context.credential_hint}", code=code or errors.ProviderAccountError.default_code,
+            retry_after=_retry_after(headers))
     cls = errors.for_status(status, upstream=True)
     if cls is errors.NotFoundError and code == "model_not_found":
         cls = errors.ModelNotFoundError
@@ -48,6 +54,9 @@ def error_from_response(context: ProviderContext, status: int, headers: httpx.He
     if status >= 500:
         text = f"provider instance '{context.name}' failed (HTTP {status}): {text}"
     return cls(text, param=param, code=code, retry_after=_retry_after(headers))
+
+
+_ACCOUNT = {402: "cannot be used until its account is in order", 403: "refuses the gateway's account this call"}
 
 
 def _parse(body: bytes) -> tuple[str | None, str | None, str | None]:

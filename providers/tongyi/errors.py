@@ -63,15 +63,15 @@ def from_code(provider: str, detail: DashScopeError, redact: Callable[[str], str
     if code == "DataInspectionFailed" or code.endswith(".DataInspectionFailed"):
         return errors.InvalidRequestError(message, param="messages", code="content_filter")
     if code == "Arrearage":
-        return errors.UpstreamUnavailableError(f"provider instance '{provider}' cannot be used until its Alibaba "
-                                               f"Cloud account is paid for: {message}",
-                                               code="provider_account_blocked")
+        return errors.ProviderAccountError(f"provider instance '{provider}' cannot be used until its Alibaba Cloud "
+                                           f"account is paid for: {message}")
     if code == "ModelNotFound" or any(phrase in lowered for phrase in _NOT_FOUND):
         return errors.ModelNotFoundError(message, param="model")
     if any(phrase in lowered for phrase in _TOO_LONG):
         return errors.InvalidRequestError(message, param="messages", code="context_length_exceeded")
-    if code.startswith(("AccessDenied", "Model.AccessDenied")):
-        return errors.PermissionDeniedError(message, param="model")
+    if code.startswith(("AccessDenied", "Model.AccessDenied")):  # the gateway's account, not the caller's
+        return errors.ProviderAccountError(f"provider instance '{provider}' refuses the gateway's account this "
+                                           f"call: {message}", param="model", code="provider_permission_denied")
     if code.startswith(("InvalidParameter", "BadRequest")):
         return errors.InvalidRequestError(message, code="invalid_value")
     return None

@@ -52,8 +52,8 @@ def error_from_zhipu(context: ProviderContext, status: int, headers: httpx.Heade
     if code in _AUTH or status == 401:
         return error_from_response(context, 401, headers, content, redact)
     if code in _ACCOUNT:
-        return errors.UpstreamUnavailableError(f"provider instance '{context.name}' cannot be used until its Zhipu "
-                                               f"account is in order: {message}", code="provider_account_blocked")
+        return errors.ProviderAccountError(f"provider instance '{context.name}' cannot be used until its Zhipu "
+                                           f"account is in order: {message}")
     if code == "1211":
         return errors.ModelNotFoundError(message, param="model")
     if code == "1261" or any(phrase in message.lower() for phrase in _TOO_LONG):

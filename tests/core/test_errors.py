@@ -10,7 +10,8 @@ from core import errors
 @pytest.mark.parametrize(("status", "ours", "theirs"), [
     (400, errors.InvalidRequestError, errors.InvalidRequestError),
     (401, errors.AuthenticationError, errors.ProviderAuthenticationError),
-    (403, errors.PermissionDeniedError, errors.PermissionDeniedError),
+    (402, errors.InvalidRequestError, errors.ProviderAccountError),
+    (403, errors.PermissionDeniedError, errors.ProviderAccountError),
     (404, errors.NotFoundError, errors.NotFoundError),
     (405, errors.MethodNotAllowedError, errors.UpstreamError),
     (408, errors.InvalidRequestError, errors.UpstreamTimeoutError),

@@ -160,7 +160,9 @@ def test_sdk_with_wrong_key(gateway: GatewayProcess) -> None:
 @pytest.mark.parametrize(("model", "status", "cls", "type_", "code"), [
     # Upstream codes are kept; statuses and types are the gateway's (an upstream 500 is a 502 here).
     ("up/fault-status-400", 400, openai.BadRequestError, "invalid_request_error", "empty_array"),
-    ("up/fault-status-403", 403, openai.PermissionDeniedError, "permission_error",
+    # the gateway's account, not the caller's: 503, the upstream's code kept when it gives one
+    ("up/fault-status-402", 503, openai.InternalServerError, "service_unavailable", "provider_account_blocked"),
+    ("up/fault-status-403", 503, openai.InternalServerError, "service_unavailable",
      "unsupported_country_region_territory"),
     ("up/fault-status-404", 404, openai.NotFoundError, "invalid_request_error", "model_not_found"),
     ("up/fault-status-429", 429, openai.RateLimitError, "rate_limit_error", "rate_limit_exceeded"),

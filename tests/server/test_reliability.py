@@ -24,6 +24,9 @@ routes:
   - {model: doomed, model_type: llm, deployments: [{target: a/fault-status-502}, {target: b/fault-status-502}]}
   - {model: badcreds, model_type: llm, deployments: [{target: bad/gpt-4o-mini}], fallbacks: [b/gpt-4o-mini]}
   - {model: clientfault, model_type: llm, deployments: [{target: a/fault-status-400}], fallbacks: [b/gpt-4o-mini]}
+  - {model: unpaid, model_type: llm, deployments: [{target: a/fault-status-402}], fallbacks: [b/gpt-4o-mini]}
+  - {model: forbidden, model_type: llm, deployments: [{target: a/fault-status-403}], fallbacks: [b/gpt-4o-mini]}
+  - {model: forbidden-alone, model_type: llm, deployments: [{target: a/fault-status-403}]}
   - {model: cutting, model_type: llm, deployments: [{target: a/fault-cut-2}], fallbacks: [b/gpt-4o-mini]}
   - {model: slow, model_type: llm, deployments: [{target: a/fault-stall-3}], fallbacks: [b/gpt-4o-mini]}
   - {model: limited, model_type: llm, deployments: [{target: a/fault-status-429}]}
@@ -63,7 +66,8 @@ def models_sent(upstream: FakeOpenAI) -> list[str]:
 
 @pytest.mark.parametrize(("route", "first"), [("resilient", "fault-status-500"), ("badcreds", "gpt-4o-mini"),
                                               ("cutting", "fault-cut-2"), ("slow", "fault-stall-3"),
-                                              ("ratelimited", "fault-status-429")])
+                                              ("ratelimited", "fault-status-429"), ("unpaid", "fault-status-402"),
+                                              ("forbidden", "fault-status-403")])
 def test_the_fallback_answers_when_the_primary_fails(client: openai.OpenAI, upstream: FakeOpenAI, route: str,
                                                      first: str) -> None:
     upstream.clear()
@@ -139,6 +143,16 @@ def test_the_requests_own_mistakes_are_not_retried(client: openai.OpenAI, upstre
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="clientfault", messages=USER)
     assert models_sent(upstream) == ["fault-status-400"]
+
+
+def test_the_gateways_own_account_refused_is_a_503_that_says_so_and_is_not_tried_again(
+        client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    upstream.clear()
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model="forbidden-alone", messages=USER)
+    assert caught.value.status_code == 503 and "provider instance 'a' refuses the gateway's account" in \
+        caught.value.message
+    assert models_sent(upstream) == ["fault-status-403"]  # retries: 2, but the same account would refuse again
 
 
 def test_no_retry_after_the_first_byte(client: openai.OpenAI, upstream: FakeOpenAI) -> None:

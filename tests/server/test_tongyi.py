@@ -200,7 +200,7 @@ def test_a_cut_stream_ends_with_an_error_event(client: openai.OpenAI) -> None:
     ("qwen-nope", openai.NotFoundError, "model_not_found"),
     ("fault-code-Throttling.RateQuota", openai.RateLimitError, "rate_limit_exceeded"),
     ("fault-code-Arrearage", openai.InternalServerError, "provider_account_blocked"),
-    ("fault-code-AccessDenied", openai.PermissionDeniedError, None),
+    ("fault-code-AccessDenied", openai.InternalServerError, "provider_permission_denied"),
     ("fault-status-500", openai.InternalServerError, "upstream_error"),
     ("fault-status-503", openai.InternalServerError, "upstream_unavailable"),
 ])

@@ -20,7 +20,8 @@ def mapped(context: ProviderContext, status: int, body: bytes, headers: dict[str
 
 
 @pytest.mark.parametrize(("status", "cls"), [
-    (400, errors.InvalidRequestError), (403, errors.PermissionDeniedError), (404, errors.NotFoundError),
+    (400, errors.InvalidRequestError), (402, errors.ProviderAccountError), (403, errors.ProviderAccountError),
+    (404, errors.NotFoundError),
     (408, errors.UpstreamTimeoutError), (409, errors.InvalidRequestError), (413, errors.PayloadTooLargeError),
     (422, errors.InvalidRequestError), (429, errors.RateLimitError), (500, errors.UpstreamError),
     (502, errors.UpstreamError), (503, errors.UpstreamUnavailableError), (504, errors.UpstreamTimeoutError),
