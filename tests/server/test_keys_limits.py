@@ -26,6 +26,7 @@ LIMITED = "mr-limited-key-canary-0c4d8e13"
 PARALLEL = "mr-parallel-key-canary-7e2a9b55"
 TOKENS = "mr-tokens-key-canary-3b8f6c20"
 SCOPED = "mr-scoped-key-canary-a1d4e7f0"
+GPT_ONLY = "mr-gpt-only-key-canary-5c2e9a71"
 BUDGET = "mr-budget-key-canary-9c3e5a71"
 PLAIN = "mr-plain-key-canary-62b0d4f8"
 PROMPT = "PROMPT-CANARY-4e81 what is the weather"
@@ -46,6 +47,7 @@ server:
     - {{name: batch, key: "${{PARALLEL}}", max_parallel: 2}}
     - {{name: small, key: "${{TOKENS}}", tpm: 10}}
     - {{name: chat-only, key: "${{SCOPED}}", models: ["chat", "openai/gpt-*"], paths: ["/v1/chat/*", "/v1/models*"]}}
+    - {{name: gpt-only, key: "${{GPT_ONLY}}", models: ["openai/gpt-*"]}}
     - {{name: thrifty, key: "${{BUDGET}}", budget: {{amount: 0.0000001, period: day}}}}
 providers:
   - name: up
@@ -91,8 +93,8 @@ def gateway(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> Iterator[GatewayP
 
 def environment(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> dict[str, str]:
     return {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
-            "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY,
-            "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
+            "GPT_ONLY": GPT_ONLY, "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url,
+            "FAKE_KEY": UPSTREAM_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
 
 
 def sdk(gateway: GatewayProcess, key: str) -> openai.AsyncOpenAI:
@@ -167,6 +169,16 @@ def test_key_scopes_hide_models_and_forbid_paths(gateway: GatewayProcess) -> Non
     hidden_model = httpx.get(f"{gateway.base_url}/models/spill", headers={"authorization": f"Bearer {SCOPED}"})
     assert hidden_model.status_code == 404 and hidden_model.json()["error"]["code"] == "model_not_found"
     assert chat(gateway, "not-a-key").status_code == 401
+
+
+def test_a_key_counts_tokens_only_for_the_models_it_may_use(gateway: GatewayProcess) -> None:
+    def count(model: str) -> httpx.Response:
+        return httpx.post(f"{gateway.base_url}/tokens/count", headers={"authorization": f"Bearer {GPT_ONLY}"},
+                          json={"model": model, "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+
+    assert count("openai/gpt-4o-mini").status_code == 200
+    hidden = count("anthropic/claude-haiku-4-5")  # not even its context size
+    assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "model_not_found"
 
 
 def test_a_spent_budget_answers_insufficient_quota(gateway: GatewayProcess) -> None:
