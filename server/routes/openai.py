@@ -24,6 +24,7 @@ async def chat(exchange: Exchange, provider: str | None, content: bytes) -> Repl
     if not body.messages:
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
                                   code="empty_array")
+    _check_generation(body)
     return await serve(exchange, provider, body.model, ModelType.LLM, body, raw,
                        lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
 
@@ -31,6 +32,7 @@ async def chat(exchange: Exchange, provider: str | None, content: bytes) -> Repl
 async def complete(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
     """Legacy text completions, streamed or not."""
     body, raw = decode_body(content, CompletionRequest)
+    _check_generation(body)
     return await serve(exchange, provider, body.model, ModelType.LLM, body, raw,
                        lambda upstream, target, *request_body: upstream.llm().complete(target, *request_body))
 
@@ -42,3 +44,16 @@ async def embed(exchange: Exchange, provider: str | None, content: bytes) -> Rep
         raise InvalidRequestError("'input' must not be empty.", param="input", code="empty_input")
     return await serve(exchange, provider, body.model, ModelType.TEXT_EMBEDDING, body, raw,
                        lambda upstream, target, *request_body: upstream.text_embedding().embed(target, *request_body))
+
+
+def _check_generation(body: ChatCompletionRequest | CompletionRequest) -> None:
+    """What OpenAI's API refuses whichever model answers (so that every provider refuses it alike)."""
+    if body.stream_options is not None and not body.stream:
+        raise InvalidRequestError("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                                  param="stream_options", code="invalid_value")
+    if body.n is not None and body.n < 1:
+        raise InvalidRequestError(f"Invalid 'n': integer below minimum value. Expected a value >= 1, but got "
+                                  f"{body.n} instead.", param="n", code="integer_below_min_value")
+    if body.n is not None and body.n > 128:
+        raise InvalidRequestError(f"Invalid 'n': integer above maximum value. Expected a value <= 128, but got "
+                                  f"{body.n} instead.", param="n", code="integer_above_max_value")

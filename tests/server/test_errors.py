@@ -57,6 +57,11 @@ def error_of(response: httpx.Response) -> dict[str, Any]:
      "tools[0].function", "missing_required_parameter"),
     (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}}',
      "response_format.json_schema", "missing_required_parameter"),
+    # refused as OpenAI refuses them, before any provider (some would take them quietly)
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}}',
+     "stream_options", "invalid_value"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "n": 0}', "n", "integer_below_min_value"),
+    (b'{"model": "chat", "messages": [{"role": "user", "content": "x"}], "n": 129}', "n", "integer_above_max_value"),
 ])
 def test_bad_chat_requests_are_400_naming_the_field(gateway: GatewayProcess, body: bytes, param: str | None,
                                                     code: str) -> None:
@@ -69,7 +74,9 @@ def test_bad_chat_requests_are_400_naming_the_field(gateway: GatewayProcess, bod
 def test_bad_embedding_and_completion_requests(gateway: GatewayProcess) -> None:
     for path, body, param in [("/embeddings", {"model": "embed", "input": []}, "input"),
                               ("/embeddings", {"model": "embed", "input": {"x": 1}}, "input"),
-                              ("/completions", {"model": "chat"}, "prompt")]:
+                              ("/completions", {"model": "chat"}, "prompt"),
+                              ("/completions", {"model": "chat", "prompt": "x", "stream_options": {}},
+                               "stream_options")]:
         response = post(gateway, path, body)
         assert response.status_code == 400 and error_of(response)["param"] == param
 

@@ -154,6 +154,17 @@ def test_embeddings_keep_one_vector_per_input(client: openai.OpenAI) -> None:
     assert short.data[0].embedding == full.data[0].embedding[:768]
 
 
+@pytest.mark.parametrize(("extra", "param", "code"), [
+    ({"n": 0}, "n", "integer_below_min_value"),
+    ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),  # without stream
+])
+def test_what_openai_refuses_for_every_model_is_refused_for_gemini_too(client: openai.OpenAI, extra: dict[str, Any],
+                                                                        param: str, code: str) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gemini/gemini-2.5-flash", messages=ask("Hi"), extra_body=extra)
+    assert (caught.value.param, caught.value.code) == (param, code)
+
+
 @pytest.mark.parametrize(("model", "extra", "error", "status"), [
     ("gemini/fault-status-429", {}, openai.RateLimitError, 429),
     ("gemini/fault-status-503", {}, openai.InternalServerError, 503),
