@@ -25,12 +25,14 @@ from .http import ResponseBody, map_errors
 from .model_types import ModelTarget, ProviderContext
 from .openai.chat import (
     ChatCompletionChunk,
+    ChatCompletionRequest,
     ChoiceDelta,
     ChunkChoice,
     ContentPart,
     FunctionDefinition,
     Tool,
     ToolCall,
+    ToolChoiceObject,
 )
 from .openai.usage import Usage
 from .schema import ConfigurateMethod
@@ -40,11 +42,13 @@ __all__ = [
     "EFFORT_BUDGETS",
     "TranslatedStream",
     "answered_function",
+    "check_tool_choice",
     "data_uri",
     "effort_budget",
     "expect_stream",
     "json_lines",
     "offered_function",
+    "refuse_legacy_functions",
     "texts",
     "tool_arguments",
 ]
@@ -123,6 +127,29 @@ def refuse_effort_without_thinking(target: ModelTarget, raw: Mapping[str, Any]) 
     if not any(rule.name == "reasoning_effort" for rule in schema.parameter_rules):
         raise errors.InvalidRequestError(f"Model '{schema.model}' does not think: 'reasoning_effort' is not supported "
                                          "with it.", param="reasoning_effort", code="unsupported_parameter")
+
+
+def refuse_legacy_functions(raw: Mapping[str, Any], provider: str) -> None:
+    """400 for OpenAI's deprecated ``functions`` and ``function_call``, which a translator would otherwise drop:
+    the model would answer without the functions it was offered."""
+    for name, instead in (("functions", "tools"), ("function_call", "tool_choice")):
+        if raw.get(name) is not None:
+            raise errors.InvalidRequestError(f"'{name}' is OpenAI's deprecated form of '{instead}', which {provider} "
+                                             f"models take: send '{instead}'.", param=name,
+                                             code="unsupported_parameter")
+
+
+def check_tool_choice(request: ChatCompletionRequest) -> None:
+    """400 for a ``tool_choice`` no tool can meet: ``required`` without tools, or a function not among them (for
+    upstreams that would answer without calling one)."""
+    choice = request.tool_choice
+    names = {tool.function.name for tool in request.tools or () if tool.function is not None}
+    if choice == "required" and not names:
+        raise errors.InvalidRequestError("tool_choice 'required' needs tools to choose from.", param="tool_choice",
+                                         code="invalid_value")
+    if isinstance(choice, ToolChoiceObject) and choice.function is not None and choice.function.name not in names:
+        raise errors.InvalidRequestError(f"tool_choice names the function '{choice.function.name}', which is not "
+                                         "among the tools.", param="tool_choice", code="invalid_value")
 
 
 def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:

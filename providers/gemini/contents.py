@@ -50,7 +50,16 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import answered_function, data_uri, effort_budget, offered_function, texts, tool_arguments
+from core.translate import (
+    answered_function,
+    check_tool_choice,
+    data_uri,
+    effort_budget,
+    offered_function,
+    refuse_legacy_functions,
+    texts,
+    tool_arguments,
+)
 
 __all__ = [
     "Candidate",
@@ -85,6 +94,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any]) -> dict[s
         param = "logprobs" if request.logprobs else "logit_bias"
         raise InvalidRequestError(f"Gemini models do not support '{param}' through this gateway.", param=param,
                                   code="unsupported_parameter")
+    refuse_legacy_functions(raw, "Gemini")
     system, contents = _contents(request)
     body: dict[str, Any] = {"contents": contents}
     if system:
@@ -242,6 +252,7 @@ def _calling_config(request: ChatCompletionRequest) -> dict[str, Any] | None:
     choice = request.tool_choice
     if choice is None:
         return None
+    check_tool_choice(request)  # Gemini would answer without calling anything
     if isinstance(choice, ToolChoiceObject):
         if choice.type != "function" or choice.function is None:
             raise InvalidRequestError(f"tool_choice of type '{choice.type}' is not supported with Gemini models.",

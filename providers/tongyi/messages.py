@@ -39,7 +39,14 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import answered_function, effort_budget, offered_function, texts, tool_arguments
+from core.translate import (
+    answered_function,
+    effort_budget,
+    offered_function,
+    refuse_legacy_functions,
+    texts,
+    tool_arguments,
+)
 
 __all__ = ["FINISH_REASONS", "DashScopeUsage", "Generation", "ToolCallPart", "build_request", "chat_completion",
            "finish_reason", "openai_usage"]
@@ -58,6 +65,7 @@ _encode = msgspec.json.Encoder().encode
 def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: str) -> dict[str, Any]:
     """The generation body for an OpenAI chat request (``raw``: the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
+    refuse_legacy_functions(raw, "Qwen")
     parameters: dict[str, Any] = {"result_format": "message"}
     if request.stream:
         parameters["incremental_output"] = True

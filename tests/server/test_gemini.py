@@ -157,6 +157,9 @@ def test_embeddings_keep_one_vector_per_input(client: openai.OpenAI) -> None:
 @pytest.mark.parametrize(("extra", "param", "code"), [
     ({"n": 0}, "n", "integer_below_min_value"),
     ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),  # without stream
+    ({"tool_choice": "required"}, "tool_choice", "invalid_value"),  # without tools: Gemini would just answer
+    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice",
+     "invalid_value"),
 ])
 def test_what_openai_refuses_for_every_model_is_refused_for_gemini_too(client: openai.OpenAI, extra: dict[str, Any],
                                                                         param: str, code: str) -> None:

@@ -1,0 +1,38 @@
+"""OpenAI's deprecated ``functions`` and ``function_call``: a 400 from every translating plug-in, never dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from core.errors import InvalidRequestError
+from core.openai.chat import ChatCompletionRequest
+from providers.anthropic.messages import build_request as anthropic
+from providers.cohere.chat import build_request as cohere
+from providers.gemini.contents import build_request as gemini
+from providers.ollama.messages import build_request as ollama
+from providers.tongyi.messages import build_request as tongyi
+
+BUILDERS: dict[str, Callable[[ChatCompletionRequest, dict[str, Any]], object]] = {
+    "Anthropic": lambda request, raw: anthropic(request, raw, "claude-haiku-4-5", 1024),
+    "Cohere": lambda request, raw: cohere(request, raw, "command-a-03-2025", False),
+    "Gemini": gemini,
+    "Ollama": lambda request, raw: ollama(request, raw, "llama3.2"),
+    "Qwen": lambda request, raw: tongyi(request, raw, "qwen-plus"),
+}
+FUNCTION = {"name": "clock", "parameters": {"type": "object", "properties": {}}}
+
+
+@pytest.mark.parametrize("provider", BUILDERS)
+@pytest.mark.parametrize(("legacy", "instead"), [({"functions": [FUNCTION]}, "tools"),
+                                                 ({"function_call": {"name": "clock"}}, "tool_choice")])
+def test_the_deprecated_functions_are_refused_not_dropped(provider: str, legacy: dict[str, Any], instead: str) -> None:
+    raw = {"model": "m", "messages": [{"role": "user", "content": "What time is it?"}], **legacy}
+    with pytest.raises(InvalidRequestError) as caught:
+        BUILDERS[provider](msgspec.convert(raw, ChatCompletionRequest), raw)
+    [name] = legacy
+    assert (caught.value.param, caught.value.code) == (name, "unsupported_parameter")
+    assert f"which {provider} models take: send '{instead}'" in caught.value.message
