@@ -46,6 +46,9 @@ RETRYABLE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.RateLimitError, errors.UpstreamError, errors.UpstreamUnavailableError, errors.UpstreamTimeoutError)
 ELSEWHERE: tuple[type[errors.ModelRuntimeError], ...] = (
     errors.ProviderAuthenticationError, errors.ProviderAccountError, errors.ProviderNotConfiguredError)
+UNABLE = frozenset({"unsupported_parameter", "unsupported_value", "unsupported_model_endpoint"})
+"""Codes of a request a deployment cannot serve as asked (``n`` > 1 from Anthropic, ``logprobs`` from Gemini, a
+chat model asked for a text completion): the next candidate may, and this one has not failed."""
 
 
 class Cooldowns:
@@ -116,9 +119,10 @@ async def attempt(deployments: list[Deployment], call: Callable[[Deployment], Aw
 
     Every candidate is tried once, then up to ``retries`` more attempts go round those that may still answer,
     with backoff, all within ``retry_budget_s``. A request too long for a deployment (``context_length_exceeded``)
-    goes to ``context_fallbacks`` in order, once each; any other mistake of the request (content filters
-    included) is final. Cooldowns and statistics are kept only where there is a choice (several candidates), so
-    names a client makes up never accumulate state.
+    goes to ``context_fallbacks`` in order, once each. A request a deployment cannot serve as asked (:data:`UNABLE`)
+    goes to the next candidate, and its refusal is the answer if none can; any other mistake of the request
+    (content filters included) is final. Cooldowns and statistics are kept only where there is a choice (several
+    candidates), so names a client makes up never accumulate state.
     """
     tracked = len(deployments) > 1
     run: _Run[T] = _Run(call, config, cooldowns if tracked else None, stats if tracked else None, rng or _RNG)
@@ -170,6 +174,7 @@ class _Run(Generic[T]):
     async def through(self, candidates: list[Deployment], retries: int | None = None) -> Outcome[T]:
         last: errors.ModelRuntimeError | None = None
         failures: dict[str, errors.ModelRuntimeError] = {}  # the deployments that may answer if asked again
+        unable: errors.InvalidRequestError | None = None  # the first refusal of the request as asked
         for deployment in candidates:
             if self._out_of_time():
                 break
@@ -179,11 +184,18 @@ class _Run(Generic[T]):
                 last = exc
                 if not isinstance(exc, ELSEWHERE):
                     failures[deployment.id] = exc
-        return await self._again(candidates, failures, last, self.config.retries if retries is None else retries)
+            except errors.InvalidRequestError as exc:
+                if exc.code not in UNABLE:
+                    raise
+                log.info("%r cannot serve the request as asked (%s): trying the next", deployment.id, exc.param)
+                unable = unable or exc
+        return await self._again(candidates, failures, last or unable,
+                                 self.config.retries if retries is None else retries)
 
     async def _again(self, candidates: list[Deployment], failures: dict[str, errors.ModelRuntimeError],
                      last: errors.ModelRuntimeError | None, retries: int) -> Outcome[T]:
-        """Up to ``retries`` more attempts, round the ``candidates`` that ``failures`` says may still answer."""
+        """Up to ``retries`` more attempts, round the ``candidates`` that ``failures`` says may still answer;
+        ``last`` is raised if none does."""
         again = [d for d in candidates if d.id in failures]
         for round_ in range(1, retries + 1):
             if not again or self._out_of_time():

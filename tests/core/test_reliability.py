@@ -91,6 +91,30 @@ async def test_every_candidate_once_then_retries_without_skipping() -> None:
     assert calls == ["a/m", "b/m", "c/m", "b/m", "c/m", "b/m"]
 
 
+@pytest.mark.parametrize(("others", "raised"), [
+    ("unable", "a cannot"),  # none can: the first refusal is the answer
+    ("down", "down"),  # one failed as a deployment fails: that is the answer
+])
+async def test_a_request_one_deployment_cannot_serve_goes_to_the_next_without_cooling_it(
+        others: str, raised: str) -> None:
+    calls: list[str] = []
+
+    async def call(deployment: Deployment) -> str:
+        calls.append(deployment.id)
+        if deployment.id == "a/m" or others == "unable":
+            raise errors.InvalidRequestError(f"{deployment.id[0]} cannot", param="n", code="unsupported_parameter")
+        raise errors.UpstreamError("down")
+
+    spec = InstanceSpec(name="x", plugin=Registry.discover()["openai"], credentials={}, models={}, any_model=True)
+    a, b = (Deployment(msgspec.structs.replace(spec, name=n), ModelTarget(name="m", model_type=ModelType.LLM))
+            for n in "ab")
+    cooldowns = Cooldowns(after=1, period_s=60)
+    with pytest.raises(errors.ModelRuntimeError, match=raised):
+        await attempt([a, b], call, RouterConfig(retries=2, backoff_s=0), cooldowns)
+    assert calls[:2] == ["a/m", "b/m"] and "a/m" not in calls[2:]  # never asked again
+    assert cooldowns.remaining("a/m") == 0  # not a failure of the deployment
+
+
 def test_retry_after_rests_a_deployment_that_long() -> None:
     clock = Clock()
     cooldowns = Cooldowns(after=3, period_s=10, clock=clock)

@@ -26,6 +26,9 @@ providers:
      models: [claude-haiku-4-5]}
   - {name: openai, provider: openai, credentials: {api_key: "${FAKE_KEY}", base_url: "${FAKE_URL}"}}
 routes:
+  - model: mixed                   # Claude first, OpenAI for what Claude cannot do
+    deployments: [{target: anthropic/claude-haiku-4-5}]
+    fallbacks: [openai/gpt-4o-mini]
   - model: pinned                  # the operator sets the thinking for every call
     deployments: [{target: anthropic/claude-haiku-4-5, params: {reasoning_effort: low}}]
   - model: long-context
@@ -162,6 +165,17 @@ def test_a_deployment_that_sets_the_thinking_replaces_the_clients_own(client: op
                                            extra_body={"thinking": {"type": "enabled", "budget_tokens": 5000}})
     assert anthropic.requests[-1].json()["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert (reply.choices[0].message.model_extra or {})["reasoning_content"]
+
+
+def test_a_request_claude_cannot_serve_as_asked_goes_to_the_next_deployment(client: openai.OpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(model="mixed", messages=ask("Say hi"), n=2)
+    assert [c.message.content for c in raw.parse().choices] == ["echo: Say hi"] * 2
+    assert raw.headers["x-model-runtime-deployment"] == "openai/gpt-4o-mini"
+    plain = client.chat.completions.with_raw_response.create(model="mixed", messages=ask("Say hi"))
+    assert plain.headers["x-model-runtime-deployment"] == "anthropic/claude-haiku-4-5"  # not cooled down
+    with pytest.raises(openai.BadRequestError) as alone:  # nowhere else to go: Claude's own refusal
+        client.chat.completions.create(model=MODEL, messages=ask("Say hi"), n=2)
+    assert (alone.value.param, alone.value.code) == ("n", "unsupported_parameter")
 
 
 def test_streamed_thinking_equals_the_answer(client: openai.OpenAI) -> None:
