@@ -77,6 +77,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
     if request.stop:
         parameters["stop"] = [request.stop] if isinstance(request.stop, str) else request.stop
     if request.tools:
+        parameters.setdefault("parallel_tool_calls", True)  # OpenAI's default; DashScope's is false
         parameters["tools"] = [{"type": "function", "function": msgspec.to_builtins(offered_function(t, i, "Qwen"))}
                                for i, t in enumerate(request.tools)]
     choice = _tool_choice(request)

@@ -30,7 +30,8 @@ over the model's window → 400 `InvalidParameter` `Range of input length should
 Replies are deterministic (tokens are `openai_wire.words`): `"echo: " + <last user text>`; after tool results
 `"results: <content>; ..."`; tools are called by `zhipu_upstream.called_tools` (every offered function named by a
 word of the last user message, arguments from `<property>=<value>`), unless `tool_choice` is `none`; a named
-`tool_choice` calls that function only. `stop` cuts before the word, `max_tokens` keeps that many words
+`tool_choice` calls that function only; more than one call only with `parallel_tool_calls: true` (DashScope's
+default is false). `stop` cuts before the word, `max_tokens` keeps that many words
 (`length`). Thinking models (qwen-plus, qwen-turbo) with `enable_thinking` answer a `reasoning_content` first, cut
 to `thinking_budget` words (at most `THINKING_BUDGET_MAX`, the Qwen3 models' limit).
 Content moderation: a user text holding `SENSITIVE_INPUT` is a 400 `DataInspectionFailed` (input); holding
@@ -194,7 +195,8 @@ def _called(parameters: JSON, text: str) -> list[tuple[str, JSON]]:
         named = (choice.get("function") or {}).get("name")
         tools = [t for t in tools or [] if (t.get("function") or {}).get("name") == named]
         text = f"{text} {named}"
-    return called_tools(tools, text)
+    calls = called_tools(tools, text)
+    return calls if parameters.get("parallel_tool_calls") is True else calls[:1]  # DashScope's default: false
 
 
 def plan_generation(body: JSON, model: Model, stream: bool) -> Plan:

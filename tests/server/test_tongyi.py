@@ -138,6 +138,14 @@ def test_streamed_tool_calls_reassemble_to_the_non_streamed_ones(client: openai.
     named = client.chat.completions.create(model=MODEL, messages=user("weather"), tools=[WEATHER, CLOCK],
                                            tool_choice={"type": "function", "function": {"name": "clock"}})
     assert [name for _, name, _ in calls_of(named)] == ["clock"]
+    assert dashscope.requests[-1].json()["parameters"]["parallel_tool_calls"] is True  # OpenAI's default
+
+
+def test_parallel_tool_calls_false_calls_one(client: openai.OpenAI, dashscope: FakeDashScope) -> None:
+    one = client.chat.completions.create(model=MODEL, messages=user("Use get_weather and the clock"),
+                                         tools=[WEATHER, CLOCK], parallel_tool_calls=False)
+    assert [name for _, name, _ in calls_of(one)] == ["get_weather"]
+    assert dashscope.requests[-1].json()["parameters"]["parallel_tool_calls"] is False
 
 
 def test_embeddings_go_in_batches_of_ten_and_keep_their_order(client: openai.OpenAI,
