@@ -346,12 +346,14 @@ def openai_usage(usage: UsageMetadata) -> Usage:
                                             if usage.thoughts_token_count is not None else None))
 
 
-def _message(candidate: Candidate) -> tuple[ChatCompletionMessage, bool]:
+def _message(candidate: Candidate, one_call: bool) -> tuple[ChatCompletionMessage, bool]:
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[ToolCall] = []
     for part in candidate.content.parts if candidate.content is not None else []:
         if part.function_call is not None:
+            if one_call and calls:
+                continue
             arguments = call_arguments(part.function_call)
             function = FunctionCall(name=part.function_call.name, arguments=arguments)
             calls.append(ToolCall(id=tool_call_id(part), type="function", function=function))
@@ -362,11 +364,13 @@ def _message(candidate: Candidate) -> tuple[ChatCompletionMessage, bool]:
                                  tool_calls=calls or None), bool(calls)
 
 
-def chat_completion(response: GenerateContentResponse, model: str) -> ChatCompletion:
-    """The OpenAI chat completion for a ``generateContent`` response (a blocked prompt is handled by the caller)."""
+def chat_completion(response: GenerateContentResponse, model: str, one_call: bool = False) -> ChatCompletion:
+    """The OpenAI chat completion for a ``generateContent`` response (a blocked prompt is handled by the caller);
+    ``one_call``: only the first function call of each candidate (``parallel_tool_calls: false``, which Gemini's
+    API has no switch for)."""
     choices = []
     for candidate in sorted(response.candidates, key=lambda c: c.index):
-        message, called = _message(candidate)
+        message, called = _message(candidate, one_call)
         choices.append(Choice(index=candidate.index, message=message,
                               finish_reason=finish_reason(candidate.finish_reason or "STOP", called)))
     return ChatCompletion(id=response.response_id or "chatcmpl-" + uuid.uuid4().hex, created=int(time.time()),

@@ -107,7 +107,8 @@ class GeminiProvider(OpenAICompatibleProvider):
             response = await self._send(self._model_path(target, "streamGenerateContent?alt=sse"), _encode(body),
                                         target.timeout_s)
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            return GeminiStream(response, self.context, model, include_usage, request.n or 1)
+            return GeminiStream(response, self.context, model, include_usage, request.n or 1,
+                                one_call=request.parallel_tool_calls is False)
         reply = await self.post_json(self._model_path(target, "generateContent"), body, target.timeout_s)
         try:
             answer = _decode_response(reply.body)
@@ -118,7 +119,7 @@ class GeminiProvider(OpenAICompatibleProvider):
         if blocked and not answer.candidates:
             raise errors.InvalidRequestError(f"The prompt was blocked by the provider's safety filters ({blocked}).",
                                              param="messages", code="content_filter")
-        completion = chat_completion(answer, model)
+        completion = chat_completion(answer, model, one_call=request.parallel_tool_calls is False)
         return JSONReply(_encode(completion), completion.usage)
 
     async def complete(self, target: ModelTarget, request: CompletionRequest, raw: RawBody) -> JSONReply | EventStream:

@@ -2,7 +2,8 @@
 
 Each event is a whole ``GenerateContentResponse`` holding the next piece of each candidate: text parts become
 ``content`` deltas and thought parts ``reasoning_content`` deltas, a ``functionCall`` part (Gemini sends each call
-whole) becomes a tool call delta with its complete arguments, and a ``finishReason`` ends that choice. Usage comes
+whole) becomes a tool call delta with its complete arguments (only a choice's first with ``parallel_tool_calls:
+false``), and a ``finishReason`` ends that choice. Usage comes
 with the events; the last one is sent in a final chunk when the client asked for ``stream_options.include_usage``.
 A stream that ends before every choice finished, or an event that is not a response, ends with an OpenAI error
 event.
@@ -38,9 +39,11 @@ class GeminiStream(TranslatedStream):
     """An :class:`~core.model_types.EventStream` over an open ``streamGenerateContent`` response."""
 
     def __init__(self, response: ResponseBody, context: ProviderContext, model: str, include_usage: bool,
-                 choices: int) -> None:
+                 choices: int, one_call: bool = False) -> None:
         super().__init__(response, context, model)
         self._include_usage = include_usage
+        self._one_call = one_call
+        """Only each choice's first function call (``parallel_tool_calls: false``)."""
         self._choices = [_Choice() for _ in range(choices)]
         self._usage: UsageMetadata | None = None
 
@@ -66,6 +69,8 @@ class GeminiStream(TranslatedStream):
                 out.append(self.chunk(ChoiceDelta(role="assistant", content=""), index=candidate.index))
             for part in candidate.content.parts if candidate.content is not None else []:
                 if part.function_call is not None:
+                    if self._one_call and choice.calls:
+                        continue
                     call = part.function_call
                     arguments = call_arguments(call)
                     delta = ToolCallDelta(index=choice.calls, id=tool_call_id(part), type="function",

@@ -112,6 +112,19 @@ def test_parallel_tool_calls_streamed_equal_the_answer(client: openai.OpenAI) ->
     assert final.choices[0].finish_reason == "tool_calls"
 
 
+def test_parallel_tool_calls_false_keeps_the_first_call_whole_and_streamed(client: openai.OpenAI) -> None:
+    # Gemini's API has no such switch: the gateway keeps the first call of the turn
+    question = ask("What do weather and clock say?")
+    whole = client.chat.completions.create(model="gemini/gemini-2.5-flash", messages=question, tools=[WEATHER, CLOCK],
+                                           parallel_tool_calls=False)
+    assert [name for name, _ in calls(whole.choices[0].message)] == ["weather"]
+    with client.chat.completions.stream(model="gemini/gemini-2.5-flash", messages=question, tools=[WEATHER, CLOCK],
+                                        parallel_tool_calls=False) as stream:
+        final = stream.get_final_completion()
+    assert calls(final.choices[0].message) == calls(whole.choices[0].message)
+    assert whole.choices[0].finish_reason == final.choices[0].finish_reason == "tool_calls"
+
+
 def test_tool_results_go_back_with_the_thought_signature(client: openai.OpenAI, gemini: FakeGemini) -> None:
     first = client.chat.completions.create(model="gemini/gemini-2.5-pro", messages=ask("Check the weather"),
                                            tools=[WEATHER], tool_choice="required")
