@@ -110,7 +110,7 @@ async def validate_credentials(request: Req, provider: FromPath[str]) -> Validat
     forms = plugin.schema.provider_credential_schema
     check = check_credentials(forms.credential_form_schemas if forms else [],
                               _over_instance(request, plugin, body.instance, body.credentials), owner=plugin.id)
-    return await _validate(request, plugin, check, None)
+    return await _validate(request, plugin, check, None, body.instance)
 
 
 @post("/providers/{provider:str}/models/credentials/validate", status_code=200)
@@ -138,7 +138,7 @@ async def validate_model_credentials(request: Req, provider: FromPath[str]) -> V
     except CredentialValueError as exc:
         return ValidationResult(valid=False, error=str(exc))
     target = ModelTarget(name=body.model, model_type=model_type, credentials=model_check.values, schema=schema)
-    return await _validate(request, plugin, provider_check, target)
+    return await _validate(request, plugin, provider_check, target, body.instance)
 
 
 @get("/profile")
@@ -148,7 +148,8 @@ async def profile(request: Req) -> dict[str, Any]:
 
 
 async def _validate(request: Req, plugin: ProviderPlugin, check: CredentialCheck,
-                    target: ModelTarget | None) -> ValidationResult:
+                    target: ModelTarget | None, instance: str | None) -> ValidationResult:
+    """The verdict; errors name ``instance`` when the credentials are (over) that instance's, else the plug-in."""
     problem = _form_problem(check)
     if problem:
         return ValidationResult(valid=False, error=problem)
@@ -158,7 +159,7 @@ async def _validate(request: Req, plugin: ProviderPlugin, check: CredentialCheck
     except CredentialValueError as exc:
         return ValidationResult(valid=False, error=str(exc))
     router = runtime(request).loaded.profile.router
-    context = ProviderContext(name=plugin.id, schema=plugin.schema, credentials=check.values,
+    context = ProviderContext(name=instance or plugin.id, schema=plugin.schema, credentials=check.values,
                               credential_hint="the credentials given",
                               timeout_s=min(router.timeout_s, VALIDATION_TIMEOUT_S),
                               connect_timeout_s=min(router.connect_timeout_s, VALIDATION_TIMEOUT_S))

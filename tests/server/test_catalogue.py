@@ -99,7 +99,7 @@ def test_validate_provider_credentials(gateway: GatewayProcess, upstream: FakeOp
     assert validate(gateway, "openai/credentials/validate", {"instance": "unconfigured"}) == {
         "valid": False, "error": "api_key: required and empty"}
     down = validate(gateway, "openai_compatible/credentials/validate", {"instance": "down"})
-    assert down["valid"] is False and "could not connect" in down["error"]
+    assert down["valid"] is False and "could not connect to provider instance 'down'" in down["error"]
 
 
 def test_validate_customizable_model_credentials_with_show_on(gateway: GatewayProcess) -> None:
