@@ -48,6 +48,7 @@ __all__ = [
     "expect_stream",
     "json_lines",
     "offered_function",
+    "refuse_audio_output",
     "refuse_legacy_functions",
     "texts",
     "tool_arguments",
@@ -127,6 +128,18 @@ def refuse_effort_without_thinking(target: ModelTarget, raw: Mapping[str, Any]) 
     if not any(rule.name == "reasoning_effort" for rule in schema.parameter_rules):
         raise errors.InvalidRequestError(f"Model '{schema.model}' does not think: 'reasoning_effort' is not supported "
                                          "with it.", param="reasoning_effort", code="unsupported_parameter")
+
+
+def refuse_audio_output(raw: Mapping[str, Any], provider: str) -> None:
+    """400 for ``modalities`` asking for more than text, or ``audio`` output settings: the model would answer in
+    text alone as if nothing had been asked."""
+    modalities = raw.get("modalities")
+    if isinstance(modalities, list) and any(m != "text" for m in modalities):
+        raise errors.InvalidRequestError(f"{provider} models answer in text only: send 'modalities' as [\"text\"] "
+                                         "or leave it out.", param="modalities", code="unsupported_value")
+    if raw.get("audio") is not None:
+        raise errors.InvalidRequestError(f"{provider} models do not answer with audio.", param="audio",
+                                         code="unsupported_parameter")
 
 
 def refuse_legacy_functions(raw: Mapping[str, Any], provider: str) -> None:

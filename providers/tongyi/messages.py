@@ -43,6 +43,7 @@ from core.translate import (
     answered_function,
     effort_budget,
     offered_function,
+    refuse_audio_output,
     refuse_legacy_functions,
     texts,
     tool_arguments,
@@ -66,6 +67,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
     """The generation body for an OpenAI chat request (``raw``: the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
     refuse_legacy_functions(raw, "Qwen")
+    refuse_audio_output(raw, "Qwen")
     parameters: dict[str, Any] = {"result_format": "message"}
     if request.stream:
         parameters["incremental_output"] = True

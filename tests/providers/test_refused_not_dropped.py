@@ -1,4 +1,5 @@
-"""OpenAI's deprecated ``functions`` and ``function_call``: a 400 from every translating plug-in, never dropped."""
+"""What a translating plug-in cannot pass on is a 400, never dropped: OpenAI's deprecated ``functions`` and
+``function_call``, and audio output (``modalities``, ``audio``)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def test_the_deprecated_functions_are_refused_not_dropped(provider: str, legacy:
     [name] = legacy
     assert (caught.value.param, caught.value.code) == (name, "unsupported_parameter")
     assert f"which {provider} models take: send '{instead}'" in caught.value.message
+
+
+@pytest.mark.parametrize("provider", BUILDERS)
+@pytest.mark.parametrize(("asked", "param"), [({"modalities": ["text", "audio"]}, "modalities"),
+                                              ({"audio": {"voice": "alloy", "format": "wav"}}, "audio")])
+def test_audio_output_is_refused_not_dropped(provider: str, asked: dict[str, Any], param: str) -> None:
+    raw = {"model": "m", "messages": [{"role": "user", "content": "Say hi"}], **asked}
+    with pytest.raises(InvalidRequestError) as caught:
+        BUILDERS[provider](msgspec.convert(raw, ChatCompletionRequest), raw)
+    assert caught.value.param == param and caught.value.message.startswith(f"{provider} models")
+    text_only = {"model": "m", "messages": [{"role": "user", "content": "Say hi"}], "modalities": ["text"]}
+    BUILDERS[provider](msgspec.convert(text_only, ChatCompletionRequest), text_only)  # text alone is fine
