@@ -48,8 +48,7 @@ __all__ = [
     "expect_stream",
     "json_lines",
     "offered_function",
-    "refuse_audio_output",
-    "refuse_legacy_functions",
+    "refuse_unserved",
     "texts",
     "tool_arguments",
 ]
@@ -130,7 +129,14 @@ def refuse_effort_without_thinking(target: ModelTarget, raw: Mapping[str, Any]) 
                                          "with it.", param="reasoning_effort", code="unsupported_parameter")
 
 
-def refuse_audio_output(raw: Mapping[str, Any], provider: str) -> None:
+def refuse_unserved(raw: Mapping[str, Any], provider: str) -> None:
+    """400 for what a translating plug-in cannot pass on to ``provider`` and would otherwise drop quietly: OpenAI's
+    deprecated ``functions``, and audio output."""
+    _refuse_legacy_functions(raw, provider)
+    _refuse_audio_output(raw, provider)
+
+
+def _refuse_audio_output(raw: Mapping[str, Any], provider: str) -> None:
     """400 for ``modalities`` asking for more than text, or ``audio`` output settings: the model would answer in
     text alone as if nothing had been asked."""
     modalities = raw.get("modalities")
@@ -142,7 +148,7 @@ def refuse_audio_output(raw: Mapping[str, Any], provider: str) -> None:
                                          code="unsupported_parameter")
 
 
-def refuse_legacy_functions(raw: Mapping[str, Any], provider: str) -> None:
+def _refuse_legacy_functions(raw: Mapping[str, Any], provider: str) -> None:
     """400 for OpenAI's deprecated ``functions`` and ``function_call``, which a translator would otherwise drop:
     the model would answer without the functions it was offered."""
     for name, instead in (("functions", "tools"), ("function_call", "tool_choice")):

@@ -47,15 +47,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import (
-    data_uri,
-    effort_budget,
-    offered_function,
-    refuse_audio_output,
-    refuse_legacy_functions,
-    texts,
-    tool_arguments,
-)
+from core.translate import data_uri, effort_budget, offered_function, refuse_unserved, texts, tool_arguments
 
 __all__ = ["EFFORT_BUDGETS", "FINISH_REASONS", "AnthropicUsage", "Message", "build_request", "chat_completion",
            "openai_usage", "thinking_block"]
@@ -94,8 +86,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
                   default_max_tokens: int | None, max_tokens_ceiling: int | None = None) -> dict[str, Any]:
     """The Messages API body for an OpenAI chat request (``raw`` is the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
-    refuse_legacy_functions(raw, "Anthropic")
-    refuse_audio_output(raw, "Anthropic")
+    refuse_unserved(raw, "Anthropic")
     thinking, max_tokens = _thinking(raw, request.max_completion_tokens or request.max_tokens,
                                      default_max_tokens or _DEFAULT_MAX_TOKENS, max_tokens_ceiling)
     system, messages = _messages(request, thinks=thinking is not None and thinking.get("type") != "disabled")

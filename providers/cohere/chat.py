@@ -49,15 +49,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import (
-    data_uri,
-    effort_budget,
-    offered_function,
-    refuse_audio_output,
-    refuse_legacy_functions,
-    texts,
-    tool_arguments,
-)
+from core.translate import data_uri, effort_budget, offered_function, refuse_unserved, texts, tool_arguments
 
 __all__ = ["FAILED", "FINISH_REASONS", "ChatReply", "CohereUsage", "build_request", "chat_completion",
            "openai_usage"]
@@ -80,8 +72,7 @@ _NO_PARAMETERS = {"type": "object", "properties": {}}
 def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: str, vision: bool) -> dict[str, Any]:
     """The ``/v2/chat`` body for an OpenAI chat request (``raw``: the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
-    refuse_legacy_functions(raw, "Cohere")
-    refuse_audio_output(raw, "Cohere")
+    refuse_unserved(raw, "Cohere")
     body: dict[str, Any] = {"model": model, "messages": _messages(request, vision)}
     if request.stream:
         body["stream"] = True

@@ -56,8 +56,7 @@ from core.translate import (
     data_uri,
     effort_budget,
     offered_function,
-    refuse_audio_output,
-    refuse_legacy_functions,
+    refuse_unserved,
     texts,
     tool_arguments,
 )
@@ -95,8 +94,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any]) -> dict[s
         param = "logprobs" if request.logprobs else "logit_bias"
         raise InvalidRequestError(f"Gemini models do not support '{param}' through this gateway.", param=param,
                                   code="unsupported_parameter")
-    refuse_legacy_functions(raw, "Gemini")
-    refuse_audio_output(raw, "Gemini")
+    refuse_unserved(raw, "Gemini")
     system, contents = _contents(request)
     body: dict[str, Any] = {"contents": contents}
     if system:

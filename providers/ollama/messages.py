@@ -45,15 +45,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import Usage
-from core.translate import (
-    answered_function,
-    data_uri,
-    offered_function,
-    refuse_audio_output,
-    refuse_legacy_functions,
-    texts,
-    tool_arguments,
-)
+from core.translate import answered_function, data_uri, offered_function, refuse_unserved, texts, tool_arguments
 
 __all__ = ["ChatResponse", "OllamaToolCall", "arguments_json", "build_request", "chat_completion", "finish_reason",
            "openai_usage", "tool_call_id"]
@@ -73,8 +65,7 @@ def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: st
     """The ``/api/chat`` body for an OpenAI chat request (``raw``: the client's JSON after parameter rules);
     ``context_size``, the model's window as configured, becomes ``num_ctx`` unless the client set one."""
     _reject_unsupported(request)
-    refuse_legacy_functions(raw, "Ollama")
-    refuse_audio_output(raw, "Ollama")
+    refuse_unserved(raw, "Ollama")
     body: dict[str, Any] = {"model": model, "messages": _messages(request), "stream": bool(request.stream)}
     if request.tools and request.tool_choice != "none":
         body["tools"] = [_tool(i, tool) for i, tool in enumerate(request.tools)]

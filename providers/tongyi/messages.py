@@ -39,15 +39,7 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import CompletionTokensDetails, PromptTokensDetails, Usage
-from core.translate import (
-    answered_function,
-    effort_budget,
-    offered_function,
-    refuse_audio_output,
-    refuse_legacy_functions,
-    texts,
-    tool_arguments,
-)
+from core.translate import answered_function, effort_budget, offered_function, refuse_unserved, texts, tool_arguments
 
 __all__ = ["FINISH_REASONS", "DashScopeUsage", "Generation", "ToolCallPart", "build_request", "chat_completion",
            "finish_reason", "openai_usage"]
@@ -66,8 +58,7 @@ _encode = msgspec.json.Encoder().encode
 def build_request(request: ChatCompletionRequest, raw: dict[str, Any], model: str) -> dict[str, Any]:
     """The generation body for an OpenAI chat request (``raw``: the client's JSON after parameter rules)."""
     _reject_unsupported(request, raw)
-    refuse_legacy_functions(raw, "Qwen")
-    refuse_audio_output(raw, "Qwen")
+    refuse_unserved(raw, "Qwen")
     parameters: dict[str, Any] = {"result_format": "message"}
     if request.stream:
         parameters["incremental_output"] = True
