@@ -144,8 +144,8 @@ class CohereProvider(OpenAICompatibleProvider):
         elif status == 404 and lowered.startswith("model '"):
             return errors.ModelNotFoundError(error.message, param="model")
         elif status == 402:
-            return errors.UpstreamUnavailableError(f"provider instance '{self.name}' cannot be used until its Cohere "
-                                                   f"account is paid for: {error.message}")
+            return errors.ProviderAccountError(f"provider instance '{self.name}' cannot be used until its Cohere "
+                                               f"account is paid for: {error.message}")
         elif status == 499:
             return errors.UpstreamError(f"provider instance '{self.name}' cancelled the request: {error.message}")
         return error

@@ -64,8 +64,9 @@ def error_from_zhipu(context: ProviderContext, status: int, headers: httpx.Heade
         return errors.RateLimitError(message, retry_after=base.retry_after)
     if code == "1312":  # "this model is in heavy demand, try again later or another model"
         return errors.UpstreamUnavailableError(message, retry_after=base.retry_after)
-    if code in ("1220", "1311"):  # no access to this API, or not in the subscription
-        return errors.PermissionDeniedError(message, param="model")
+    if code in ("1220", "1311"):  # no access to this API, or not in the subscription: the gateway's account
+        return errors.ProviderAccountError(f"provider instance '{context.name}' refuses the gateway's account this "
+                                           f"call: {message}", param="model", code="provider_permission_denied")
     if code in _PARAMETER:
         field = _FIELD.search(message)
         return errors.InvalidRequestError(message, param=field.group(1) if field else None, code="invalid_value")

@@ -16,7 +16,7 @@ from core.router import Deployment
 from core.schema import ModelType
 from core.tokens import count_chat, count_text
 
-from ..auth import check_model
+from ..auth import MODEL_STATE, check_model
 from ..decode import decode_body
 from ._reply import Req, runtime
 
@@ -28,6 +28,7 @@ async def count_tokens(request: Req) -> TokenCountResponse:
     """Count for the upstream model a name resolves to here; a name not served here is counted as given."""
     body, _ = decode_body(await request.body(), TokenCountRequest)
     check_model(request.scope, None, body.model)  # a key limited to some models learns nothing of the others
+    request.scope["state"].pop(MODEL_STATE, None)  # nor does a name made up here become a metrics label
     if body.messages is not None and body.input is None:
         deployment = _resolve(request, body.model, [ModelType.LLM])
         count = await asyncio.to_thread(count_chat, deployment.target.name if deployment else body.model,

@@ -322,7 +322,7 @@ def error_body(message: str) -> bytes:
     (400, "too many tokens: max tokens must be less than or equal to 4096, the maximum output for this model - "
           "received 8192.", {}, errors.InvalidRequestError, None, None),
     (401, "invalid api token", {}, errors.ProviderAuthenticationError, "provider_authentication_failed", None),
-    (402, "Please add or update your payment method", {}, errors.UpstreamUnavailableError, "upstream_unavailable",
+    (402, "Please add or update your payment method", {}, errors.ProviderAccountError, "provider_account_blocked",
      None),
     (404, "model 'command-x' not found, make sure the correct model ID was used", {}, errors.ModelNotFoundError,
      "model_not_found", "model"),

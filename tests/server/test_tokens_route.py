@@ -52,3 +52,10 @@ def test_odd_tool_schemas_are_counted_not_crashed_on(gateway: GatewayProcess) ->
                 "tools": [{"type": "function", "function": {"name": "f", "parameters": parameters}}]}
         response = count(gateway, body)
         assert response.status_code == 200 and response.json()["estimated"] is True, parameters
+
+
+def test_names_counted_here_do_not_become_metrics_labels(gateway: GatewayProcess) -> None:
+    # any name is counted (estimated): made-up ones must not fill the metrics' model labels
+    assert count(gateway, {"model": "made-up-model-5e1c", "input": "hello"}).status_code == 200
+    metrics = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+    assert "made-up-model-5e1c" not in metrics

@@ -19,7 +19,7 @@ from tests.gateway import GatewayProcess
 
 ZHIPU_KEY = "8c1f0e2d7b6a.ZhipuCanarySecret"
 FAULTS = ["glm-9", NETWORK_ERROR, "fault-cut-3", "fault-status-500", "fault-code-1113", "fault-code-1302",
-          "fault-code-1261", "fault-code-1214"]
+          "fault-code-1261", "fault-code-1214", "fault-code-1220"]
 PROFILE = """
 server: {api_keys: ["${GATEWAY_KEY}"]}
 providers:
@@ -179,6 +179,7 @@ def test_a_failed_generation_and_a_cut_stream(client: openai.OpenAI) -> None:
     ("fault-code-1214", openai.BadRequestError, "invalid_value"),
     ("fault-code-1302", openai.RateLimitError, "rate_limit_exceeded"),
     ("fault-code-1113", openai.InternalServerError, "provider_account_blocked"),
+    ("fault-code-1220", openai.InternalServerError, "provider_permission_denied"),  # the gateway's account
     ("fault-status-500", openai.InternalServerError, "upstream_error"),
 ])
 def test_zhipu_errors(client: openai.OpenAI, model: str, error: type[openai.APIStatusError], code: str) -> None:
