@@ -42,9 +42,6 @@ async def embed_in_batches(texts: list[str], size: int,
         async with asyncio.TaskGroup() as group:
             calls = [group.create_task(embed(texts[i:i + size])) for i in range(0, len(texts), size)]
     except BaseExceptionGroup as failed:  # the calls' own errors (mapped: status, retries), not the group
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():  # the client left as a call failed: no retry for nobody
-            raise asyncio.CancelledError from None
         raise next((e for e in failed.exceptions if isinstance(e, ModelRuntimeError)),
                    failed.exceptions[0]) from None
     vectors: list[list[float]] = []
