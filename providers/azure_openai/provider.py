@@ -27,7 +27,8 @@ from core.model_types import ModelTarget, ProviderContext, RawBody
 from core.registry import Registry
 from core.schema import ConfigurateMethod, ModelSchema, ModelType
 from providers.openai_compatible import OpenAICompatibleProvider
-from providers.openai_compatible.provider import ASSISTANT_FIELDS, USER_AGENT
+from providers.openai_compatible.history import ASSISTANT_FIELDS
+from providers.openai_compatible.provider import USER_AGENT
 
 __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIProvider"]
 

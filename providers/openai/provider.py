@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from core.model_types import ModelTarget
 from providers.openai_compatible import OpenAICompatibleProvider
-from providers.openai_compatible.provider import ASSISTANT_FIELDS
+from providers.openai_compatible.history import ASSISTANT_FIELDS
 
 __all__ = ["OpenAIProvider"]
 

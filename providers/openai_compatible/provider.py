@@ -38,6 +38,7 @@ from core.schema import ConfigurateMethod, ModelSchema, ModelType, ParameterRule
 
 from .audio import audio_stream, multipart, read_transcription_usage
 from .errors import error_from_response, map_errors
+from .history import ASSISTANT_FIELDS, for_upstream
 from .stream import SSEPassthrough
 
 __all__ = ["OpenAICompatibleProvider"]
@@ -120,11 +121,6 @@ _RERANK_OWN = frozenset({"score_threshold", "top_k", "return_documents"})
 """Rerank fields the gateway applies itself rather than forwarding."""
 
 
-ASSISTANT_FIELDS = frozenset({"role", "content", "name", "tool_calls", "function_call", "refusal", "audio"})
-"""The fields of an assistant message in OpenAI's chat API (``ChatCompletionAssistantMessageParam``), which refuses
-any other."""
-
-
 class OpenAICompatibleProvider(Provider):
     """Every model type over OpenAI's routes: ``{base_url}/chat/completions``, ``embeddings``, ``audio/...``,
     ``moderations``, and ``rerank`` as vLLM, llama.cpp and Xinference serve it next to them."""
@@ -139,15 +135,10 @@ class OpenAICompatibleProvider(Provider):
     instance says ``stream_usage: support`` (vLLM, llama.cpp, Ollama and LiteLLM take it)."""
 
     assistant_fields: frozenset[str] | None = None
-    """The fields of an assistant message the upstream takes, when it refuses any other (OpenAI's API answers 400
-    ``unknown_parameter``, Mistral's 422 ``extra_forbidden``): the history it is sent keeps only those. ``None``: it
-    takes what it does not know, and only ``thinking_blocks`` is left out. A client sends an answer back as it came
-    (the openai SDK does, extra fields and all), and it may have come from another provider of the route: Claude's
-    ``reasoning_content`` and ``thinking_blocks``, OpenRouter's ``reasoning``, the gateway's ``refusal: null``.
-    ``thinking_blocks`` is this gateway's own (Anthropic's signed thinking), which no OpenAI-wire API takes;
-    ``reasoning_content`` goes to those that want it back (DeepSeek, Moonshot). A YAML-only plug-in lists its
-    upstream's in ``provider.yaml`` (``extra: {assistant_fields: [...]}``); a generic instance in front of a strict
-    server says ``history_fields: openai`` (OpenAI's fields only)."""
+    """The fields of an assistant message the upstream takes, when it refuses any other (:mod:`.history`);
+    ``None``: it takes what it does not know. A YAML-only plug-in lists its upstream's in ``provider.yaml``
+    (``extra: {assistant_fields: [...]}``); a generic instance in front of a strict server says
+    ``history_fields: openai`` (OpenAI's fields only)."""
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -257,7 +248,7 @@ class OpenAICompatibleProvider(Provider):
                         raw: RawBody) -> JSONReply | EventStream:
         body = self.with_model(raw, target)
         if path == "chat/completions":
-            history = _history(raw.get("messages"), self.assistant_fields)
+            history = for_upstream(raw.get("messages"), self.assistant_fields)
             if history is not None:
                 body["messages"] = history
         asked = request.stream_options is not None and bool(request.stream_options.include_usage)
@@ -407,27 +398,6 @@ class OpenAICompatibleProvider(Provider):
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
-
-
-_OWN = frozenset({"thinking_blocks"})
-
-
-def _history(messages: Any, takes: frozenset[str] | None) -> list[Any] | None:
-    """``messages`` with their assistant messages cut to the fields the upstream ``takes`` (without the gateway's
-    own, when it takes any), or ``None`` when none needs cutting."""
-    if not isinstance(messages, list):
-        return None
-    if takes is None:
-        if all(not isinstance(m, dict) or "thinking_blocks" not in m for m in messages):
-            return None
-        return [{k: v for k, v in m.items() if k not in _OWN} if _is_answer(m) else m for m in messages]
-    if all(not _is_answer(m) or takes.issuperset(m) for m in messages):
-        return None
-    return [{k: v for k, v in m.items() if k in takes} if _is_answer(m) else m for m in messages]
-
-
-def _is_answer(message: Any) -> bool:
-    return isinstance(message, dict) and message.get("role") == "assistant"
 
 
 async def _read(response: FetchedResponse) -> bytes:
