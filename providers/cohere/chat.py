@@ -49,7 +49,15 @@ from core.openai.chat import (
     UserMessage,
 )
 from core.openai.usage import PromptTokensDetails, Usage
-from core.translate import data_uri, effort_budget, offered_function, refuse_unserved, texts, tool_arguments
+from core.translate import (
+    check_tool_choice,
+    data_uri,
+    effort_budget,
+    offered_function,
+    refuse_unserved,
+    texts,
+    tool_arguments,
+)
 
 __all__ = ["FAILED", "FINISH_REASONS", "ChatReply", "CohereUsage", "build_request", "chat_completion",
            "openai_usage"]
@@ -205,6 +213,7 @@ def _tool_choice(request: ChatCompletionRequest,
     choice = request.tool_choice
     if choice is None or choice == "auto" or (choice == "none" and not tools):
         return None, tools
+    check_tool_choice(request)
     if choice == "none":
         return "NONE", tools
     if isinstance(choice, ToolChoiceObject):
@@ -212,16 +221,9 @@ def _tool_choice(request: ChatCompletionRequest,
             raise InvalidRequestError(f"tool_choice of type '{choice.type}' is not supported with Cohere models.",
                                       param="tool_choice", code="unsupported_value")
         name = choice.function.name
-        tools = [tool for tool in tools if tool["function"]["name"] == name]
-        if not tools:
-            raise InvalidRequestError(f"tool_choice names the function '{name}', which is not among the tools.",
-                                      param="tool_choice", code="invalid_value")
-        return "REQUIRED", tools
+        return "REQUIRED", [tool for tool in tools if tool["function"]["name"] == name]
     if choice != "required":
         raise InvalidRequestError(f"Invalid value for 'tool_choice': '{choice}'.", param="tool_choice",
-                                  code="invalid_value")
-    if not tools:
-        raise InvalidRequestError("tool_choice 'required' needs tools to choose from.", param="tool_choice",
                                   code="invalid_value")
     return "REQUIRED", tools
 
