@@ -49,3 +49,16 @@ def test_audio_output_is_refused_not_dropped(provider: str, asked: dict[str, Any
     assert caught.value.param == param and caught.value.message.startswith(f"{provider} models")
     text_only = {"model": "m", "messages": [{"role": "user", "content": "Say hi"}], "modalities": ["text"]}
     BUILDERS[provider](msgspec.convert(text_only, ChatCompletionRequest), text_only)  # text alone is fine
+
+
+@pytest.mark.parametrize("provider", ["Cohere", "Gemini"])
+@pytest.mark.parametrize(("choice", "message"), [
+    ("required", "tool_choice 'required' needs tools to choose from."),
+    ({"type": "function", "function": {"name": "nope"}}, "tool_choice names the function 'nope', which is not"),
+])
+def test_a_tool_choice_no_tool_can_meet_is_refused(provider: str, choice: Any, message: str) -> None:
+    raw = {"model": "m", "messages": [{"role": "user", "content": "What time is it?"}], "tool_choice": choice,
+           **({"tools": [{"type": "function", "function": FUNCTION}]} if isinstance(choice, dict) else {})}
+    with pytest.raises(InvalidRequestError) as caught:
+        BUILDERS[provider](msgspec.convert(raw, ChatCompletionRequest), raw)
+    assert caught.value.param == "tool_choice" and caught.value.message.startswith(message)
