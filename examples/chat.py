@@ -23,5 +23,8 @@ for chunk in client.chat.completions.create(
         print(chunk.choices[0].delta.content or "", end="", flush=True)
 print()
 
+# The Responses API, answered by the same chat model.
+print(client.responses.create(model=model, input="Say hello again", instructions="Be brief.").output_text)
+
 vectors = client.embeddings.create(model=os.environ.get("EMBEDDING_MODEL", "embedding"), input=["a", "b"])
 print(len(vectors.data), "vectors of", len(vectors.data[0].embedding), "dimensions")

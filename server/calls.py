@@ -1,9 +1,9 @@
 """The model calls with JSON bodies, answered in front of Litestar: the routes that carry the traffic.
 
-``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/embeddings``, ``/v1/rerank``, ``/v1/moderations``, their
-``/{provider}/v1/...`` twins (Chatchat's routes) and ``/rerank``, ``/v2/rerank`` (Cohere's and Jina's clients).
-Per request (:meth:`ModelCalls.serve`): the route by dictionary lookup, keys and limits
-(:func:`server.metering.admit`), the body read whole up to ``server.max_body_bytes``, the endpoint, and the
+``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/responses``, ``/v1/embeddings``, ``/v1/rerank``,
+``/v1/moderations``, their ``/{provider}/v1/...`` twins (Chatchat's routes) and ``/rerank``, ``/v2/rerank``
+(Cohere's and Jina's clients). Per request (:meth:`ModelCalls.serve`): the route by dictionary lookup, keys and
+limits (:func:`server.metering.admit`), the body read whole up to ``server.max_body_bytes``, the endpoint, and the
 :class:`~server.routes._reply.Reply` written to a :class:`Conn`, the metering and the access line noting what
 passes; errors leave as OpenAI's body (:func:`server.errors.error_parts`). Under uvicorn with
 :mod:`server.protocol` the connection is uvicorn's own (no ASGI messages); under any other server, ASGI's
@@ -35,7 +35,7 @@ from core.errors import (
 from .access import Access, access_log
 from .errors import error_parts, log_error
 from .metering import Observed, admit
-from .routes import moderations, openai, rerank
+from .routes import moderations, openai, rerank, responses
 from .routes._reply import Departure, Exchange, Reply, Req, Watch, to_response
 
 __all__ = ["ROUTES", "ASGIConn", "Conn", "ModelCalls", "documented"]
@@ -58,6 +58,7 @@ ROUTES: dict[str, Endpoint] = {
     "/embeddings": openai.embed,
     "/rerank": rerank.rerank,
     "/moderations": moderations.moderate,
+    "/responses": responses.respond,
 }
 """Path endings under ``/v1`` and ``/{provider}/v1``."""
 _ROOT: dict[str, Endpoint] = {"/rerank": rerank.rerank, "/v2/rerank": rerank.rerank}

@@ -20,7 +20,7 @@ def run_example(gateway: GatewayProcess, *command: str, env: dict[str, str] | No
 
 def test_python_example(gateway: GatewayProcess) -> None:
     assert run_example(gateway, sys.executable, "examples/chat.py").splitlines() == [
-        "echo: Say hello", "echo: Count to five", "2 vectors of 8 dimensions"]
+        "echo: Say hello", "echo: Count to five", "echo: Say hello again", "2 vectors of 8 dimensions"]
 
 
 def test_curl_example(gateway: GatewayProcess) -> None:

@@ -9,6 +9,12 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import (
+    FunctionToolParam,
+    ResponseFunctionToolCall,
+    ResponseInputItemParam,
+    ResponseReasoningItem,
+)
 
 from tests.conftest import GATEWAY_KEY, UPSTREAM_KEY
 from tests.fakes.anthropic_upstream import REDACTED_TRIGGER, FakeAnthropic
@@ -137,6 +143,35 @@ def test_thinking_reaches_the_client_and_goes_back_in_a_tool_loop(client: openai
         client.chat.completions.create(model=MODEL, messages=bare, tools=[WEATHER], reasoning_effort="low")
     plain = client.chat.completions.create(model=MODEL, messages=question)
     assert "thinking" not in anthropic.requests[-1].json() and plain.choices[0].message.model_extra == {}
+
+
+def test_the_responses_api_carries_claudes_signed_thinking_through_a_tool_loop(client: openai.OpenAI,
+                                                                              anthropic: FakeAnthropic) -> None:
+    question = "Use weather. city=Rome"
+    tools: list[FunctionToolParam] = [{"type": "function", "name": "weather", "strict": None,
+                                       "parameters": WEATHER["function"].get("parameters")}]
+    first = client.responses.create(model=MODEL, input=question, tools=tools, reasoning={"effort": "low"})
+    reasoning, message, call = first.output  # Claude says what it will do, then calls
+    assert isinstance(reasoning, ResponseReasoningItem) and isinstance(call, ResponseFunctionToolCall)
+    assert message.type == "message" and first.output_text == "I'll use weather."
+    assert [part.text for part in reasoning.content or ()] == ["Let me think about Use weather. city=Rome."]
+    with client.responses.stream(model=MODEL, input=question, tools=tools, reasoning={"effort": "low"}) as stream:
+        kinds = [event.type for event in stream]
+        streamed = stream.get_final_response().output[0]
+    assert kinds.index("response.reasoning_text.delta") < kinds.index("response.function_call_arguments.delta")
+    assert isinstance(streamed, ResponseReasoningItem) and streamed.encrypted_content == reasoning.encrypted_content
+    # The next turn, as an agent sends it: the output items back, the reasoning item with its encrypted_content.
+    result: ResponseInputItemParam = {"type": "function_call_output", "call_id": call.call_id, "output": "21C"}
+    asked: ResponseInputItemParam = {"role": "user", "content": question}
+    items: list[Any] = [item.model_dump(exclude_none=True) for item in first.output]
+    second = client.responses.create(model=MODEL, input=[asked, *items, result], tools=tools,
+                                     reasoning={"effort": "low"})
+    assert second.output_text == "results: weather returned 21C"
+    block = anthropic.requests[-1].json()["messages"][1]["content"][0]
+    assert block["type"] == "thinking" and block["thinking"] == reasoning.content[0].text  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError, match="must start with a thinking block"):
+        client.responses.create(model=MODEL, input=[asked, *items[1:], result], tools=tools,
+                                reasoning={"effort": "low"})
 
 
 def test_an_answer_with_thinking_goes_back_to_another_provider_without_what_it_refuses(

@@ -1,0 +1,262 @@
+"""A Responses request as the chat completion request that asks the same of a chat model (:func:`chat_request`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidRequestError
+from ..openai.responses import ResponseRequest, TextConfig
+from .answer import read_blocks
+
+__all__ = ["chat_request"]
+
+JSON = dict[str, Any]
+
+_STATELESS = (
+    ("previous_response_id", "the gateway keeps no responses: send the whole conversation as 'input'"),
+    ("conversation", "the gateway keeps no conversations: send the whole conversation as 'input'"),
+    ("prompt", "server-side prompt templates live on OpenAI's servers: send 'instructions' and 'input'"),
+)
+_FORMATS = ("text", "json_object", "json_schema")
+_DETAILS = ("auto", "low", "high")
+
+
+def chat_request(request: ResponseRequest) -> JSON:
+    """The chat completion request (raw JSON) that asks the same of a chat model; a 400 naming the parameter for
+    what no chat model can be asked."""
+    _refuse_stateful(request)
+    chat: JSON = {"model": request.model, "messages": _messages(request)}
+    tools, choice = _tools(request)
+    if tools:
+        chat["tools"] = tools
+    if choice is not None:
+        chat["tool_choice"] = choice
+    optional = {
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "max_completion_tokens": request.max_output_tokens,
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "response_format": _response_format(request.text),
+        "verbosity": (request.text.verbosity if request.text else None) or request.verbosity,
+        "reasoning_effort": request.reasoning.effort if request.reasoning else None,
+        "user": request.user or request.safety_identifier,
+        "prompt_cache_key": request.prompt_cache_key,
+        "service_tier": request.service_tier,
+    }
+    chat.update((name, value) for name, value in optional.items() if value is not None)
+    if request.stream:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}
+    return chat
+
+
+def _refuse_stateful(request: ResponseRequest) -> None:
+    for name, why in _STATELESS:
+        if getattr(request, name) is not None:
+            raise InvalidRequestError(f"'{name}' is not supported: {why}.", param=name, code="unsupported_parameter")
+    if request.background:
+        raise InvalidRequestError("'background' is not supported: the gateway keeps no responses to poll; stream "
+                                  "the response instead.", param="background", code="unsupported_parameter")
+    if request.truncation not in (None, "disabled"):
+        raise InvalidRequestError("Only 'disabled' truncation is supported: the gateway does not drop input items.",
+                                  param="truncation", code="unsupported_value")
+    if request.top_logprobs:
+        raise InvalidRequestError("'top_logprobs' is not supported on /v1/responses; use /v1/chat/completions.",
+                                  param="top_logprobs", code="unsupported_parameter")
+
+
+class _History:
+    """Chat messages built item by item: function calls join the assistant message before them (or start one),
+    and thinking waits for the assistant message it belongs to."""
+
+    def __init__(self) -> None:
+        self.messages: list[JSON] = []
+        self._thinking: str | None = None
+        self._blocks: list[Any] | None = None
+
+    def add(self, message: JSON) -> None:
+        if message["role"] == "assistant":
+            self._carry_thinking(message)
+        self.messages.append(message)
+
+    def call(self, call: JSON) -> None:
+        last = self.messages[-1] if self.messages else None
+        if last is None or last["role"] != "assistant" or self._thinking is not None or self._blocks is not None:
+            last = {"role": "assistant", "content": None}
+            self.add(last)
+        last.setdefault("tool_calls", []).append(call)
+
+    def think(self, text: str | None, blocks: list[Any] | None) -> None:
+        if text:
+            self._thinking = (self._thinking or "") + text
+        if blocks:
+            self._blocks = [*(self._blocks or ()), *blocks]
+
+    def _carry_thinking(self, message: JSON) -> None:
+        if self._thinking is not None:
+            message["reasoning_content"] = self._thinking
+        if self._blocks is not None:
+            message["thinking_blocks"] = self._blocks
+        self._thinking = self._blocks = None
+
+
+def _messages(request: ResponseRequest) -> list[JSON]:
+    history = _History()
+    if request.instructions is not None:
+        history.add({"role": "system", "content": request.instructions})
+    if isinstance(request.input, str):
+        history.add({"role": "user", "content": request.input})
+        return history.messages
+    if not request.input:
+        raise InvalidRequestError("'input' must contain at least one item.", param="input", code="empty_array")
+    for i, item in enumerate(request.input):
+        _read_item(history, item, f"input[{i}]")
+    return history.messages
+
+
+def _read_item(history: _History, item: JSON, at: str) -> None:
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind == "message":
+        history.add(_message(item, at))
+    elif kind == "function_call":
+        call_id, name = _text_field(item, "call_id", at), _text_field(item, "name", at)
+        arguments = _text_field(item, "arguments", at)
+        history.call({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
+    elif kind == "function_call_output":
+        history.add({"role": "tool", "tool_call_id": _text_field(item, "call_id", at),
+                     "content": _tool_output(item.get("output"), f"{at}.output")})
+    elif kind == "reasoning":
+        history.think(_reasoning_text(item), read_blocks(item.get("encrypted_content")))
+    elif kind is None:
+        raise InvalidRequestError("Each input item needs a 'type' (or a 'role', for a message).", param=f"{at}.type",
+                                  code="missing_required_parameter")
+    else:
+        raise InvalidRequestError(f"Input items of type '{kind}' are not supported: the gateway takes messages, "
+                                  "function calls, their outputs and reasoning.", param=f"{at}.type",
+                                  code="unsupported_value")
+
+
+def _message(item: JSON, at: str) -> JSON:
+    role = item.get("role")
+    if role not in ("user", "assistant", "system", "developer"):
+        raise InvalidRequestError(f"Invalid value for 'role': {role!r}; expected 'user', 'assistant', 'system' or "
+                                  "'developer'.", param=f"{at}.role", code="invalid_value")
+    content = item.get("content")
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise InvalidRequestError("A message's 'content' must be a string or a list of parts.",
+                                  param=f"{at}.content", code="invalid_type")
+    if role != "assistant":
+        return {"role": role, "content": [_input_part(part, f"{at}.content[{j}]") for j, part in enumerate(content)]}
+    message: JSON = {"role": "assistant", "content": None}
+    texts: list[str] = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("output_text", "input_text"):
+            texts.append(_text_field(part, "text", f"{at}.content[{j}]"))
+        elif kind == "refusal":
+            message["refusal"] = _text_field(part, "refusal", f"{at}.content[{j}]")
+        else:
+            raise InvalidRequestError(f"An assistant message takes 'output_text' and 'refusal' parts, not {kind!r}.",
+                                      param=f"{at}.content[{j}].type", code="invalid_value")
+    if texts:
+        message["content"] = "".join(texts)
+    return message
+
+
+def _input_part(part: Any, at: str) -> JSON:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("input_text", "output_text"):
+        return {"type": "text", "text": _text_field(part, "text", at)}
+    if kind == "input_image":
+        url = part.get("image_url")
+        if not isinstance(url, str) or not url:
+            raise InvalidRequestError("An 'input_image' needs an 'image_url' (a URL or a data: URL); file ids "
+                                      "refer to OpenAI's file storage, which the gateway does not have.",
+                                      param=f"{at}.image_url", code="unsupported_value")
+        image: JSON = {"url": url}
+        if part.get("detail") in _DETAILS:
+            image["detail"] = part["detail"]
+        return {"type": "image_url", "image_url": image}
+    if kind == "input_file":
+        file = {name: part[name] for name in ("file_data", "file_id", "filename") if isinstance(part.get(name), str)}
+        if "file_data" not in file and "file_id" not in file:
+            raise InvalidRequestError("An 'input_file' needs 'file_data' (a base64 data: URL) or a 'file_id'.",
+                                      param=f"{at}.file_data", code="unsupported_value")
+        return {"type": "file", "file": file}
+    raise InvalidRequestError(f"Input content parts are 'input_text', 'input_image' or 'input_file', not {kind!r}.",
+                              param=f"{at}.type", code="invalid_value")
+
+
+def _tool_output(output: Any, at: str) -> str | list[JSON]:
+    if isinstance(output, str):
+        return output
+    if not isinstance(output, list):
+        raise InvalidRequestError("A function call's 'output' must be a string or a list of parts.", param=at,
+                                  code="invalid_type")
+    parts = [_input_part(part, f"{at}[{j}]") for j, part in enumerate(output)]
+    for j, part in enumerate(parts):
+        if part["type"] != "text":
+            raise InvalidRequestError("A function call's output may only hold text here.", param=f"{at}[{j}].type",
+                                      code="unsupported_value")
+    return parts
+
+
+def _text_field(record: JSON, name: str, at: str) -> str:
+    value = record.get(name)
+    if not isinstance(value, str):
+        code = "missing_required_parameter" if value is None else "invalid_type"
+        raise InvalidRequestError(f"'{name}' must be a string.", param=f"{at}.{name}", code=code)
+    return value
+
+
+def _reasoning_text(item: JSON) -> str | None:
+    texts = [part.get("text") for key in ("content", "summary") for part in item.get(key) or ()
+             if isinstance(part, dict)]
+    found = [text for text in texts if isinstance(text, str) and text]
+    return "\n\n".join(found) if found else None
+
+
+def _tools(request: ResponseRequest) -> tuple[list[JSON], str | JSON | None]:
+    tools = [_function_tool(tool, f"tools[{i}]") for i, tool in enumerate(request.tools or ())]
+    choice = request.tool_choice
+    if choice is None or isinstance(choice, str):
+        return tools, choice
+    kind = choice.get("type")
+    if kind == "function":
+        return tools, {"type": "function", "function": {"name": _text_field(choice, "name", "tool_choice")}}
+    if kind == "allowed_tools":
+        allowed = {tool.get("name") for tool in choice.get("tools") or () if isinstance(tool, dict)}
+        mode = choice.get("mode", "auto")
+        return [tool for tool in tools if tool["function"]["name"] in allowed], mode
+    raise InvalidRequestError(f"tool_choice of type {kind!r} is not supported: the gateway serves function tools.",
+                              param="tool_choice.type", code="unsupported_value")
+
+
+def _function_tool(tool: Any, at: str) -> JSON:
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind != "function":
+        raise InvalidRequestError(f"Tools of type {kind!r} are not supported: the gateway serves function tools "
+                                  "(hosted tools run on OpenAI's servers).", param=f"{at}.type",
+                                  code="unsupported_value")
+    function: JSON = {"name": _text_field(tool, "name", at)}
+    for name in ("description", "parameters", "strict"):
+        if tool.get(name) is not None:
+            function[name] = tool[name]
+    return {"type": "function", "function": function}
+
+
+def _response_format(text: TextConfig | None) -> JSON | None:
+    spec = text.format if text else None
+    if spec is None:
+        return None
+    kind = spec.get("type")
+    if kind not in _FORMATS:
+        raise InvalidRequestError(f"text.format.type must be one of {', '.join(_FORMATS)}, not {kind!r}.",
+                                  param="text.format.type", code="invalid_value")
+    if kind != "json_schema":
+        return None if kind == "text" else {"type": kind}
+    schema: JSON = {"name": _text_field(spec, "name", "text.format")}
+    schema.update((name, spec[name]) for name in ("description", "schema", "strict") if spec.get(name) is not None)
+    return {"type": "json_schema", "json_schema": schema}

@@ -1,0 +1,51 @@
+"""``/v1/responses``: OpenAI's Responses API, answered by any chat model (:mod:`core.responses`).
+
+The request becomes a chat completion request, which takes the chat route's path whole: the route's deployments,
+overrides and parameter rules, retries and fallbacks, keys, limits and metering. Its answer is then written as a
+response object or as Responses events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+import msgspec
+
+from core.openai.chat import ChatCompletionRequest
+from core.openai.responses import ResponseRequest
+from core.responses import Echo, ResponseEvents, chat_request, response_body
+from core.schema import ModelType
+
+from ..decode import decode_body, describe_validation_error
+from ._reply import Exchange, Reply, serve
+
+__all__ = ["respond"]
+
+
+async def respond(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
+    """A model response, streamed or not; the gateway keeps none."""
+    request, _ = decode_body(content, ResponseRequest)
+    raw = chat_request(request)
+    try:
+        chat = msgspec.convert(raw, ChatCompletionRequest)
+    except msgspec.ValidationError as exc:  # a field passed on as the client sent it (a tool's parameters)
+        raise describe_validation_error(exc) from None
+    answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
+                         lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
+    echo = Echo(request)
+    if answer.stream is None:
+        return Reply("application/json", answer.headers, response_body(answer.body, echo))
+    events = aiter(ResponseEvents(answer.stream, echo))
+    return Reply(answer.media_type, answer.headers, stream=events, close=_closing(events, answer.close))
+
+
+def _closing(events: AsyncGenerator[bytes, None],
+             close: Callable[[], Awaitable[None]] | None) -> Callable[[], Awaitable[None]]:
+    async def both() -> None:
+        try:
+            await events.aclose()
+        finally:
+            if close is not None:
+                await close()
+
+    return both
