@@ -7,7 +7,8 @@ On every call the rules of the model are applied to the client's JSON object, as
 
 * a parameter the client sent is checked: its type, ``min``/``max`` and ``options`` (400 naming it otherwise);
 * a rule named differently from its template (``max_completion_tokens`` using ``max_tokens``) also accepts the
-  template's name and renames it, so clients can send ``max_tokens`` to models that want the other name;
+  template's name and renames it, so clients can send ``max_tokens`` to models that want the other name; and a
+  ``max_tokens`` rule accepts OpenAI's newer ``max_completion_tokens`` (as ``/v1/responses`` sends it) the same way;
 * a *required* rule the client left out gets its ``default`` (or is a 400 when it has none); optional defaults
   are what the console pre-fills, and are not forced on API callers;
 * parameters the model does not declare pass through untouched.
@@ -68,6 +69,10 @@ def resolve_rule(rule: ParameterRule) -> ParameterRule:
     return msgspec.convert(merged, ParameterRule)
 
 
+_NEWER_NAMES = {"max_tokens": "max_completion_tokens"}
+"""OpenAI's newer names of parameters, which a model whose rules use the older one takes under that."""
+
+
 def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str, Any]:
     """The request object with required defaults filled and template names renamed; 400 on a bad value.
 
@@ -76,7 +81,7 @@ def apply_rules(rules: Sequence[ParameterRule], raw: dict[str, Any]) -> dict[str
     out: dict[str, Any] | None = None
     for rule in rules:
         value = raw.get(rule.name)
-        alias = rule.use_template if rule.use_template != rule.name else None
+        alias = rule.use_template if rule.use_template not in (None, rule.name) else _NEWER_NAMES.get(rule.name)
         if alias and raw.get(alias) is not None:
             if value is not None:
                 raise InvalidRequestError(f"Send either '{rule.name}' or '{alias}', not both: this model takes "

@@ -74,13 +74,12 @@ class _Choice(msgspec.Struct):
 
 
 class _Completion(msgspec.Struct):
-    model: str = ""
-    created: int = 0
-    choices: list[_Choice] = msgspec.field(default_factory=list)
-    usage: Usage | None = None
+    model: str | None = None
+    created: int | None = None
+    choices: list[_Choice] | None = None
 
 
-_decode_completion = msgspec.json.Decoder(_Completion).decode
+_decode_completion = msgspec.json.Decoder(_Completion, strict=False).decode
 encode = msgspec.json.Encoder().encode
 
 
@@ -108,8 +107,8 @@ class Echo:
             usage=_usage(usage) if usage is not None else None)
 
 
-def response_body(chat: bytes, echo: Echo) -> bytes:
-    """The response object for a complete chat answer."""
+def response_body(chat: bytes, echo: Echo, usage: Usage | None) -> bytes:
+    """The response object for a complete chat answer; ``usage`` as its provider read it."""
     try:
         completion = _decode_completion(chat)
     except msgspec.DecodeError:
@@ -122,16 +121,16 @@ def response_body(chat: bytes, echo: Echo) -> bytes:
     if message.thinking or message.thinking_blocks:
         output.append(reasoning_item(message.thinking, message.thinking_blocks))
     text = _text(message.content)
-    if text or message.refusal is not None or not message.tool_calls:
-        parts: list[OutputText | Refusal] = [OutputText(text=text)] if text or message.refusal is None else []
-        if message.refusal is not None:
-            parts.append(Refusal(refusal=message.refusal))
+    parts: list[OutputText | Refusal] = [OutputText(text=text)] if text else []
+    if message.refusal:
+        parts.append(Refusal(refusal=message.refusal))
+    if parts:  # an empty answer has no message, streamed or not
         output.append(OutputMessage(id=new_id("msg"), status=status, content=parts))
     for call in message.tool_calls or ():
         function = call.function or _Function()
-        output.append(FunctionCallItem(id=new_id("fc"), call_id=call.id, name=function.name,
-                                       arguments=function.arguments, status="completed"))
-    response = echo.response(completion.model, completion.created, status, output, completion.usage)
+        output.append(FunctionCallItem(id=new_id("fc"), call_id=call.id or new_id("call"), name=function.name,
+                                       arguments=function.arguments, status=status))
+    response = echo.response(completion.model or "", completion.created or 0, status, output, usage)
     mark_incomplete(response, choice.finish_reason)
     return encode(response)
 
@@ -155,10 +154,10 @@ def _text(content: str | list[Any] | None) -> str:
 
 
 def reasoning_item(text: str | None, blocks: list[Any] | None, item_id: str | None = None) -> ReasoningItem:
-    """The reasoning item of thinking ``text``, carrying Anthropic's signed ``blocks`` (when there are any) in its
-    ``encrypted_content`` for :func:`read_blocks` to take back."""
+    """The reasoning item of thinking ``text`` (``None``: no text part), carrying Anthropic's signed ``blocks``
+    (when there are any) in its ``encrypted_content`` for :func:`read_blocks` to take back."""
     encrypted = BLOCKS_PREFIX + base64.b64encode(encode(blocks)).decode() if blocks else None
-    return ReasoningItem(id=item_id or new_id("rs"), content=[ReasoningText(text=text)] if text else [],
+    return ReasoningItem(id=item_id or new_id("rs"), content=[] if text is None else [ReasoningText(text=text)],
                          encrypted_content=encrypted)
 
 

@@ -17,22 +17,29 @@ _STATELESS = (
     ("conversation", "the gateway keeps no conversations: send the whole conversation as 'input'"),
     ("prompt", "server-side prompt templates live on OpenAI's servers: send 'instructions' and 'input'"),
 )
+_RESPONSES_ONLY = frozenset({
+    *ResponseRequest.__struct_fields__, "stream_options", "max_tool_calls", "prompt_cache_retention",
+    "prompt_cache_options", "context_management", "moderation", "image", "access_programs", "background_options"})
+"""The Responses API's own request fields: translated, refused or dropped, never passed on."""
 _FORMATS = ("text", "json_object", "json_schema")
 _DETAILS = ("auto", "low", "high")
 
 
-def chat_request(request: ResponseRequest) -> JSON:
+def chat_request(request: ResponseRequest, raw: JSON) -> JSON:
     """The chat completion request (raw JSON) that asks the same of a chat model; a 400 naming the parameter for
-    what no chat model can be asked."""
+    what no chat model can be asked. Fields of neither API (a provider's own, such as ``top_k``) go on as they
+    came, as on the chat route."""
     _refuse_stateful(request)
-    chat: JSON = {"model": request.model, "messages": _messages(request)}
+    chat: JSON = {name: value for name, value in raw.items() if name not in _RESPONSES_ONLY}
+    chat.update(model=request.model, messages=_messages(request))
     tools, choice = _tools(request)
-    if tools:
+    if tools:  # a tool choice without tools is a 400 on OpenAI's chat API, and means nothing
         chat["tools"] = tools
-    if choice is not None:
-        chat["tool_choice"] = choice
+        if choice is not None:
+            chat["tool_choice"] = choice
+        if request.parallel_tool_calls is not None:
+            chat["parallel_tool_calls"] = request.parallel_tool_calls
     optional = {
-        "parallel_tool_calls": request.parallel_tool_calls,
         "max_completion_tokens": request.max_output_tokens,
         "temperature": request.temperature,
         "top_p": request.top_p,
@@ -44,9 +51,8 @@ def chat_request(request: ResponseRequest) -> JSON:
         "service_tier": request.service_tier,
     }
     chat.update((name, value) for name, value in optional.items() if value is not None)
-    if request.stream:
+    if request.stream:  # the usage is read from the stream (each provider says whether it may be asked for)
         chat["stream"] = True
-        chat["stream_options"] = {"include_usage": True}
     return chat
 
 
@@ -66,38 +72,46 @@ def _refuse_stateful(request: ResponseRequest) -> None:
 
 
 class _History:
-    """Chat messages built item by item: function calls join the assistant message before them (or start one),
-    and thinking waits for the assistant message it belongs to."""
+    """Chat messages built item by item. The items an answer gave between two messages of the client (its message,
+    function calls, reasoning) make one assistant turn: the calls join the turn's message (or start one), and the
+    thinking goes on it; thinking no answer followed is dropped with its turn."""
 
     def __init__(self) -> None:
         self.messages: list[JSON] = []
-        self._thinking: str | None = None
-        self._blocks: list[Any] | None = None
+        self._turn: JSON | None = None
+        self._thinking: list[str] = []
+        self._blocks: list[Any] = []
 
     def add(self, message: JSON) -> None:
-        if message["role"] == "assistant":
-            self._carry_thinking(message)
+        """A message of the client's (user, system, developer) or a function call's output: the turn ends."""
+        self._turn, self._thinking, self._blocks = None, [], []
+        self.messages.append(message)
+
+    def answer(self, message: JSON) -> None:
+        """An assistant message."""
+        self._turn = message
+        self._carry_thinking(message)
         self.messages.append(message)
 
     def call(self, call: JSON) -> None:
-        last = self.messages[-1] if self.messages else None
-        if last is None or last["role"] != "assistant" or self._thinking is not None or self._blocks is not None:
-            last = {"role": "assistant", "content": None}
-            self.add(last)
-        last.setdefault("tool_calls", []).append(call)
+        if self._turn is None:
+            self._turn = {"role": "assistant", "content": None}
+            self.messages.append(self._turn)
+        self._carry_thinking(self._turn)
+        self._turn.setdefault("tool_calls", []).append(call)
 
     def think(self, text: str | None, blocks: list[Any] | None) -> None:
         if text:
-            self._thinking = (self._thinking or "") + text
-        if blocks:
-            self._blocks = [*(self._blocks or ()), *blocks]
+            self._thinking.append(text)
+        self._blocks += blocks or ()
 
     def _carry_thinking(self, message: JSON) -> None:
-        if self._thinking is not None:
-            message["reasoning_content"] = self._thinking
-        if self._blocks is not None:
-            message["thinking_blocks"] = self._blocks
-        self._thinking = self._blocks = None
+        if self._thinking:
+            message["reasoning_content"] = "\n\n".join(filter(None, [message.get("reasoning_content"),
+                                                                      *self._thinking]))
+        if self._blocks:
+            message["thinking_blocks"] = [*message.get("thinking_blocks", ()), *self._blocks]
+        self._thinking, self._blocks = [], []
 
 
 def _messages(request: ResponseRequest) -> list[JSON]:
@@ -117,7 +131,11 @@ def _messages(request: ResponseRequest) -> list[JSON]:
 def _read_item(history: _History, item: JSON, at: str) -> None:
     kind = item.get("type", "message" if "role" in item else None)
     if kind == "message":
-        history.add(_message(item, at))
+        message = _message(item, at)
+        if message["role"] == "assistant":
+            history.answer(message)
+        else:
+            history.add(message)
     elif kind == "function_call":
         call_id, name = _text_field(item, "call_id", at), _text_field(item, "name", at)
         arguments = _text_field(item, "arguments", at)
@@ -126,7 +144,7 @@ def _read_item(history: _History, item: JSON, at: str) -> None:
         history.add({"role": "tool", "tool_call_id": _text_field(item, "call_id", at),
                      "content": _tool_output(item.get("output"), f"{at}.output")})
     elif kind == "reasoning":
-        history.think(_reasoning_text(item), read_blocks(item.get("encrypted_content")))
+        history.think(_reasoning_text(item, at), read_blocks(item.get("encrypted_content")))
     elif kind is None:
         raise InvalidRequestError("Each input item needs a 'type' (or a 'role', for a message).", param=f"{at}.type",
                                   code="missing_required_parameter")
@@ -211,10 +229,15 @@ def _text_field(record: JSON, name: str, at: str) -> str:
     return value
 
 
-def _reasoning_text(item: JSON) -> str | None:
-    texts = [part.get("text") for key in ("content", "summary") for part in item.get(key) or ()
-             if isinstance(part, dict)]
-    found = [text for text in texts if isinstance(text, str) and text]
+def _reasoning_text(item: JSON, at: str) -> str | None:
+    texts = []
+    for key in ("content", "summary"):
+        parts = item.get(key) or []
+        if not isinstance(parts, list):
+            raise InvalidRequestError(f"A reasoning item's '{key}' must be a list of parts.", param=f"{at}.{key}",
+                                      code="invalid_type")
+        texts += [part["text"] for part in parts if isinstance(part, dict) and isinstance(part.get("text"), str)]
+    found = [text for text in texts if text]
     return "\n\n".join(found) if found else None
 
 
@@ -227,9 +250,16 @@ def _tools(request: ResponseRequest) -> tuple[list[JSON], str | JSON | None]:
     if kind == "function":
         return tools, {"type": "function", "function": {"name": _text_field(choice, "name", "tool_choice")}}
     if kind == "allowed_tools":
-        allowed = {tool.get("name") for tool in choice.get("tools") or () if isinstance(tool, dict)}
-        mode = choice.get("mode", "auto")
-        return [tool for tool in tools if tool["function"]["name"] in allowed], mode
+        listed = choice.get("tools")
+        if not isinstance(listed, list):
+            raise InvalidRequestError("'allowed_tools' needs the list of 'tools' the model may call.",
+                                      param="tool_choice.tools", code="invalid_type")
+        allowed = {tool.get("name") for tool in listed if isinstance(tool, dict) and isinstance(tool.get("name"), str)}
+        kept = [tool for tool in tools if tool["function"]["name"] in allowed]
+        if not kept:
+            raise InvalidRequestError("'allowed_tools' names none of the function tools.", param="tool_choice.tools",
+                                      code="invalid_value")
+        return kept, choice.get("mode", "auto")
     raise InvalidRequestError(f"tool_choice of type {kind!r} is not supported: the gateway serves function tools.",
                               param="tool_choice.type", code="unsupported_value")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import msgspec
@@ -58,25 +58,19 @@ class _Delta(Said):
 
 
 class _ChunkChoice(msgspec.Struct):
-    delta: _Delta = msgspec.field(default_factory=_Delta)
+    index: int = 0
+    delta: _Delta | None = None
     finish_reason: str | None = None
 
 
-class _Error(msgspec.Struct):
-    message: str = "the model's stream failed"
-    type: str = "server_error"
-    param: str | None = None
-    code: str | None = None
-
-
 class _Chunk(msgspec.Struct):
-    model: str = ""
-    choices: list[_ChunkChoice] = msgspec.field(default_factory=list)
-    usage: Usage | None = None
-    error: _Error | None = None
+    model: str | None = None
+    choices: list[_ChunkChoice] | None = None
+    error: Any = None
+    """An error event's: OpenAI's object, a number for its code from vLLM and llama.cpp, a bare string from TEI."""
 
 
-_decode_chunk = msgspec.json.Decoder(_Chunk).decode
+_decode_chunk = msgspec.json.Decoder(_Chunk, strict=False).decode
 
 
 class _Call:
@@ -99,8 +93,9 @@ class ResponseEvents:
     when it begins, its text or arguments as deltas, and it is closed when the next kind of output begins (text
     after thinking) or the answer ends. The last event carries the whole response and its usage."""
 
-    def __init__(self, chunks: AsyncIterator[bytes], echo: Echo) -> None:
-        self._chunks, self._echo = chunks, echo
+    def __init__(self, chunks: AsyncIterator[bytes], echo: Echo, usage: Callable[[], Usage | None]) -> None:
+        """``usage``: the stream's usage once it ended, as its provider read it (asked for or not)."""
+        self._chunks, self._echo, self._read_usage = chunks, echo, usage
         self._sequence = 0
         self._model, self._created = echo.request.model, int(time.time())
         self._output: list[OutputItem] = []
@@ -110,7 +105,6 @@ class ResponseEvents:
         self._message: OutputMessage | None = None
         self._calls: dict[int, _Call] = {}
         self._finish: str | None = None
-        self._usage: Usage | None = None
 
     async def __aiter__(self) -> AsyncGenerator[bytes, None]:
         yield self._lifecycle("response.created") + self._lifecycle("response.in_progress")
@@ -122,7 +116,8 @@ class ResponseEvents:
                 try:
                     chunk = _decode_chunk(payload)
                 except msgspec.DecodeError:
-                    continue  # not a chunk (a provider's comment or keep-alive): nothing to translate
+                    chunk = _Chunk(error={"message": "the model's stream sent an event that is not a chat chunk",
+                                          "code": "upstream_invalid_event"})
                 if chunk.error is not None:
                     pieces.extend(self._failed(chunk.error))
                     yield b"".join(pieces)
@@ -133,19 +128,17 @@ class ResponseEvents:
         pieces = []
         self._finish_output(pieces)
         status = status_of(self._finish)
-        response = self._echo.response(self._model, self._created, status, self._output, self._usage)
+        response = self._echo.response(self._model, self._created, status, self._output, self._read_usage())
         mark_incomplete(response, self._finish)
         pieces.append(self._event(ResponseLifecycle(type=f"response.{status}", response=response)))
         yield b"".join(pieces)
 
     def _read(self, chunk: _Chunk, out: list[bytes]) -> None:
         self._model = chunk.model or self._model
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        if not chunk.choices:
+        choice = next((choice for choice in chunk.choices or () if choice.index == 0), None)
+        if choice is None:  # a usage chunk, or another choice's (n > 1: the Responses API has one)
             return
-        choice = chunk.choices[0]
-        delta = choice.delta
+        delta = choice.delta or _Delta()
         if delta.thinking or delta.thinking_blocks:
             self._write("reasoning", delta.thinking or "", out)
             # Each block comes whole, with its place among them (``index``, for chat stream helpers to merge by).
@@ -247,38 +240,46 @@ class ResponseEvents:
             call.name = function.name
         if call.index is None:
             call.arguments += function.arguments or ""
-            if not (call.call_id and call.name):
-                return  # announced once its id and name are known; its arguments so far go with it
-            self._close_message(out)
-            self._finish_calls(out)  # a provider streams its calls one after another
-            call.index = len(self._output)
-            self._output.append(call.item("in_progress"))
-            out.append(self._event(OutputItemAdded(output_index=call.index, item=call.item("in_progress"))))
-            text = call.arguments
-        else:
-            text = function.arguments or ""
-            call.arguments += text
+            if call.name:  # announced once its name is known; its arguments so far go with it
+                self._announce(call, out)
+            return
+        text = function.arguments or ""
+        call.arguments += text
         if text:
             out.append(self._event(FunctionCallArgumentsDelta(item_id=call.item_id, output_index=call.index,
                                                               delta=text)))
 
-    def _finish_calls(self, out: list[bytes]) -> None:
-        for call in self._calls.values():
-            if call.index is not None and self._output[call.index].status == "in_progress":
-                done = call.item("completed", call.arguments)
-                self._output[call.index] = done
-                out.append(self._event(FunctionCallArgumentsDone(item_id=call.item_id, output_index=call.index,
-                                                                 arguments=call.arguments)))
-                out.append(self._event(OutputItemDone(output_index=call.index, item=done)))
+    def _announce(self, call: _Call, out: list[bytes]) -> None:
+        self._close_message(out)
+        call.call_id = call.call_id or new_id("call")  # an upstream that sent none: the output must tie to it
+        call.index = len(self._output)
+        self._output.append(call.item("in_progress"))
+        out.append(self._event(OutputItemAdded(output_index=call.index, item=call.item("in_progress"))))
+        if call.arguments:
+            out.append(self._event(FunctionCallArgumentsDelta(item_id=call.item_id, output_index=call.index,
+                                                              delta=call.arguments)))
 
     def _finish_output(self, out: list[bytes]) -> None:
+        """Closes what is open: the text, then every function call (a provider may interleave their arguments)."""
         self._close_message(out)
-        self._finish_calls(out)
+        for call in self._calls.values():
+            if call.index is None:
+                self._announce(call, out)
+            assert call.index is not None
+            done = call.item(status_of(self._finish), call.arguments)
+            self._output[call.index] = done
+            out.append(self._event(FunctionCallArgumentsDone(item_id=call.item_id, output_index=call.index,
+                                                             arguments=call.arguments)))
+            out.append(self._event(OutputItemDone(output_index=call.index, item=done)))
 
-    def _failed(self, failure: _Error) -> list[bytes]:
-        error = ErrorDetail(message=failure.message, type=failure.type, param=failure.param, code=failure.code)
+    def _failed(self, failure: Any) -> list[bytes]:
+        found = failure if isinstance(failure, dict) else {"message": str(failure)}
+        code, param = found.get("code"), found.get("param")
+        error = ErrorDetail(message=str(found.get("message") or "the model's stream failed"),
+                            type=str(found.get("type") or "server_error"),
+                            param=None if param is None else str(param), code=None if code is None else str(code))
         stream_error = StreamError(code=error.code, message=error.message, param=error.param, error=error)
-        response = self._echo.response(self._model, self._created, "failed", self._output, self._usage)
+        response = self._echo.response(self._model, self._created, "failed", self._output)
         response.error = ResponseError(code="server_error", message=error.message)
         return [self._event(stream_error), self._event(ResponseLifecycle(type="response.failed", response=response))]
 

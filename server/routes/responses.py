@@ -17,25 +17,26 @@ from core.responses import Echo, ResponseEvents, chat_request, response_body
 from core.schema import ModelType
 
 from ..decode import decode_body, describe_validation_error
-from ._reply import Exchange, Reply, serve
+from ._reply import STREAM_STATE, USAGE_STATE, Exchange, Reply, serve
 
 __all__ = ["respond"]
 
 
 async def respond(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
     """A model response, streamed or not; the gateway keeps none."""
-    request, _ = decode_body(content, ResponseRequest)
-    raw = chat_request(request)
+    request, body = decode_body(content, ResponseRequest)
+    raw = chat_request(request, body)
     try:
         chat = msgspec.convert(raw, ChatCompletionRequest)
     except msgspec.ValidationError as exc:  # a field passed on as the client sent it (a tool's parameters)
         raise describe_validation_error(exc) from None
     answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
                          lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
-    echo = Echo(request)
+    echo, state = Echo(request), exchange.scope["state"]
     if answer.stream is None:
-        return Reply("application/json", answer.headers, response_body(answer.body, echo))
-    events = aiter(ResponseEvents(answer.stream, echo))
+        return Reply("application/json", answer.headers, response_body(answer.body, echo, state.get(USAGE_STATE)))
+    stream = state.get(STREAM_STATE)  # its usage is what the provider read (asked for or not)
+    events = aiter(ResponseEvents(answer.stream, echo, lambda: getattr(stream, "usage", None)))
     return Reply(answer.media_type, answer.headers, stream=events, close=_closing(events, answer.close))
 
 

@@ -49,6 +49,16 @@ def test_template_name_is_renamed_and_required_defaults_filled() -> None:
     assert raw == {"max_tokens": 50, "top_k": 2, "response_format": {"type": "json_schema"}}  # untouched
 
 
+def test_a_max_tokens_rule_takes_the_newer_name_too() -> None:
+    rules = [resolve_rule(ParameterRule(name="max_tokens", use_template="max_tokens", max=100))]
+    assert apply_rules(rules, {"max_completion_tokens": 50}) == {"max_tokens": 50}
+    with pytest.raises(InvalidRequestError, match="must be at most 100") as caught:
+        apply_rules(rules, {"max_completion_tokens": 500})
+    assert caught.value.param == "max_tokens"
+    with pytest.raises(InvalidRequestError, match="Send either 'max_tokens' or 'max_completion_tokens'"):
+        apply_rules(rules, {"max_tokens": 5, "max_completion_tokens": 6})
+
+
 @pytest.mark.parametrize(("raw", "param", "message"), [
     ({"temperature": 2.5}, "temperature", "must be at most 2, got 2.5"),
     ({"temperature": -1}, "temperature", "must be at least 0, got -1"),

@@ -328,6 +328,9 @@ def _tool_reply(names: list[str], text: str) -> Reply:
 def plan_chat(body: JSON, override: str | None = None) -> tuple[Reply, int, int]:
     """Validate a chat request and decide the reply: (reply per choice, prompt tokens, n)."""
     messages = _messages(body)
+    if body.get("parallel_tool_calls") is not None and not body.get("tools"):
+        raise APIError(400, "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when "
+                       "'tools' are specified.", param="parallel_tool_calls")
     n = int_param(body, "n", high=128) or 1
     limit = int_param(body, "max_completion_tokens") or int_param(body, "max_tokens")
     prompt_tokens = sum(words(message_text(m.get("content"))[0]) for m in messages)

@@ -262,6 +262,13 @@ def test_tool_choice_variants(client: openai.OpenAI) -> None:
     assert (text.choices[0].message.content, text.choices[0].message.tool_calls) == (REPLY, None)
 
 
+def test_parallel_tool_calls_without_tools_is_refused(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="only allowed when 'tools' are specified") as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                                       parallel_tool_calls=False)
+    assert caught.value.param == "parallel_tool_calls"
+
+
 def test_tool_calls_stream_helper_reassembles(client: openai.OpenAI) -> None:
     full = client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=TOOLS)
     with client.chat.completions.stream(model=MODEL, messages=MESSAGES, tools=TOOLS) as stream:

@@ -60,7 +60,8 @@ def test_a_text_response_comes_from_a_chat_completion(strict: openai.OpenAI, ups
     assert message.type == "message" and message.status == "completed" and message.id.startswith("msg_")
     chat = sent(upstream)
     assert chat["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}]
-    assert chat["max_completion_tokens"] == 50 and chat["temperature"] == 0.5 and "metadata" not in chat
+    # The model's rules name the limit max_tokens (o3's: max_completion_tokens, below).
+    assert chat["max_tokens"] == 50 and chat["temperature"] == 0.5 and "metadata" not in chat
     usage = response.usage
     assert usage is not None and usage.input_tokens == 4 and usage.output_tokens == 3 and usage.total_tokens == 7
     assert raw.headers["x-model-runtime-deployment"] == "openai/gpt-4o-mini" and raw.headers["x-model-runtime-cost"]
@@ -157,6 +158,48 @@ def test_images_and_assistant_turns_in_the_input(client: openai.OpenAI, upstream
                                      {"type": "image_url", "image_url": {"url": image, "detail": "low"}}]}]
 
 
+def test_the_limit_and_the_fields_of_neither_api_go_on_as_the_model_takes_them(client: openai.OpenAI,
+                                                                                upstream: FakeOpenAI) -> None:
+    client.responses.create(model="openai/o3", input="Hi", max_output_tokens=40, parallel_tool_calls=False,
+                            include=["reasoning.encrypted_content"], store=False, stream_options=None,
+                            extra_body={"seed": 7, "max_tool_calls": 3})
+    chat = sent(upstream)
+    assert chat["max_completion_tokens"] == 40 and chat["seed"] == 7 and "max_tokens" not in chat
+    # A tool setting without tools is a 400 on OpenAI's chat API (its fake's too), and Responses-only fields stay.
+    assert not {"parallel_tool_calls", "include", "store", "max_tool_calls", "stream_options"} & set(chat)
+
+
+def test_a_stream_asks_for_usage_only_where_its_provider_may(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    # The generic instance "up" is not asked for stream usage (servers refuse stream_options); openai/ is.
+    with client.responses.stream(model="up/gpt-4o-mini", input="Say hi") as stream:
+        assert stream.get_final_response().usage is None
+    assert "stream_options" not in sent(upstream)
+    with client.responses.stream(model=MODEL, input="Say hi") as stream:
+        usage = stream.get_final_response().usage
+    assert usage is not None and usage.input_tokens == 2 and sent(upstream)["stream_options"] == {
+        "include_usage": True}
+
+
+def test_one_turns_items_make_one_assistant_message_openai_takes(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+    call_a: ResponseInputItemParam = {"type": "function_call", "call_id": "call_a", "name": "weather",
+                                      "arguments": "{}"}
+    call_b: ResponseInputItemParam = {"type": "function_call", "call_id": "call_b", "name": "clock",
+                                      "arguments": "{}"}
+    thought: ResponseInputItemParam = {"type": "reasoning", "id": "rs_1", "summary": [
+        {"type": "summary_text", "text": "Two calls."}]}
+    abandoned: ResponseInputItemParam = {"type": "reasoning", "id": "rs_0", "summary": [
+        {"type": "summary_text", "text": "Cut short."}]}
+    client.responses.create(model=MODEL, input=[
+        {"role": "user", "content": "Hi"}, abandoned, {"role": "user", "content": "Weather and time?"},
+        call_a, thought, call_b,
+        {"type": "function_call_output", "call_id": "call_a", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "call_b", "output": [{"type": "input_text", "text": "noon"}]}])
+    messages = sent(upstream)["messages"]
+    assert [m["role"] for m in messages] == ["user", "user", "assistant", "tool", "tool"]
+    assert [c["id"] for c in messages[2]["tool_calls"]] == ["call_a", "call_b"]
+    assert messages[4]["content"] == [{"type": "text", "text": "noon"}]
+
+
 def test_a_response_cut_by_max_output_tokens_is_incomplete(client: openai.OpenAI) -> None:
     response = client.responses.create(model=MODEL, input="Tell me about the sea and the sky", max_output_tokens=2)
     assert response.status == "incomplete" and response.incomplete_details is not None
@@ -182,6 +225,12 @@ def test_a_response_cut_by_max_output_tokens_is_incomplete(client: openai.OpenAI
      "missing_required_parameter"),
     ({"input": []}, "input", "empty_array"),
     ({"text": {"format": {"type": "yaml"}}}, "text.format.type", "invalid_value"),
+    ({"input": [{"type": "reasoning", "id": "rs_1", "summary": True}]}, "input[0].summary", "invalid_type"),
+    ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": 1}},
+     "tool_choice.tools", "invalid_type"),
+    ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"name": "x"}]}},
+     "tool_choice.tools", "invalid_value"),
+    ({"input": ["Hi"]}, "input[0]", "invalid_value"),
     ({"truncation": "auto"}, "truncation", "unsupported_value"),
 ])
 def test_what_no_chat_model_can_do_is_a_400_naming_it(client: openai.OpenAI, upstream: FakeOpenAI,

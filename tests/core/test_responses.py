@@ -1,0 +1,156 @@
+"""Chat streams that no fake upstream sends, as Responses events: every event is validated against the openai SDK's
+types and run through its stream helper's state (the rules ``client.responses.stream`` enforces), so an event out
+of order, a missing field or an item never completed fails here; and input items no fake can show the placement of.
+End to end: tests/server/test_responses.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from openai import omit
+from openai.lib.streaming.responses import ResponseStreamState
+from openai.types.responses import ResponseStreamEvent
+from pydantic import TypeAdapter
+
+from core.openai.responses import ResponseRequest
+from core.openai.usage import Usage
+from core.responses import Echo, ResponseEvents, chat_request
+
+EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
+
+
+def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, index: int = 0) -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": index, "delta": delta or {}, "finish_reason": finish}]}
+
+
+def call(index: int, call_id: str | None = None, name: str | None = None, arguments: str = "") -> dict[str, Any]:
+    delta: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
+    if call_id is not None:
+        delta["id"] = call_id
+    if name is not None:
+        delta["function"]["name"] = name
+    return {"tool_calls": [delta]}
+
+
+async def translate(*chunks: dict[str, Any] | bytes, usage: Usage | None = None) -> list[dict[str, Any]]:
+    """The events a chat stream of ``chunks`` becomes, each checked by the SDK; the last must end the response."""
+    async def source() -> AsyncIterator[bytes]:
+        for piece in chunks:
+            yield piece if isinstance(piece, bytes) else b"data: " + json.dumps(piece).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"
+
+    echo = Echo(msgspec.convert({"model": "m", "input": "hi"}, ResponseRequest))
+    written = b"".join([piece async for piece in ResponseEvents(source(), echo, lambda: usage)])
+    frames = [frame for frame in written.split(b"\n\n") if frame]
+    events = [json.loads(frame.split(b"\ndata: ", 1)[1]) for frame in frames]
+    state = ResponseStreamState(input_tools=omit, text_format=omit)
+    for frame, event in zip(frames, events, strict=True):
+        assert frame.startswith(b"event: " + event["type"].encode() + b"\n")
+        state.handle_event(EVENTS.validate_python(event))  # raises on what the SDK refuses
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    assert events[-1]["type"] in ("response.completed", "response.incomplete", "response.failed")
+    return events
+
+
+def final(events: list[dict[str, Any]]) -> dict[str, Any]:
+    response: dict[str, Any] = events[-1]["response"]
+    return response
+
+
+async def test_thinking_then_text_are_two_items() -> None:
+    events = await translate(chunk({"role": "assistant", "reasoning_content": "Hm"}),
+                             chunk({"reasoning_content": "m."}), chunk({"content": "Yes"}), chunk({"content": "."}),
+                             chunk(finish="stop"), usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7))
+    reasoning, message = final(events)["output"]
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": "Hmm."}]
+    assert reasoning["encrypted_content"] is None
+    assert message["content"][0]["text"] == "Yes." and message["status"] == "completed"
+    assert final(events)["usage"]["output_tokens"] == 4 and final(events)["usage"]["input_tokens_details"] == {
+        "cached_tokens": 0, "cache_write_tokens": 0}
+
+
+async def test_a_call_without_an_id_gets_one_and_its_early_arguments() -> None:
+    events = await translate(chunk(call(0, arguments='{"ci')), chunk(call(0, name="weather", arguments='ty":')),
+                             chunk(call(0, arguments='"Rome"}')), chunk(finish="tool_calls"))
+    [item] = final(events)["output"]
+    assert item["call_id"].startswith("call_") and item["name"] == "weather"
+    assert json.loads(item["arguments"]) == {"city": "Rome"}
+    deltas = "".join(e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta")
+    assert deltas == item["arguments"]
+
+
+async def test_interleaved_calls_keep_every_argument() -> None:
+    events = await translate(chunk(call(0, "call_a", "weather", '{"city":')), chunk(call(1, "call_b", "clock", "{")),
+                             chunk(call(0, arguments='"Oslo"}')), chunk(call(1, arguments="}")),
+                             chunk(finish="tool_calls"))
+    first, second = final(events)["output"]
+    assert (first["call_id"], first["arguments"]) == ("call_a", '{"city":"Oslo"}')
+    assert (second["call_id"], second["arguments"]) == ("call_b", "{}")
+    done = [e["item"]["arguments"] for e in events if e["type"] == "response.output_item.done"]
+    assert done == ['{"city":"Oslo"}', "{}"]
+
+
+async def test_text_refusal_and_a_truncated_call() -> None:
+    events = await translate(chunk({"content": "I"}), chunk({"refusal": "cannot"}),
+                             chunk(call(0, "call_a", "weather", '{"ci')), chunk(finish="length"))
+    message, item = final(events)["output"]
+    assert [part["type"] for part in message["content"]] == ["output_text", "refusal"]
+    assert message["status"] == "completed"  # it ended before the call that the limit cut
+    assert item["status"] == final(events)["status"] == "incomplete"
+    assert final(events)["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+async def test_signed_thinking_alone_is_a_reasoning_item_to_send_back() -> None:
+    block = {"type": "redacted_thinking", "data": "sealed"}
+    events = await translate(chunk({"thinking_blocks": [{"index": 0, **block}]}), chunk({"content": "Hi"}),
+                             chunk(finish="stop"))
+    reasoning, _ = final(events)["output"]
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": ""}] and reasoning["encrypted_content"]
+    added = next(e for e in events if e["type"] == "response.content_part.added")
+    assert added["part"] == {"type": "reasoning_text", "text": ""}
+
+
+async def test_other_choices_and_empty_deltas_are_ignored() -> None:
+    events = await translate(chunk({"content": "one"}), chunk({"content": "two"}, index=1),
+                             {"id": "c", "choices": [{"index": 0, "delta": None, "finish_reason": None}]},
+                             chunk(finish="stop"))
+    [message] = final(events)["output"]
+    assert message["content"][0]["text"] == "one" and final(events)["usage"] is None
+
+
+async def test_an_upstream_error_event_fails_the_response_whatever_its_shape() -> None:
+    for error, code in (({"message": "boom", "type": "BadRequestError", "param": None, "code": 400}, "400"),
+                        ("Input validation error", None)):
+        events = await translate(chunk({"content": "so far"}), {"error": error})
+        failure, failed = events[-2:]
+        assert failure["type"] == "error" and failure["error"]["code"] == failure["code"] == code
+        assert failed["type"] == "response.failed" and failed["response"]["error"]["code"] == "server_error"
+        assert failure["message"] in ("boom", "Input validation error")
+
+
+async def test_an_event_that_is_not_a_chunk_fails_the_response() -> None:
+    events = await translate(chunk({"content": "so far"}), b"data: {not json\n\n")
+    assert events[-2]["code"] == "upstream_invalid_event" and events[-1]["type"] == "response.failed"
+
+
+def test_thinking_goes_on_its_turns_assistant_message_or_is_dropped_with_its_turn() -> None:
+    def thought(text: str) -> dict[str, Any]:
+        return {"type": "reasoning", "id": "rs", "summary": [{"type": "summary_text", "text": text}]}
+
+    request = msgspec.convert({"model": "m", "input": [
+        {"role": "user", "content": "Hi"}, thought("cut short"), {"role": "user", "content": "Weather and time?"},
+        thought("first"), {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{}"},
+        thought("second"), {"type": "function_call", "call_id": "b", "name": "clock", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "b", "output": "noon"},
+        thought("then"), {"role": "assistant", "content": [{"type": "output_text", "text": "Sunny at noon."}]},
+    ]}, ResponseRequest)
+    messages = chat_request(request, {})["messages"]
+    assert [m["role"] for m in messages] == ["user", "user", "assistant", "tool", "tool", "assistant"]
+    assert messages[2]["reasoning_content"] == "first\n\nsecond" and len(messages[2]["tool_calls"]) == 2
+    assert messages[5] == {"role": "assistant", "content": "Sunny at noon.", "reasoning_content": "then"}
+    assert all("cut short" not in str(m) for m in messages)
