@@ -43,6 +43,22 @@ def test_deepseek_chat_with_its_pricing(client: openai.OpenAI, upstream: FakeOpe
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}" and sent.json()["model"] == "deepseek-chat"
 
 
+def test_deepseeks_v4_models_price_their_peak_and_check_their_effort_levels(client: openai.OpenAI,
+                                                                              upstream: FakeOpenAI) -> None:
+    raw = client.chat.completions.with_raw_response.create(
+        model="deepseek/deepseek-v4-pro", messages=[{"role": "user", "content": "Say hello"}], max_tokens=100)
+    usage = raw.parse().usage
+    assert usage is not None
+    expected = (Decimal("1.32") * usage.prompt_tokens + Decimal("3.96") * usage.completion_tokens) / 10**6
+    assert Decimal(raw.headers["x-model-runtime-cost"]) == expected
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="deepseek/deepseek-flash", messages=[{"role": "user", "content": "Hi"}],
+                                       extra_body={"reasoning_effort": "extreme"})
+    assert caught.value.param == "reasoning_effort"
+    models = {m.id: m for m in client.models.list()}
+    assert {"deepseek/deepseek-flash", "deepseek/deepseek-v4-pro", "deepseek/deepseek-chat"} <= set(models)
+
+
 def test_the_default_base_url_comes_from_the_yaml_and_the_key_stays_masked(gateway: GatewayProcess) -> None:
     profile = httpx.get(gateway.base_url + "/profile", headers={"authorization": f"Bearer {GATEWAY_KEY}"}).json()
     groq = next(p for p in profile["providers"] if p["name"] == "groq")
