@@ -5,10 +5,14 @@ providers it may have come from another one: Claude's ``reasoning_content`` and 
 ``reasoning``, the gateway's own ``refusal: null``. Upstreams that refuse fields they do not know (OpenAI's API:
 400 ``unknown_parameter``; Mistral's: 422 ``extra_forbidden``) get only theirs; the others get everything but
 ``thinking_blocks``, the gateway's own field for Anthropic's signed thinking, which no OpenAI-wire API takes.
+
+Roles an upstream does not know are renamed: DeepSeek's API refuses OpenAI's ``developer`` role (400 "unknown
+variant `developer`"), which the openai SDK's agents and the Responses API send, and takes it as ``system``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["ASSISTANT_FIELDS", "for_upstream"]
@@ -20,11 +24,17 @@ any other."""
 _OWN = "thinking_blocks"
 
 
-def for_upstream(messages: Any, takes: frozenset[str] | None) -> list[Any] | None:
+def for_upstream(messages: Any, takes: frozenset[str] | None,
+                 roles: Mapping[str, str] | None = None) -> list[Any] | None:
     """``messages`` with their assistant messages cut to the fields the upstream ``takes`` (``None``: all but the
-    gateway's own), or ``None`` when none needs cutting (the client's objects are never changed)."""
+    gateway's own) and the ``roles`` it does not know renamed (``{"developer": "system"}``), or ``None`` when none
+    needs changing (the client's objects are never changed)."""
     if not isinstance(messages, list):
         return None
+    if roles and any(isinstance(m, dict) and m.get("role") in roles for m in messages):
+        messages = [{**m, "role": roles[m["role"]]} if isinstance(m, dict) and m.get("role") in roles else m
+                    for m in messages]
+        return for_upstream(messages, takes) or messages
     if takes is None:
         if all(not _is_answer(m) or _OWN not in m for m in messages):
             return None

@@ -140,11 +140,17 @@ class OpenAICompatibleProvider(Provider):
     (``extra: {assistant_fields: [...]}``); a generic instance in front of a strict server says
     ``history_fields: openai`` (OpenAI's fields only)."""
 
+    roles: dict[str, str] | None = None
+    """Roles the upstream does not know, and the ones it takes instead (``extra: {roles: {developer: system}}``)."""
+
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
-        fields = (context.schema.extra or {}).get("assistant_fields")
+        extra = context.schema.extra or {}
+        fields = extra.get("assistant_fields")
         if isinstance(fields, list):
             self.assistant_fields = frozenset(map(str, fields))
+        if isinstance(extra.get("roles"), dict):
+            self.roles = {str(role): str(instead) for role, instead in extra["roles"].items()}
         if context.credentials.get("history_fields") == "openai":  # a strict server behind a generic instance
             self.assistant_fields = ASSISTANT_FIELDS
         if "stream_usage" in context.credentials:
@@ -248,7 +254,7 @@ class OpenAICompatibleProvider(Provider):
                         raw: RawBody) -> JSONReply | EventStream:
         body = self.with_model(raw, target)
         if path == "chat/completions":
-            history = for_upstream(raw.get("messages"), self.assistant_fields)
+            history = for_upstream(raw.get("messages"), self.assistant_fields, self.roles)
             if history is not None:
                 body["messages"] = history
         asked = request.stream_options is not None and bool(request.stream_options.include_usage)

@@ -12,6 +12,13 @@ daemon thread (see `asgi_server`). Routes, all behind `Authorization: Bearer <ke
   `audio/pcm`) sent chunked, 4 KiB per ASGI send, without a content-length;
 * `POST /v1/moderations`: one result per input (a list of multi-modal parts is one input).
 
+`FakeOpenAI(dialect="deepseek")` answers chat as DeepSeek's API does (api-docs.deepseek.com, thinking mode): it
+takes message fields OpenAI's refuses, refuses the `developer` role (400 "unknown variant `developer`"), thinks
+unless `thinking` is `{"type": "disabled"}` (`reasoning_content` `Let me think about <the last user text>.`, on the
+message and as stream deltas before the answer), and while thinking wants each earlier assistant turn that called
+tools to carry its `reasoning_content` (400 "The `reasoning_content` in the thinking mode must be passed back to
+the API.").
+
 Replies are deterministic (see `openai_wire`), streams use SSE framing (`data: <json>\\n\\n` per event,
 each written with its own ASGI send, then `data: [DONE]\\n\\n`).
 
@@ -153,8 +160,10 @@ class _Exchange:
 class FakeOpenAI:
     """The fake OpenAI server; also usable as `with FakeOpenAI() as fake:`."""
 
-    def __init__(self, api_key: str = "sk-fake-upstream-key") -> None:
+    def __init__(self, api_key: str = "sk-fake-upstream-key", dialect: str = "openai") -> None:
         self.api_key = api_key
+        self.dialect = dialect
+        """``deepseek``: chat as DeepSeek's API answers it (``openai_wire.plan_chat``)."""
         self.requests: list[RecordedRequest] = []
         self._disconnects = 0
         self._cond = threading.Condition()
@@ -285,7 +294,7 @@ class FakeOpenAI:
 
     async def _chat(self, ex: _Exchange, body: dict[str, Any], fault: _Fault | None) -> None:
         slow = fault is not None and fault.kind == "slow-stream"
-        reply, prompt_tokens, n = wire.plan_chat(body, wire.SLOW_REPLY if slow else None)
+        reply, prompt_tokens, n = wire.plan_chat(body, wire.SLOW_REPLY if slow else None, self.dialect)
         stream, with_usage = wire.stream_mode(body)
         meta = _meta("chatcmpl-", body)
         if stream:

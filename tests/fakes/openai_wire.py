@@ -22,7 +22,7 @@ import math
 import re
 import struct
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import msgspec
@@ -234,6 +234,8 @@ class Reply:
     pieces: tuple[str, ...] = ()
     tool_calls: tuple[tuple[str, str, str], ...] = ()
     finish_reason: str = "stop"
+    reasoning: str = ""
+    """DeepSeek's thinking (``reasoning_content``), before the text or the calls."""
 
     @property
     def text(self) -> str:
@@ -241,9 +243,10 @@ class Reply:
 
     @property
     def tokens(self) -> int:
+        thinking = len(pieces(self.reasoning))
         if self.tool_calls:
-            return sum(words(arguments) for _, _, arguments in self.tool_calls)
-        return len(self.pieces)
+            return thinking + sum(words(arguments) for _, _, arguments in self.tool_calls)
+        return thinking + len(self.pieces)
 
 
 def text_reply(text: str, limit: int | None) -> Reply:
@@ -287,7 +290,7 @@ MESSAGE_FIELDS: dict[str, frozenset[str]] = {
 another provider's ``reasoning_content`` sent back in the history."""
 
 
-def _messages(body: JSON) -> list[JSON]:
+def _messages(body: JSON, strict_fields: bool = True) -> list[JSON]:
     messages = body.get("messages")
     if messages is None:
         raise missing_parameter("messages")
@@ -297,7 +300,7 @@ def _messages(body: JSON) -> list[JSON]:
         detail = "empty array. Expected an array with minimum length 1, but got an empty array instead."
         raise invalid_parameter("messages", detail, "empty_array")
     for index, message in enumerate(messages):
-        known = MESSAGE_FIELDS.get(str(message.get("role")), ())
+        known = MESSAGE_FIELDS.get(str(message.get("role")), ()) if strict_fields else ()
         for name in message:
             if known and name not in known:  # an unknown role is refused elsewhere, or not at all here
                 where = f"messages[{index}].{name}"
@@ -325,9 +328,11 @@ def _tool_reply(names: list[str], text: str) -> Reply:
     return Reply(tool_calls=tuple(calls), finish_reason="tool_calls")
 
 
-def plan_chat(body: JSON, override: str | None = None) -> tuple[Reply, int, int]:
-    """Validate a chat request and decide the reply: (reply per choice, prompt tokens, n)."""
-    messages = _messages(body)
+def plan_chat(body: JSON, override: str | None = None, dialect: str = "openai") -> tuple[Reply, int, int]:
+    """Validate a chat request and decide the reply: (reply per choice, prompt tokens, n). ``dialect``
+    ``deepseek``: DeepSeek's API, which takes message fields OpenAI's refuses and thinks (:func:`_deepseek_thinks`)."""
+    thinks = dialect == "deepseek" and _deepseek_thinks(body)
+    messages = _messages(body, strict_fields=dialect != "deepseek")
     if body.get("parallel_tool_calls") is not None and not body.get("tools"):
         raise APIError(400, "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when "
                        "'tools' are specified.", param="parallel_tool_calls")
@@ -337,14 +342,42 @@ def plan_chat(body: JSON, override: str | None = None) -> tuple[Reply, int, int]
     users = [m for m in messages if m.get("role") == "user"]
     text, images = message_text(users[-1].get("content")) if users else ("", 0)
     names = _chosen_tools(body)
+    thought = f"Let me think about {text}." if thinks else ""
     if names:
-        return _tool_reply(names, text), prompt_tokens, n
+        return replace(_tool_reply(names, text), reasoning=thought), prompt_tokens, n
     reply = override if override is not None else "echo: " + text + (f" [images: {images}]" if images else "")
-    return text_reply(reply, limit), prompt_tokens, n
+    return replace(text_reply(reply, limit), reasoning=thought), prompt_tokens, n
+
+
+DEEPSEEK_ROLES = ("system", "user", "assistant", "tool", "latest_reminder")
+
+
+def _deepseek_thinks(body: JSON) -> bool:
+    """DeepSeek's checks: its roles (not OpenAI's ``developer``) and, in thinking mode (on unless ``thinking``
+    says ``disabled``), the thinking of every earlier turn that called tools, which it wants back. Whether it
+    thinks."""
+    messages = body.get("messages")
+    messages = [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        if role not in DEEPSEEK_ROLES:
+            expected = ", ".join(f"`{r}`" for r in DEEPSEEK_ROLES)
+            raise APIError(400, "Failed to deserialize the JSON body into the target type: messages"
+                           f"[{index}].role: unknown variant `{role}`, expected one of {expected}",
+                           code="invalid_request_error")
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") == "disabled":
+        return False
+    if any(m.get("role") == "assistant" and m.get("tool_calls") and not m.get("reasoning_content") for m in messages):
+        raise APIError(400, "The `reasoning_content` in the thinking mode must be passed back to the API.",
+                       code="invalid_request_error")
+    return True
 
 
 def _message(reply: Reply) -> JSON:
     message: JSON = {"role": "assistant", "content": None if reply.tool_calls else reply.text}
+    if reply.reasoning:
+        message["reasoning_content"] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
             {"id": cid, "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -385,9 +418,10 @@ def _tool_deltas(reply: Reply) -> list[JSON]:
 
 
 def _chat_deltas(reply: Reply) -> list[JSON]:
+    thinking = [{"role": "assistant", "content": None, "reasoning_content": p} for p in pieces(reply.reasoning)]
     if reply.tool_calls:
-        return _tool_deltas(reply)
-    return [{"role": "assistant", "content": "", "refusal": None}, *({"content": p} for p in reply.pieces)]
+        return thinking + _tool_deltas(reply)
+    return [*thinking, {"role": "assistant", "content": "", "refusal": None}, *({"content": p} for p in reply.pieces)]
 
 
 def chat_chunks(meta: Meta, reply: Reply, prompt_tokens: int, n: int, with_usage: bool) -> list[JSON]:

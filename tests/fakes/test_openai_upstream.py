@@ -666,3 +666,31 @@ def test_fault_context_is_openais_context_length_error(fake: FakeOpenAI) -> None
         sdk.chat.completions.create(model="fault-context", messages=[{"role": "user", "content": "long"}])
     assert caught.value.code == "context_length_exceeded" and caught.value.param == "messages"
     assert "maximum context length is 8192 tokens" in caught.value.message
+
+
+def test_the_deepseek_dialect_thinks_and_wants_its_thinking_back_in_tool_loops() -> None:
+    with FakeOpenAI(dialect="deepseek") as deepseek, openai.OpenAI(base_url=deepseek.base_url,
+                                                                  api_key=deepseek.api_key, max_retries=0) as sdk:
+        first = sdk.chat.completions.create(model="deepseek-flash", messages=MESSAGES[1:], tools=TOOLS[:1])
+        message = first.choices[0].message
+        assert (message.model_extra or {})["reasoning_content"] == "Let me think about hello there friend."
+        assert message.tool_calls and first.choices[0].finish_reason == "tool_calls"
+        result = {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "sunny"}
+        # The SDK sends the parsed message back with what it did not know (reasoning_content) included.
+        history: list[Any] = [*MESSAGES[1:], message, result]
+        answer = sdk.chat.completions.create(model="deepseek-flash", messages=history)
+        assert answer.choices[0].message.content == REPLY
+        bare: list[Any] = [*MESSAGES[1:], message.model_dump(exclude_none=True, exclude={"reasoning_content"}), result]
+        with pytest.raises(openai.BadRequestError, match="reasoning_content` in the thinking mode must be passed"):
+            sdk.chat.completions.create(model="deepseek-flash", messages=bare)
+        off = sdk.chat.completions.create(model="deepseek-flash", messages=bare,
+                                          extra_body={"thinking": {"type": "disabled"}})
+        assert off.choices[0].message.model_extra == {}
+        with pytest.raises(openai.BadRequestError, match="unknown variant `developer`"):
+            sdk.chat.completions.create(model="deepseek-flash",
+                                        messages=[{"role": "developer", "content": "be brief"}, *MESSAGES[1:]])
+        stream = sdk.chat.completions.create(model="deepseek-flash", messages=MESSAGES[1:], stream=True)
+        deltas = [chunk.choices[0].delta for chunk in stream if chunk.choices]
+        thought = "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas)
+        assert thought == "Let me think about hello there friend."
+        assert "".join(d.content or "" for d in deltas) == REPLY
