@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import InvalidRequestError
 from ..openai.responses import ResponseRequest, TextConfig
 from .answer import read_blocks
 
-__all__ = ["chat_request"]
+__all__ = ["InputNames", "chat_request"]
 
 JSON = dict[str, Any]
 
@@ -25,13 +26,14 @@ _FORMATS = ("text", "json_object", "json_schema")
 _DETAILS = ("auto", "low", "high")
 
 
-def chat_request(request: ResponseRequest, raw: JSON) -> JSON:
-    """The chat completion request (raw JSON) that asks the same of a chat model; a 400 naming the parameter for
-    what no chat model can be asked. Fields of neither API (a provider's own, such as ``top_k``) go on as they
-    came, as on the chat route."""
+def chat_request(request: ResponseRequest, raw: JSON) -> tuple[JSON, InputNames]:
+    """The chat completion request (raw JSON) that asks the same of a chat model, and the names its parameters
+    have in the client's request; a 400 naming the parameter for what no chat model can be asked. Fields of
+    neither API (a provider's own, such as ``top_k``) go on as they came, as on the chat route."""
     _refuse_stateful(request)
     chat: JSON = {name: value for name, value in raw.items() if name not in _RESPONSES_ONLY}
-    chat.update(model=request.model, messages=_messages(request))
+    history = _messages(request)
+    chat.update(model=request.model, messages=history.messages)
     tools, choice = _tools(request)
     if tools:  # a tool choice without tools is a 400 on OpenAI's chat API, and means nothing
         chat["tools"] = tools
@@ -53,7 +55,53 @@ def chat_request(request: ResponseRequest, raw: JSON) -> JSON:
     chat.update((name, value) for name, value in optional.items() if value is not None)
     if request.stream:  # the usage is read from the stream (each provider says whether it may be asked for)
         chat["stream"] = True
-    return chat
+    kept = {tool["function"]["name"] for tool in tools}
+    return chat, InputNames(history, [i for i, tool in enumerate(request.tools or ()) if tool.get("name") in kept])
+
+
+_MESSAGE = re.compile(r"messages\[(\d+)\](.*)")
+_CALL = re.compile(r"\.tool_calls\[(\d+)\](.*)")
+_TOOL = re.compile(r"tools\[(\d+)\](?:\.function)?(.*)")
+_RENAMED = {"max_completion_tokens": "max_output_tokens", "max_tokens": "max_output_tokens",
+            "reasoning_effort": "reasoning.effort", "response_format": "text.format"}
+_SPELLED = {"output": ((".content", ".output"), (".tool_call_id", ".call_id")),
+            "message": ((".image_url.url", ".image_url"), (".file.", "."))}
+"""How a chat message's fields are spelled in the input item it came from (by the item's kind)."""
+
+
+class InputNames:
+    """The client's name for a parameter of the chat request a Responses request became (an error upstream, or in
+    a provider's translation, names the chat request's): ``messages[3].tool_calls[0].function.arguments`` is
+    ``input[5].arguments``, ``response_format.json_schema.schema`` is ``text.format.schema``."""
+
+    def __init__(self, history: _History, tools: list[int]) -> None:
+        self._origins, self._calls, self._tools = history.origins, history.call_origins, tools
+
+    def of(self, param: str | None) -> str | None:
+        if param is None:
+            return None
+        if found := _MESSAGE.fullmatch(param):
+            return self._message(int(found[1]), found[2])
+        if (found := _TOOL.fullmatch(param)) and int(found[1]) < len(self._tools):
+            return f"tools[{self._tools[int(found[1])]}]{found[2]}"
+        head, _, rest = param.partition(".")
+        if head in _RENAMED:
+            rest = rest.removeprefix("json_schema").lstrip(".")
+            return _RENAMED[head] + (f".{rest}" if rest else "")
+        return param
+
+    def _message(self, index: int, rest: str) -> str:
+        if index >= len(self._origins):
+            return "input"
+        call = _CALL.match(rest)
+        if call and (index, int(call[1])) in self._calls:
+            return self._calls[index, int(call[1])] + call[2].replace(".function.", ".")
+        at, kind = self._origins[index]
+        if not at.startswith("input["):  # instructions, or input given as a string
+            return at
+        for chat_name, name in _SPELLED.get(kind, ()):
+            rest = rest.replace(chat_name, name, 1)
+        return at + rest
 
 
 def _refuse_stateful(request: ResponseRequest) -> None:
@@ -78,27 +126,38 @@ class _History:
 
     def __init__(self) -> None:
         self.messages: list[JSON] = []
+        self.origins: list[tuple[str, str]] = []
+        """Where each message came from: the input item's path and kind (``message``, ``output``, ``call``)."""
+        self.call_origins: dict[tuple[int, int], str] = {}
+        """The input item of each tool call, by (message, call) index."""
         self._turn: JSON | None = None
+        self._turn_index = 0
         self._thinking: list[str] = []
         self._blocks: list[Any] = []
 
-    def add(self, message: JSON) -> None:
+    def add(self, message: JSON, at: str, kind: str = "message") -> None:
         """A message of the client's (user, system, developer) or a function call's output: the turn ends."""
         self._turn, self._thinking, self._blocks = None, [], []
-        self.messages.append(message)
+        self._append(message, at, kind)
 
-    def answer(self, message: JSON) -> None:
+    def answer(self, message: JSON, at: str) -> None:
         """An assistant message."""
-        self._turn = message
+        self._turn, self._turn_index = message, len(self.messages)
         self._carry_thinking(message)
-        self.messages.append(message)
+        self._append(message, at, "message")
 
-    def call(self, call: JSON) -> None:
+    def call(self, call: JSON, at: str) -> None:
         if self._turn is None:
-            self._turn = {"role": "assistant", "content": None}
-            self.messages.append(self._turn)
+            self._turn, self._turn_index = {"role": "assistant", "content": None}, len(self.messages)
+            self._append(self._turn, at, "call")
         self._carry_thinking(self._turn)
-        self._turn.setdefault("tool_calls", []).append(call)
+        calls = self._turn.setdefault("tool_calls", [])
+        self.call_origins[self._turn_index, len(calls)] = at
+        calls.append(call)
+
+    def _append(self, message: JSON, at: str, kind: str) -> None:
+        self.messages.append(message)
+        self.origins.append((at, kind))
 
     def think(self, text: str | None, blocks: list[Any] | None) -> None:
         if text:
@@ -114,18 +173,18 @@ class _History:
         self._thinking, self._blocks = [], []
 
 
-def _messages(request: ResponseRequest) -> list[JSON]:
+def _messages(request: ResponseRequest) -> _History:
     history = _History()
     if request.instructions is not None:
-        history.add({"role": "system", "content": request.instructions})
+        history.add({"role": "system", "content": request.instructions}, "instructions")
     if isinstance(request.input, str):
-        history.add({"role": "user", "content": request.input})
-        return history.messages
+        history.add({"role": "user", "content": request.input}, "input")
+        return history
     if not request.input:
         raise InvalidRequestError("'input' must contain at least one item.", param="input", code="empty_array")
     for i, item in enumerate(request.input):
         _read_item(history, item, f"input[{i}]")
-    return history.messages
+    return history
 
 
 def _read_item(history: _History, item: JSON, at: str) -> None:
@@ -133,16 +192,16 @@ def _read_item(history: _History, item: JSON, at: str) -> None:
     if kind == "message":
         message = _message(item, at)
         if message["role"] == "assistant":
-            history.answer(message)
+            history.answer(message, at)
         else:
-            history.add(message)
+            history.add(message, at)
     elif kind == "function_call":
         call_id, name = _text_field(item, "call_id", at), _text_field(item, "name", at)
         arguments = _text_field(item, "arguments", at)
-        history.call({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
+        history.call({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}, at)
     elif kind == "function_call_output":
         history.add({"role": "tool", "tool_call_id": _text_field(item, "call_id", at),
-                     "content": _tool_output(item.get("output"), f"{at}.output")})
+                     "content": _tool_output(item.get("output"), f"{at}.output")}, at, "output")
     elif kind == "reasoning":
         history.think(_reasoning_text(item, at), read_blocks(item.get("encrypted_content")))
     elif kind is None:

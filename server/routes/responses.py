@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import msgspec
 
+from core.errors import ModelRuntimeError
 from core.openai.chat import ChatCompletionRequest
 from core.openai.responses import ResponseRequest
 from core.responses import Echo, ResponseEvents, chat_request, response_body
@@ -25,13 +26,17 @@ __all__ = ["respond"]
 async def respond(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
     """A model response, streamed or not; the gateway keeps none."""
     request, body = decode_body(content, ResponseRequest)
-    raw = chat_request(request, body)
+    raw, names = chat_request(request, body)
     try:
-        chat = msgspec.convert(raw, ChatCompletionRequest)
-    except msgspec.ValidationError as exc:  # a field passed on as the client sent it (a tool's parameters)
-        raise describe_validation_error(exc) from None
-    answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
-                         lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
+        try:
+            chat = msgspec.convert(raw, ChatCompletionRequest)
+        except msgspec.ValidationError as exc:  # a field passed on as the client sent it (a tool's parameters)
+            raise describe_validation_error(exc) from None
+        answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
+                             lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
+    except ModelRuntimeError as exc:  # named in the chat request: the client's request names it otherwise
+        exc.param = names.of(exc.param)
+        raise
     echo, state = Echo(request), exchange.scope["state"]
     if answer.stream is None:
         return Reply("application/json", answer.headers, response_body(answer.body, echo, state.get(USAGE_STATE)))

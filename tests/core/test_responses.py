@@ -149,8 +149,32 @@ def test_thinking_goes_on_its_turns_assistant_message_or_is_dropped_with_its_tur
         {"type": "function_call_output", "call_id": "b", "output": "noon"},
         thought("then"), {"role": "assistant", "content": [{"type": "output_text", "text": "Sunny at noon."}]},
     ]}, ResponseRequest)
-    messages = chat_request(request, {})["messages"]
+    messages = chat_request(request, {})[0]["messages"]
     assert [m["role"] for m in messages] == ["user", "user", "assistant", "tool", "tool", "assistant"]
     assert messages[2]["reasoning_content"] == "first\n\nsecond" and len(messages[2]["tool_calls"]) == 2
     assert messages[5] == {"role": "assistant", "content": "Sunny at noon.", "reasoning_content": "then"}
     assert all("cut short" not in str(m) for m in messages)
+
+
+def test_errors_in_the_chat_request_name_the_clients_fields() -> None:
+    request = msgspec.convert({"model": "m", "instructions": "Be brief.", "tools": [
+        {"type": "function", "name": "clock"}, {"type": "function", "name": "weather"}],
+        "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "weather"}]},
+        "input": [
+            {"role": "user", "content": [{"type": "input_image", "image_url": "ftp://x"}]},
+            {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{"},
+            {"type": "function_call", "call_id": "b", "name": "weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "a", "output": "sunny"}]}, ResponseRequest)
+    chat, names = chat_request(request, {})
+    assert [m["role"] for m in chat["messages"]] == ["system", "user", "assistant", "tool"]
+    assert {param: names.of(param) for param in (
+        "messages[0].content", "messages[1].content[0].image_url.url", "messages[2].tool_calls[1].function.arguments",
+        "messages[3].content", "messages[3].tool_call_id", "messages[9]", "tools[0].function.parameters",
+        "response_format.json_schema.schema", "max_completion_tokens", "reasoning_effort", "temperature", None,
+    )} == {
+        "messages[0].content": "instructions", "messages[1].content[0].image_url.url": "input[0].content[0].image_url",
+        "messages[2].tool_calls[1].function.arguments": "input[2].arguments", "messages[3].content": "input[3].output",
+        "messages[3].tool_call_id": "input[3].call_id", "messages[9]": "input", "tools[0].function.parameters":
+        "tools[1].parameters", "response_format.json_schema.schema": "text.format.schema",
+        "max_completion_tokens": "max_output_tokens", "reasoning_effort": "reasoning.effort",
+        "temperature": "temperature", None: None}

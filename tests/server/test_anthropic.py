@@ -174,6 +174,15 @@ def test_the_responses_api_carries_claudes_signed_thinking_through_a_tool_loop(c
                                 reasoning={"effort": "low"})
 
 
+def test_a_translators_400_on_the_responses_api_names_the_clients_input_item(client: openai.OpenAI) -> None:
+    history: list[Any] = [{"role": "user", "content": "Use weather. city=Rome"},
+                          {"type": "function_call", "call_id": "toolu_1", "name": "weather", "arguments": "{oops"},
+                          {"type": "function_call_output", "call_id": "toolu_1", "output": "21C"}]
+    with pytest.raises(openai.BadRequestError, match="arguments must be a JSON object") as caught:
+        client.responses.create(model=MODEL, input=history, instructions="Be brief.")
+    assert caught.value.param == "input[1].arguments"  # the chat request's messages[2].tool_calls[0].function...
+
+
 def test_an_answer_with_thinking_goes_back_to_another_provider_without_what_it_refuses(
         client: openai.OpenAI, upstream: FakeOpenAI) -> None:
     # One conversation, two providers (a route's fallback, or the client switching models): Claude's answer, sent
