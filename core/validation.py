@@ -44,7 +44,8 @@ def read_validation_error(error: msgspec.ValidationError) -> Problem:
     key: list[str | int] = []
     if match:
         for name, index, dict_key in _PATH_PART.findall(match.group(1)):
-            key.append(int(index) if index else (name or dict_key))
+            if dict_key != "...":  # a value of a mapping, msgspec not saying under which key: the mapping
+                key.append(int(index) if index else (name or dict_key))
     field = _FIELD.search(message)
     if field:
         key.append(field.group(2))

@@ -44,9 +44,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("model_runtime")
-METERED = ("/chat/completions", "/completions", "/embeddings", "/rerank", "/audio/transcriptions",
+METERED = ("/chat/completions", "/completions", "/responses", "/embeddings", "/rerank", "/audio/transcriptions",
            "/audio/translations", "/audio/speech", "/moderations")
-"""Path endings of the model calls: the routes limits count and usage records."""
+"""Path endings of the model calls: the routes limits count and usage records (every one of
+:data:`server.calls.ROUTES`, and the audio uploads)."""
 _DEPLOYMENT = DEPLOYMENT_HEADER.encode()
 _COST = COST_HEADER.encode()
 

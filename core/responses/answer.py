@@ -32,7 +32,7 @@ from ..openai.responses import (
 from ..openai.usage import Usage
 
 __all__ = ["Echo", "Said", "encode", "mark_incomplete", "new_id", "read_blocks", "reasoning_item", "response_body",
-           "status_of"]
+           "status_of", "text_of"]
 
 BLOCKS_PREFIX = "mr-thinking-v1:"
 """Starts the ``encrypted_content`` the gateway writes: Anthropic's signed thinking blocks, base64 JSON."""
@@ -120,7 +120,7 @@ def response_body(chat: bytes, echo: Echo, usage: Usage | None) -> bytes:
     output: list[OutputItem] = []
     if message.thinking or message.thinking_blocks:
         output.append(reasoning_item(message.thinking, message.thinking_blocks))
-    text = _text(message.content)
+    text = text_of(message.content)
     parts: list[OutputText | Refusal] = [OutputText(text=text)] if text else []
     if message.refusal:
         parts.append(Refusal(refusal=message.refusal))
@@ -147,7 +147,8 @@ def mark_incomplete(response: Response, finish_reason: str | None) -> None:
         response.incomplete_details = IncompleteDetails(reason=reason)
 
 
-def _text(content: str | list[Any] | None) -> str:
+def text_of(content: str | list[Any] | None) -> str:
+    """A message's or a delta's text: a string, or the text of a list of parts (Mistral's reasoning models')."""
     if content is None or isinstance(content, str):
         return content or ""
     return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
@@ -179,11 +180,13 @@ def new_id(prefix: str) -> str:
 
 def read_blocks(encrypted: Any) -> list[Any] | None:
     """The signed thinking blocks the gateway put in ``encrypted_content``; ``None`` for any other content (such as
-    OpenAI's own, which only OpenAI can read)."""
+    OpenAI's own, which only OpenAI can read); ``ValueError`` for the gateway's, changed."""
     if not isinstance(encrypted, str) or not encrypted.startswith(BLOCKS_PREFIX):
         return None
     try:
         blocks = msgspec.json.decode(base64.b64decode(encrypted[len(BLOCKS_PREFIX):], validate=True))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        return None
-    return blocks if isinstance(blocks, list) else None
+    except (binascii.Error, msgspec.DecodeError):
+        blocks = None
+    if not isinstance(blocks, list) or not all(isinstance(block, dict) for block in blocks):
+        raise ValueError("not the thinking blocks the gateway wrote")
+    return blocks

@@ -20,8 +20,12 @@ _STATELESS = (
 )
 _RESPONSES_ONLY = frozenset({
     *ResponseRequest.__struct_fields__, "stream_options", "max_tool_calls", "prompt_cache_retention",
-    "prompt_cache_options", "context_management", "moderation", "image", "access_programs", "background_options"})
-"""The Responses API's own request fields: translated, refused or dropped, never passed on."""
+    "prompt_cache_options", "context_management", "moderation", "image", "access_programs", "background_options",
+    "messages", "n", "logprobs", "functions", "function_call"})
+"""The Responses API's own request fields (translated, refused or dropped), and the chat API's that would ask for
+an answer a response cannot hold (``n`` choices, token logprobs) or conflict with the translation: never passed
+on."""
+_CHOICES = ("none", "auto", "required")
 _FORMATS = ("text", "json_object", "json_schema")
 _DETAILS = ("auto", "low", "high")
 
@@ -56,7 +60,8 @@ def chat_request(request: ResponseRequest, raw: JSON) -> tuple[JSON, InputNames]
     if request.stream:  # the usage is read from the stream (each provider says whether it may be asked for)
         chat["stream"] = True
     kept = {tool["function"]["name"] for tool in tools}
-    return chat, InputNames(history, [i for i, tool in enumerate(request.tools or ()) if tool.get("name") in kept])
+    offered = [i for i, tool in enumerate(request.tools or ()) if tool.get("name") in kept]
+    return chat, InputNames(history, offered, limit=request.max_output_tokens is not None)
 
 
 _MESSAGE = re.compile(r"messages\[(\d+)\](.*)")
@@ -74,8 +79,10 @@ class InputNames:
     a provider's translation, names the chat request's): ``messages[3].tool_calls[0].function.arguments`` is
     ``input[5].arguments``, ``response_format.json_schema.schema`` is ``text.format.schema``."""
 
-    def __init__(self, history: _History, tools: list[int]) -> None:
+    def __init__(self, history: _History, tools: list[int], limit: bool) -> None:
         self._origins, self._calls, self._tools = history.origins, history.call_origins, tools
+        self._renamed = _RENAMED if limit else {k: v for k, v in _RENAMED.items() if v != "max_output_tokens"}
+        """(A ``max_tokens`` the client sent itself is its own.)"""
 
     def of(self, param: str | None) -> str | None:
         if param is None:
@@ -85,9 +92,9 @@ class InputNames:
         if (found := _TOOL.fullmatch(param)) and int(found[1]) < len(self._tools):
             return f"tools[{self._tools[int(found[1])]}]{found[2]}"
         head, _, rest = param.partition(".")
-        if head in _RENAMED:
+        if head in self._renamed:
             rest = rest.removeprefix("json_schema").lstrip(".")
-            return _RENAMED[head] + (f".{rest}" if rest else "")
+            return self._renamed[head] + (f".{rest}" if rest else "")
         return param
 
     def _message(self, index: int, rest: str) -> str:
@@ -141,10 +148,17 @@ class _History:
         self._append(message, at, kind)
 
     def answer(self, message: JSON, at: str) -> None:
-        """An assistant message."""
-        self._turn, self._turn_index = message, len(self.messages)
-        self._carry_thinking(message)
-        self._append(message, at, "message")
+        """An assistant message: it starts the turn, or joins the turn's (after its calls, a chat API wants the
+        calls' outputs next)."""
+        if self._turn is None:
+            self._turn, self._turn_index = message, len(self.messages)
+            self._append(message, at, "message")
+        else:
+            for name in ("content", "refusal"):
+                said = [text for text in (self._turn.get(name), message.get(name)) if text]
+                if said:
+                    self._turn[name] = "\n\n".join(said)
+        self._carry_thinking(self._turn)
 
     def call(self, call: JSON, at: str) -> None:
         if self._turn is None:
@@ -203,7 +217,13 @@ def _read_item(history: _History, item: JSON, at: str) -> None:
         history.add({"role": "tool", "tool_call_id": _text_field(item, "call_id", at),
                      "content": _tool_output(item.get("output"), f"{at}.output")}, at, "output")
     elif kind == "reasoning":
-        history.think(_reasoning_text(item, at), read_blocks(item.get("encrypted_content")))
+        try:
+            blocks = read_blocks(item.get("encrypted_content"))
+        except ValueError:
+            raise InvalidRequestError("This 'encrypted_content' was changed: send the reasoning item back as the "
+                                      "gateway wrote it.", param=f"{at}.encrypted_content",
+                                      code="invalid_value") from None
+        history.think(_reasoning_text(item, at), blocks)
     elif kind is None:
         raise InvalidRequestError("Each input item needs a 'type' (or a 'role', for a message).", param=f"{at}.type",
                                   code="missing_required_parameter")
@@ -303,6 +323,12 @@ def _reasoning_text(item: JSON, at: str) -> str | None:
 def _tools(request: ResponseRequest) -> tuple[list[JSON], str | JSON | None]:
     tools = [_function_tool(tool, f"tools[{i}]") for i, tool in enumerate(request.tools or ())]
     choice = request.tool_choice
+    if isinstance(choice, str) and choice not in _CHOICES:
+        raise InvalidRequestError(f"Invalid value for 'tool_choice': {choice!r}; expected 'none', 'auto', 'required' "
+                                  "or an object.", param="tool_choice", code="invalid_value")
+    if choice == "required" and not tools:
+        raise InvalidRequestError("tool_choice 'required' needs tools to choose from.", param="tool_choice",
+                                  code="invalid_value")
     if choice is None or isinstance(choice, str):
         return tools, choice
     kind = choice.get("type")

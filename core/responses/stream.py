@@ -36,7 +36,7 @@ from ..openai.responses import (
 )
 from ..openai.usage import Usage
 from ..sse import payloads
-from .answer import Echo, Said, encode, mark_incomplete, new_id, reasoning_item, status_of
+from .answer import Echo, Said, encode, mark_incomplete, new_id, reasoning_item, status_of, text_of
 
 __all__ = ["ResponseEvents"]
 
@@ -53,7 +53,7 @@ class _ToolDelta(msgspec.Struct):
 
 
 class _Delta(Said):
-    content: str | None = None
+    content: str | list[Any] | None = None
     tool_calls: list[_ToolDelta] | None = None
 
 
@@ -144,8 +144,9 @@ class ResponseEvents:
             # Each block comes whole, with its place among them (``index``, for chat stream helpers to merge by).
             self._blocks.extend({k: v for k, v in block.items() if k != "index"} if isinstance(block, dict) else block
                                 for block in delta.thinking_blocks or ())
-        if delta.content:
-            self._write("output_text", delta.content, out)
+        text = text_of(delta.content)
+        if text:
+            self._write("output_text", text, out)
         if delta.refusal:
             self._write("refusal", delta.refusal, out)
         for call_delta in delta.tool_calls or ():
@@ -233,7 +234,7 @@ class ResponseEvents:
         call = self._calls.get(delta.index)
         if call is None:
             call = self._calls[delta.index] = _Call()
-        if delta.id:
+        if delta.id and call.index is None:  # once announced, the call keeps the id it was announced with
             call.call_id = delta.id
         function = delta.function or _FunctionDelta()
         if function.name:
@@ -279,9 +280,28 @@ class ResponseEvents:
                             type=str(found.get("type") or "server_error"),
                             param=None if param is None else str(param), code=None if code is None else str(code))
         stream_error = StreamError(code=error.code, message=error.message, param=error.param, error=error)
-        response = self._echo.response(self._model, self._created, "failed", self._output)
+        response = self._echo.response(self._model, self._created, "failed", self._written())
         response.error = ResponseError(code="server_error", message=error.message)
         return [self._event(stream_error), self._event(ResponseLifecycle(type="response.failed", response=response))]
+
+    def _written(self) -> list[OutputItem]:
+        """The output a failure cut short: the items done, and those being written, incomplete."""
+        items = list(self._output)
+        for call in self._calls.values():
+            if call.index is not None:
+                items[call.index] = call.item("incomplete", call.arguments)
+        if self._open == "reasoning":
+            thought = reasoning_item(self._text, self._blocks, self._item_id)
+            thought.status = "incomplete"
+            items.append(thought)
+        elif self._message is not None:
+            content = list(self._message.content)
+            if self._open == "output_text":
+                content.append(OutputText(text=self._text))
+            elif self._open == "refusal":
+                content.append(Refusal(refusal=self._text))
+            items.append(OutputMessage(id=self._message.id, status="incomplete", content=content))
+        return items
 
     def _lifecycle(self, kind: str) -> bytes:
         response = self._echo.response(self._model, self._created, "in_progress")

@@ -35,7 +35,10 @@ async def respond(exchange: Exchange, provider: str | None, content: bytes) -> R
         answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
                              lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
     except ModelRuntimeError as exc:  # named in the chat request: the client's request names it otherwise
-        exc.param = names.of(exc.param)
+        named = names.of(exc.param)
+        if exc.param and named and named != exc.param:
+            exc.message = exc.message.replace(f"'{exc.param}'", f"'{named}'")
+            exc.param = named
         raise
     echo, state = Echo(request), exchange.scope["state"]
     if answer.stream is None:

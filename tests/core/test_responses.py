@@ -130,6 +130,18 @@ async def test_an_upstream_error_event_fails_the_response_whatever_its_shape() -
         assert failure["type"] == "error" and failure["error"]["code"] == failure["code"] == code
         assert failed["type"] == "response.failed" and failed["response"]["error"]["code"] == "server_error"
         assert failure["message"] in ("boom", "Input validation error")
+        [message] = failed["response"]["output"]  # what the client was shown, cut short
+        assert message["status"] == "incomplete" and message["content"][0]["text"] == "so far"
+
+
+async def test_text_as_a_list_of_parts_and_an_id_that_comes_after_the_name() -> None:
+    events = await translate(chunk({"content": [{"type": "text", "text": "Hi"}]}),
+                             chunk(call(0, name="weather", arguments="{")), chunk(call(0, "call_late", arguments="}")),
+                             chunk(finish="tool_calls"))
+    message, item = final(events)["output"]
+    assert message["content"][0]["text"] == "Hi" and item["arguments"] == "{}"
+    added = next(e["item"] for e in events if e["type"] == "response.output_item.added" and e["output_index"] == 1)
+    assert added["call_id"] == item["call_id"]  # the stream helper refuses an identity that changes
 
 
 async def test_an_event_that_is_not_a_chunk_fails_the_response() -> None:
@@ -157,7 +169,7 @@ def test_thinking_goes_on_its_turns_assistant_message_or_is_dropped_with_its_tur
 
 
 def test_errors_in_the_chat_request_name_the_clients_fields() -> None:
-    request = msgspec.convert({"model": "m", "instructions": "Be brief.", "tools": [
+    request = msgspec.convert({"model": "m", "instructions": "Be brief.", "max_output_tokens": 9, "tools": [
         {"type": "function", "name": "clock"}, {"type": "function", "name": "weather"}],
         "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "weather"}]},
         "input": [
@@ -178,3 +190,15 @@ def test_errors_in_the_chat_request_name_the_clients_fields() -> None:
         "tools[1].parameters", "response_format.json_schema.schema": "text.format.schema",
         "max_completion_tokens": "max_output_tokens", "reasoning_effort": "reasoning.effort",
         "temperature": "temperature", None: None}
+
+
+def test_text_after_a_call_in_the_same_turn_joins_its_message() -> None:
+    request = msgspec.convert({"model": "m", "input": [
+        {"role": "user", "content": "Rome?"},
+        {"role": "assistant", "content": "Looking."},
+        {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{}"},
+        {"role": "assistant", "content": "Checking."},
+        {"type": "function_call_output", "call_id": "a", "output": "sunny"}]}, ResponseRequest)
+    messages = chat_request(request, {})[0]["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]  # the output right after its call
+    assert messages[1]["content"] == "Looking.\n\nChecking." and messages[1]["tool_calls"][0]["id"] == "a"

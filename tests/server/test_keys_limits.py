@@ -4,8 +4,10 @@ usage per key with ``GET /v1/usage``, ``/metrics``, per-deployment limits in the
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import openai
@@ -28,6 +30,7 @@ TOKENS = "mr-tokens-key-canary-3b8f6c20"
 SCOPED = "mr-scoped-key-canary-a1d4e7f0"
 GPT_ONLY = "mr-gpt-only-key-canary-5c2e9a71"
 BUDGET = "mr-budget-key-canary-9c3e5a71"
+RESPONSES_BUDGET = "mr-budget-key-canary-47d1c0e8"
 PLAIN = "mr-plain-key-canary-62b0d4f8"
 PROMPT = "PROMPT-CANARY-4e81 what is the weather"
 ANTHROPIC_KEY = "sk-ant-limits-canary-91c3"
@@ -49,6 +52,7 @@ server:
     - {{name: chat-only, key: "${{SCOPED}}", models: ["chat", "openai/gpt-*"], paths: ["/v1/chat/*", "/v1/models*"]}}
     - {{name: gpt-only, key: "${{GPT_ONLY}}", models: ["openai/gpt-*"]}}
     - {{name: thrifty, key: "${{BUDGET}}", budget: {{amount: 0.0000001, period: day}}}}
+    - {{name: thrifty-agent, key: "${{RESPONSES_BUDGET}}", budget: {{amount: 0.0000001, period: day}}}}
 providers:
   - name: up
     provider: openai_compatible
@@ -93,8 +97,9 @@ def gateway(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> Iterator[GatewayP
 
 def environment(upstream: FakeOpenAI, anthropic: FakeAnthropic) -> dict[str, str]:
     return {"ADMIN": ADMIN, "LIMITED": LIMITED, "PARALLEL": PARALLEL, "TOKENS": TOKENS, "SCOPED": SCOPED,
-            "GPT_ONLY": GPT_ONLY, "BUDGET": BUDGET, "PLAIN": PLAIN, "FAKE_URL": upstream.base_url,
-            "FAKE_KEY": UPSTREAM_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY, "ANTHROPIC_URL": anthropic.base_url}
+            "GPT_ONLY": GPT_ONLY, "BUDGET": BUDGET, "RESPONSES_BUDGET": RESPONSES_BUDGET, "PLAIN": PLAIN,
+            "FAKE_URL": upstream.base_url, "FAKE_KEY": UPSTREAM_KEY, "ANTHROPIC_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_URL": anthropic.base_url}
 
 
 def sdk(gateway: GatewayProcess, key: str) -> openai.AsyncOpenAI:
@@ -188,6 +193,27 @@ def test_a_spent_budget_answers_insufficient_quota(gateway: GatewayProcess) -> N
     assert second.status_code == 429
     assert second.json()["error"]["type"] == "insufficient_quota"
     assert second.json()["error"]["code"] == "insufficient_quota"
+
+
+def test_the_responses_api_counts_against_the_keys_limits_and_its_usage_is_recorded(
+        gateway: GatewayProcess) -> None:
+    def respond(key: str, model: str = "openai/gpt-4o-mini", **extra: Any) -> httpx.Response:
+        return httpx.post(f"{gateway.base_url}/responses", headers={"authorization": f"Bearer {key}"},
+                          json={"model": model, "input": PROMPT, **extra}, timeout=10)
+
+    assert respond(RESPONSES_BUDGET).status_code == 200  # priced: its cost exceeds the tiny budget
+    assert respond(RESPONSES_BUDGET).status_code == chat(gateway, RESPONSES_BUDGET, "openai/gpt-4o-mini").status_code
+    assert respond(RESPONSES_BUDGET).status_code == 429
+    model = "up-usage/gpt-4o-mini"  # a stream's usage is asked for (and the usage test counts openai/'s rows)
+    before = totals(gateway, model)
+    plain, streamed = respond(ADMIN, model), respond(ADMIN, model, stream=True)
+    assert plain.status_code == streamed.status_code == 200
+    usage = plain.json()["usage"]
+    completed = json.loads(streamed.text.rstrip().rsplit("data: ", 1)[1])
+    assert completed["type"] == "response.completed" and completed["response"]["usage"] == usage
+    after = totals(gateway, model)
+    assert (after[0] - before[0], after[1] - before[1], after[2] - before[2]) == (
+        2, 2 * usage["input_tokens"], 2 * usage["output_tokens"])
 
 
 def test_plain_api_keys_keep_working_unlimited(gateway: GatewayProcess) -> None:

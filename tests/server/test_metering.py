@@ -8,7 +8,8 @@ from typing import Any
 
 from core.limits import KeyPolicy
 from core.state import MemoryState
-from server.metering import Meter, Observed
+from server.calls import ROUTES
+from server.metering import METERED, Meter, Observed
 from server.metrics import Metrics
 from server.tracing import Tracing
 
@@ -52,3 +53,7 @@ def test_a_request_whose_settlement_is_cancelled_leaves_the_in_flight_count() ->
         return one.meter.metrics.running
 
     assert asyncio.run(scenario()) == 0
+
+
+def test_every_model_call_route_is_metered() -> None:
+    assert all(path.endswith(METERED) for path in ROUTES)  # limits count it, usage records it

@@ -162,11 +162,12 @@ def test_the_limit_and_the_fields_of_neither_api_go_on_as_the_model_takes_them(c
                                                                                 upstream: FakeOpenAI) -> None:
     client.responses.create(model="openai/o3", input="Hi", max_output_tokens=40, parallel_tool_calls=False,
                             include=["reasoning.encrypted_content"], store=False, stream_options=None,
-                            extra_body={"seed": 7, "max_tool_calls": 3})
+                            extra_body={"seed": 7, "max_tool_calls": 3, "n": 3})
     chat = sent(upstream)
     assert chat["max_completion_tokens"] == 40 and chat["seed"] == 7 and "max_tokens" not in chat
-    # A tool setting without tools is a 400 on OpenAI's chat API (its fake's too), and Responses-only fields stay.
-    assert not {"parallel_tool_calls", "include", "store", "max_tool_calls", "stream_options"} & set(chat)
+    # A tool setting without tools is a 400 on OpenAI's chat API (its fake's too), Responses-only fields stay, and
+    # so does a chat field asking for more than a response holds (n choices).
+    assert not {"parallel_tool_calls", "include", "store", "max_tool_calls", "stream_options", "n"} & set(chat)
 
 
 def test_a_stream_asks_for_usage_only_where_its_provider_may(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
@@ -231,6 +232,12 @@ def test_a_response_cut_by_max_output_tokens_is_incomplete(client: openai.OpenAI
     ({"tools": [WEATHER], "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"name": "x"}]}},
      "tool_choice.tools", "invalid_value"),
     ({"input": ["Hi"]}, "input[0]", "invalid_value"),
+    ({"metadata": {"team": 1}}, "metadata", "invalid_value"),
+    ({"tool_choice": "sometimes"}, "tool_choice", "invalid_value"),
+    ({"tool_choice": "required"}, "tool_choice", "invalid_value"),
+    ({"tools": [{"type": "function", "name": "f", "parameters": 5}]}, "tools[0].parameters", "invalid_value"),
+    ({"input": [{"type": "reasoning", "id": "rs", "summary": [], "encrypted_content": "mr-thinking-v1:WzVd"}]},
+     "input[0].encrypted_content", "invalid_value"),
     ({"truncation": "auto"}, "truncation", "unsupported_value"),
 ])
 def test_what_no_chat_model_can_do_is_a_400_naming_it(client: openai.OpenAI, upstream: FakeOpenAI,
@@ -241,6 +248,7 @@ def test_what_no_chat_model_can_do_is_a_400_naming_it(client: openai.OpenAI, ups
         client.post("/responses", body=body, cast_to=object)
     error = caught.value.body
     assert isinstance(error, dict) and error["param"] == param and error["code"] == code, error
+    assert "function." not in error["message"]  # the chat request's names stay out of it
     assert not upstream.requests
 
 
