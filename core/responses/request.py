@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ..errors import InvalidRequestError
 from ..openai.responses import ResponseRequest, TextConfig
 from .answer import read_blocks
+from .names import InputNames
 
-__all__ = ["InputNames", "chat_request"]
+__all__ = ["chat_request"]
 
 JSON = dict[str, Any]
 
@@ -61,54 +61,7 @@ def chat_request(request: ResponseRequest, raw: JSON) -> tuple[JSON, InputNames]
         chat["stream"] = True
     kept = {tool["function"]["name"] for tool in tools}
     offered = [i for i, tool in enumerate(request.tools or ()) if tool.get("name") in kept]
-    return chat, InputNames(history, offered, limit=request.max_output_tokens is not None)
-
-
-_MESSAGE = re.compile(r"messages\[(\d+)\](.*)")
-_CALL = re.compile(r"\.tool_calls\[(\d+)\](.*)")
-_TOOL = re.compile(r"tools\[(\d+)\](?:\.function)?(.*)")
-_RENAMED = {"max_completion_tokens": "max_output_tokens", "max_tokens": "max_output_tokens",
-            "reasoning_effort": "reasoning.effort", "response_format": "text.format"}
-_SPELLED = {"output": ((".content", ".output"), (".tool_call_id", ".call_id")),
-            "message": ((".image_url.url", ".image_url"), (".file.", "."))}
-"""How a chat message's fields are spelled in the input item it came from (by the item's kind)."""
-
-
-class InputNames:
-    """The client's name for a parameter of the chat request a Responses request became (an error upstream, or in
-    a provider's translation, names the chat request's): ``messages[3].tool_calls[0].function.arguments`` is
-    ``input[5].arguments``, ``response_format.json_schema.schema`` is ``text.format.schema``."""
-
-    def __init__(self, history: _History, tools: list[int], limit: bool) -> None:
-        self._origins, self._calls, self._tools = history.origins, history.call_origins, tools
-        self._renamed = _RENAMED if limit else {k: v for k, v in _RENAMED.items() if v != "max_output_tokens"}
-        """(A ``max_tokens`` the client sent itself is its own.)"""
-
-    def of(self, param: str | None) -> str | None:
-        if param is None:
-            return None
-        if found := _MESSAGE.fullmatch(param):
-            return self._message(int(found[1]), found[2])
-        if (found := _TOOL.fullmatch(param)) and int(found[1]) < len(self._tools):
-            return f"tools[{self._tools[int(found[1])]}]{found[2]}"
-        head, _, rest = param.partition(".")
-        if head in self._renamed:
-            rest = rest.removeprefix("json_schema").lstrip(".")
-            return self._renamed[head] + (f".{rest}" if rest else "")
-        return param
-
-    def _message(self, index: int, rest: str) -> str:
-        if index >= len(self._origins):
-            return "input"
-        call = _CALL.match(rest)
-        if call and (index, int(call[1])) in self._calls:
-            return self._calls[index, int(call[1])] + call[2].replace(".function.", ".")
-        at, kind = self._origins[index]
-        if not at.startswith("input["):  # instructions, or input given as a string
-            return at
-        for chat_name, name in _SPELLED.get(kind, ()):
-            rest = rest.replace(chat_name, name, 1)
-        return at + rest
+    return chat, InputNames(history.origins, history.call_origins, offered, limit=request.max_output_tokens is not None)
 
 
 def _refuse_stateful(request: ResponseRequest) -> None:

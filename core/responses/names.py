@@ -1,0 +1,57 @@
+"""The client's names for the parameters of the chat request a Responses request became (:class:`InputNames`)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["InputNames"]
+
+_MESSAGE = re.compile(r"messages\[(\d+)\](.*)")
+_CALL = re.compile(r"\.tool_calls\[(\d+)\](.*)")
+_TOOL = re.compile(r"tools\[(\d+)\](?:\.function)?(.*)")
+_RENAMED = {"max_completion_tokens": "max_output_tokens", "max_tokens": "max_output_tokens",
+            "reasoning_effort": "reasoning.effort", "response_format": "text.format"}
+_SPELLED = {"output": ((".content", ".output"), (".tool_call_id", ".call_id")),
+            "message": ((".image_url.url", ".image_url"), (".file.", "."))}
+"""How a chat message's fields are spelled in the input item it came from (by the item's kind)."""
+
+
+class InputNames:
+    """The client's name for a parameter of the chat request a Responses request became (an error upstream, or in
+    a provider's translation, names the chat request's): ``messages[3].tool_calls[0].function.arguments`` is
+    ``input[5].arguments``, ``response_format.json_schema.schema`` is ``text.format.schema``."""
+
+    def __init__(self, origins: list[tuple[str, str]], calls: dict[tuple[int, int], str], tools: list[int],
+                 limit: bool) -> None:
+        """``origins``: each chat message's input item (path and kind: ``message``, ``output``, ``call``);
+        ``calls``: each tool call's, by (message, call) index; ``tools``: each offered tool's place in the client's
+        list; ``limit``: whether ``max_output_tokens`` was sent (a ``max_tokens`` the client sent is its own)."""
+        self._origins, self._calls, self._tools = origins, calls, tools
+        self._renamed = _RENAMED if limit else {k: v for k, v in _RENAMED.items() if v != "max_output_tokens"}
+
+    def of(self, param: str | None) -> str | None:
+        """The client's name for ``param`` (a name the translation did not change stays)."""
+        if param is None:
+            return None
+        if found := _MESSAGE.fullmatch(param):
+            return self._message(int(found[1]), found[2])
+        if (found := _TOOL.fullmatch(param)) and int(found[1]) < len(self._tools):
+            return f"tools[{self._tools[int(found[1])]}]{found[2]}"
+        head, _, rest = param.partition(".")
+        if head in self._renamed:
+            rest = rest.removeprefix("json_schema").lstrip(".")
+            return self._renamed[head] + (f".{rest}" if rest else "")
+        return param
+
+    def _message(self, index: int, rest: str) -> str:
+        if index >= len(self._origins):
+            return "input"
+        call = _CALL.match(rest)
+        if call and (index, int(call[1])) in self._calls:
+            return self._calls[index, int(call[1])] + call[2].replace(".function.", ".")
+        at, kind = self._origins[index]
+        if not at.startswith("input["):  # instructions, or input given as a string
+            return at
+        for chat_name, name in _SPELLED.get(kind, ()):
+            rest = rest.replace(chat_name, name, 1)
+        return at + rest
