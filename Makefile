@@ -57,6 +57,7 @@ bench-profile: $(VENV)/.runtime  ## py-spy profiles of the gateway under load: b
 bench-inproc: $(VENV)/.runtime  ## the app's own CPU per request (no uvicorn, no client sockets), with and without the upstream call
 	$(VENV)/bin/python bench/inproc.py
 	$(VENV)/bin/python bench/inproc.py --stub fetch
+	$(VENV)/bin/python bench/inproc.py --stub fetch --route responses
 
 bench-local: $(VENV)/.local  ## tokens/s, embeddings/s, load time and RSS of the local models: bench/results/local-latest.json
 	$(VENV)/bin/python bench/local.py

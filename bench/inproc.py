@@ -7,7 +7,10 @@ wall time per request. ``--stub fetch`` answers every upstream call with the fak
 I/O, so that the difference between the two runs is what the upstream round trip costs inside the gateway.
 Each result is the best of ``--runs`` runs (the machine's noise only ever adds).
 
-    python bench/inproc.py [--duration 2] [--runs 3] [--concurrency 32] [--stub fetch]
+    python bench/inproc.py [--duration 2] [--runs 3] [--concurrency 32] [--stub fetch] [--route responses]
+
+``--route responses`` asks the same through ``/v1/responses``: the difference from the chat route is what the
+Responses translation costs (the request to chat, the chat answer decoded and written as a response object).
 
 Measures the tree it runs from: ``PYTHONPATH=/path/to/other/checkout python bench/inproc.py`` for another.
 """
@@ -35,10 +38,12 @@ sys.path.append(str(HERE.parent))  # after PYTHONPATH: another checkout given th
 import uvloop  # noqa: E402
 from upstream import _CHAT  # noqa: E402
 
-BODY = json.dumps({"model": "bench/bench-model",
-                   "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}).encode()
-HEADERS = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
-           (b"authorization", b"Bearer sk-bench-key"), (b"content-length", b"%d" % len(BODY))]
+ROUTES = {
+    "chat": ("/v1/chat/completions", {"model": "bench/bench-model",
+                                      "messages": [{"role": "user", "content": "Say hello in one short sentence."}]}),
+    "responses": ("/v1/responses", {"model": "bench/bench-model", "input": "Say hello in one short sentence."}),
+}
+"""The same question through each route: its path and body."""
 App = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],
                 Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
 
@@ -70,12 +75,14 @@ def _stub_fetch() -> None:
     core.http.Upstream.fetch = fetch  # type: ignore[assignment,method-assign]
 
 
-async def _request(app: App) -> int:
+async def _request(app: App, path: str, body: bytes) -> int:
+    headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+               (b"authorization", b"Bearer sk-bench-key"), (b"content-length", b"%d" % len(body))]
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000), "scheme": "http", "method": "POST",
-        "root_path": "", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
-        "headers": list(HEADERS), "state": {}}
+        "root_path": "", "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
+        "state": {}}
     given = False
     status = 0
 
@@ -83,7 +90,7 @@ async def _request(app: App) -> int:
         nonlocal given
         if not given:
             given = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.get_running_loop().create_future()  # never: the client stays
         raise AssertionError
 
@@ -96,13 +103,15 @@ async def _request(app: App) -> int:
     return status
 
 
-async def _measure(app: App, concurrency: int, duration: float) -> dict[str, float]:
+async def _measure(app: App, concurrency: int, duration: float, route: str = "chat") -> dict[str, float]:
     done = 0
+    path, question = ROUTES[route]
+    body = json.dumps(question).encode()
 
     async def client(until: float) -> None:
         nonlocal done
         while time.perf_counter() < until:
-            status = await _request(app)
+            status = await _request(app, path, body)
             if status != 200:
                 raise RuntimeError(f"the gateway answered {status}")
             done += 1
@@ -136,9 +145,9 @@ async def _main(args: argparse.Namespace, profile: Path) -> None:
             break
         except Exception:
             await asyncio.sleep(0.1)
-    runs = [await _measure(app, args.concurrency, args.duration) for _ in range(args.runs)]
+    runs = [await _measure(app, args.concurrency, args.duration, args.route) for _ in range(args.runs)]
     best = min(runs, key=lambda run: run["user_us"] + run["sys_us"])
-    print(f"{len(runs)} runs of {args.duration:g} s, {args.concurrency} concurrent"
+    print(f"{args.route}: {len(runs)} runs of {args.duration:g} s, {args.concurrency} concurrent"
           f"{', upstream call stubbed' if args.stub else ''}: best {best['user_us'] + best['sys_us']:.1f} µs CPU "
           f"per request (user {best['user_us']:.1f}, system {best['sys_us']:.1f}), {best['wall_us']:.1f} µs wall, "
           f"{1e6 / best['wall_us']:,.0f} req/s")
@@ -152,6 +161,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--stub", choices=["fetch"])
+    parser.add_argument("--route", choices=list(ROUTES), default="chat")
     args = parser.parse_args()
     port = _free_port()
     upstream = subprocess.Popen([sys.executable, str(HERE / "upstream.py"), "--port", str(port)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
+import os
 import secrets
 import time
 from typing import Any
@@ -90,7 +92,7 @@ class Echo:
 
     def __init__(self, request: ResponseRequest) -> None:
         self.request = request
-        self.response_id = "resp_" + secrets.token_hex(24)
+        self.response_id = new_id("resp")
 
     def response(self, model: str, created: int, status: str, output: list[OutputItem] | None = None,
                  usage: Usage | None = None) -> Response:
@@ -173,9 +175,27 @@ def _usage(usage: Usage) -> ResponseUsage:
                          total_tokens=usage.total_tokens or usage.prompt_tokens + output)
 
 
+class _Ids:
+    """Ids unique across processes without a system call each: 16 random hex digits drawn once per process (again
+    in a forked worker), then a counter."""
+
+    def __init__(self) -> None:
+        self.seed()
+        os.register_at_fork(after_in_child=self.seed)
+
+    def seed(self) -> None:
+        self.prefix, self.counter = secrets.token_hex(8), itertools.count()
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}_{self.prefix}{next(self.counter):016x}"
+
+
+_ids = _Ids()
+
+
 def new_id(prefix: str) -> str:
-    """A fresh id for an output item (``msg``, ``fc``, ``rs``)."""
-    return f"{prefix}_{secrets.token_hex(16)}"
+    """A fresh id for a response (``resp``) or an output item (``msg``, ``fc``, ``rs``, ``call``)."""
+    return _ids.new(prefix)
 
 
 def read_blocks(encrypted: Any) -> list[Any] | None:

@@ -11,6 +11,7 @@ _CALL = re.compile(r"\.tool_calls\[(\d+)\](.*)")
 _TOOL = re.compile(r"tools\[(\d+)\](?:\.function)?(.*)")
 _RENAMED = {"max_completion_tokens": "max_output_tokens", "max_tokens": "max_output_tokens",
             "reasoning_effort": "reasoning.effort", "response_format": "text.format"}
+_RENAMED_NO_LIMIT = {name: client for name, client in _RENAMED.items() if client != "max_output_tokens"}
 _SPELLED = {"output": ((".content", ".output"), (".tool_call_id", ".call_id")),
             "message": ((".image_url.url", ".image_url"), (".file.", "."))}
 """How a chat message's fields are spelled in the input item it came from (by the item's kind)."""
@@ -27,7 +28,7 @@ class InputNames:
         ``calls``: each tool call's, by (message, call) index; ``tools``: each offered tool's place in the client's
         list; ``limit``: whether ``max_output_tokens`` was sent (a ``max_tokens`` the client sent is its own)."""
         self._origins, self._calls, self._tools = origins, calls, tools
-        self._renamed = _RENAMED if limit else {k: v for k, v in _RENAMED.items() if v != "max_output_tokens"}
+        self._renamed = _RENAMED if limit else _RENAMED_NO_LIMIT
 
     def of(self, param: str | None) -> str | None:
         """The client's name for ``param`` (a name the translation did not change stays)."""

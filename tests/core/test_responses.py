@@ -6,6 +6,7 @@ End to end: tests/server/test_responses.py."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from pydantic import TypeAdapter
 from core.openai.responses import ResponseRequest
 from core.openai.usage import Usage
 from core.responses import Echo, ResponseEvents, chat_request
+from core.responses.answer import new_id
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
@@ -202,3 +204,18 @@ def test_text_after_a_call_in_the_same_turn_joins_its_message() -> None:
     messages = chat_request(request, {})[0]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]  # the output right after its call
     assert messages[1]["content"] == "Looking.\n\nChecking." and messages[1]["tool_calls"][0]["id"] == "a"
+
+
+def test_ids_are_unique_and_a_forked_worker_draws_its_own() -> None:
+    first, second = new_id("resp"), new_id("resp")
+    assert first != second and first[:21] == second[:21]  # one process: its seed, then a counter
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a worker forked from the supervisor, as server/workers.py starts them
+        os.write(write, new_id("resp").encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 100).decode()
+    os.close(read)
+    os.close(write)
+    assert theirs.startswith("resp_") and theirs[:21] != first[:21]
