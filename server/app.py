@@ -27,7 +27,7 @@ from .errors import EXCEPTION_HANDLERS
 from .metering import Meter, metering
 from .metrics import Metrics, metrics
 from .reload import Reloader
-from .routes import audio, catalogue, health, models, seed, tokens, usage
+from .routes import audio, catalogue, health, models, responses, seed, tokens, usage
 from .tracing import Tracing
 from .version import VERSION
 
@@ -78,7 +78,7 @@ def create_app(loaded: LoadedProfile) -> ModelCalls:
                         catalogue.list_providers, catalogue.get_provider, catalogue.provider_icon,
                         catalogue.provider_models, catalogue.validate_credentials,
                         catalogue.validate_model_credentials, catalogue.profile, tokens.count_tokens,
-                        usage.usage],
+                        usage.usage, *responses.STORED],
         middleware=[metering],
     )
     # Chatchat's routes: the provider instance (or Chatchat provider key) by path, the model by body.

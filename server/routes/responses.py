@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import msgspec
+from litestar import delete, get, post
+from litestar.params import FromPath
 
-from core.errors import ModelRuntimeError
+from core.errors import ModelRuntimeError, NotFoundError
 from core.openai.chat import ChatCompletionRequest
 from core.openai.responses import ResponseRequest
 from core.responses import Echo, ResponseEvents, chat_request, response_body
@@ -20,7 +22,7 @@ from core.schema import ModelType
 from ..decode import decode_body, describe_validation_error
 from ._reply import STREAM_STATE, USAGE_STATE, Exchange, Reply, serve
 
-__all__ = ["respond"]
+__all__ = ["STORED", "respond"]
 
 
 async def respond(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
@@ -58,3 +60,43 @@ def _closing(events: AsyncGenerator[bytes, None],
                 await close()
 
     return both
+
+
+@get("/responses/{response_id:str}")
+async def retrieve(response_id: FromPath[str]) -> None:
+    """A stored response: the gateway keeps none."""
+    raise _not_kept(response_id)
+
+
+@delete("/responses/{response_id:str}", status_code=200)
+async def remove(response_id: FromPath[str]) -> None:
+    """Deleting a stored response: the gateway keeps none."""
+    raise _not_kept(response_id)
+
+
+@get("/responses/{response_id:str}/input_items")
+async def input_items(response_id: FromPath[str]) -> None:
+    """A stored response's input: the gateway keeps none."""
+    raise _not_kept(response_id)
+
+
+@post("/responses/{response_id:str}/cancel", status_code=200)
+async def cancel(response_id: FromPath[str]) -> None:
+    """Cancelling a background response: the gateway runs none (``background`` is a 400)."""
+    raise _not_kept(response_id)
+
+
+@post("/responses/input_tokens", status_code=200)
+async def input_tokens() -> None:
+    """Counting a response's input tokens: not served."""
+    raise NotFoundError("Counting a response's input tokens is not served here; POST /v1/tokens/count counts a "
+                        "chat request's.", code="not_found")
+
+
+STORED = [retrieve, remove, input_items, cancel, input_tokens]
+"""The routes of stored responses, each a 404 that says why."""
+
+
+def _not_kept(response_id: str) -> NotFoundError:
+    return NotFoundError(f"No response with id '{response_id}': the gateway keeps no responses (they come back with "
+                         "store false); send the whole conversation as 'input' instead.", code="not_found")

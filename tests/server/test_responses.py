@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai.types.responses import (
@@ -274,3 +275,12 @@ def test_the_provider_route_serves_responses_too(gateway: GatewayProcess) -> Non
     with openai.OpenAI(base_url=gateway.url + "/up/v1", api_key=GATEWAY_KEY,
                        max_retries=0) as sdk:
         assert sdk.responses.create(model="any-model", input="Say hi").output_text == "echo: Say hi"
+
+
+def test_a_stored_response_is_a_404_that_says_why(client: openai.OpenAI, gateway: GatewayProcess) -> None:
+    calls: list[Any] = [lambda: client.responses.retrieve("resp_1"), lambda: client.responses.delete("resp_1"),
+                        lambda: client.responses.cancel("resp_1"), lambda: client.responses.input_items.list("resp_1")]
+    for call in calls:
+        with pytest.raises(openai.NotFoundError, match="No response with id 'resp_1': the gateway keeps no responses"):
+            call()
+    assert httpx.get(gateway.base_url + "/responses/resp_1").status_code == 401  # the key is checked first
