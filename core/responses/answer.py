@@ -153,12 +153,14 @@ def text_of(content: str | list[Any] | None) -> str:
     """A message's or a delta's text: a string, or the text of a list of parts (Mistral's reasoning models')."""
     if content is None or isinstance(content, str):
         return content or ""
-    return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
+    texts = (part.get("text") for part in content if isinstance(part, dict))
+    return "".join(text for text in texts if isinstance(text, str))
 
 
 def reasoning_item(text: str | None, blocks: list[Any] | None, item_id: str | None = None) -> ReasoningItem:
     """The reasoning item of thinking ``text`` (``None``: no text part), carrying Anthropic's signed ``blocks``
     (when there are any) in its ``encrypted_content`` for :func:`read_blocks` to take back."""
+    blocks = [block for block in blocks or () if isinstance(block, dict)]  # what read_blocks takes back
     encrypted = BLOCKS_PREFIX + base64.b64encode(encode(blocks)).decode() if blocks else None
     return ReasoningItem(id=item_id or new_id("rs"), content=[] if text is None else [ReasoningText(text=text)],
                          encrypted_content=encrypted)

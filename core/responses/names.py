@@ -11,7 +11,8 @@ _CALL = re.compile(r"\.tool_calls\[(\d+)\](.*)")
 _TOOL = re.compile(r"tools\[(\d+)\](?:\.function)?(.*)")
 _RENAMED = {"max_completion_tokens": "max_output_tokens", "max_tokens": "max_output_tokens",
             "reasoning_effort": "reasoning.effort", "response_format": "text.format"}
-_RENAMED_NO_LIMIT = {name: client for name, client in _RENAMED.items() if client != "max_output_tokens"}
+_RULE_NAMES = {"max_completion_tokens": ("max_completion_tokens", "max_tokens")}
+"""The names a chat field may have reached the upstream under (a model's rules rename ``max_completion_tokens``)."""
 _SPELLED = {"output": ((".content", ".output"), (".tool_call_id", ".call_id")),
             "message": ((".image_url.url", ".image_url"), (".file.", "."))}
 """How a chat message's fields are spelled in the input item it came from (by the item's kind)."""
@@ -23,12 +24,12 @@ class InputNames:
     ``input[5].arguments``, ``response_format.json_schema.schema`` is ``text.format.schema``."""
 
     def __init__(self, origins: list[tuple[str, str]], calls: dict[tuple[int, int], str], tools: list[int],
-                 limit: bool) -> None:
+                 translated: set[str]) -> None:
         """``origins``: each chat message's input item (path and kind: ``message``, ``output``, ``call``);
         ``calls``: each tool call's, by (message, call) index; ``tools``: each offered tool's place in the client's
-        list; ``limit``: whether ``max_output_tokens`` was sent (a ``max_tokens`` the client sent is its own)."""
+        list; ``translated``: the chat fields the translation wrote (one the client sent itself keeps its name)."""
         self._origins, self._calls, self._tools = origins, calls, tools
-        self._renamed = _RENAMED if limit else _RENAMED_NO_LIMIT
+        self._renamed = {name: _RENAMED[name] for field in translated for name in _RULE_NAMES.get(field, (field,))}
 
     def of(self, param: str | None) -> str | None:
         """The client's name for ``param`` (a name the translation did not change stays)."""

@@ -61,7 +61,10 @@ def chat_request(request: ResponseRequest, raw: JSON) -> tuple[JSON, InputNames]
         chat["stream"] = True
     kept = {tool["function"]["name"] for tool in tools}
     offered = [i for i, tool in enumerate(request.tools or ()) if tool.get("name") in kept]
-    return chat, InputNames(history.origins, history.call_origins, offered, limit=request.max_output_tokens is not None)
+    translated = {"max_completion_tokens"} if request.max_output_tokens is not None else set()
+    translated |= {"response_format"} if request.text and request.text.format else set()
+    translated |= {"reasoning_effort"} if request.reasoning and request.reasoning.effort else set()
+    return chat, InputNames(history.origins, history.call_origins, offered, translated)
 
 
 def _refuse_stateful(request: ResponseRequest) -> None:
@@ -108,9 +111,10 @@ class _History:
             self._append(message, at, "message")
         else:
             for name in ("content", "refusal"):
-                said = [text for text in (self._turn.get(name), message.get(name)) if text]
-                if said:
-                    self._turn[name] = "\n\n".join(said)
+                before, after = self._turn.get(name) or "", message.get(name) or ""
+                # One answer cut around its calls goes back whole; two messages keep apart as paragraphs.
+                apart = before and after and not (before[-1].isspace() or after[0].isspace())
+                self._turn[name] = (before + ("\n\n" if apart else "") + after) or self._turn.get(name)
         self._carry_thinking(self._turn)
 
     def call(self, call: JSON, at: str) -> None:
@@ -286,7 +290,11 @@ def _tools(request: ResponseRequest) -> tuple[list[JSON], str | JSON | None]:
         return tools, choice
     kind = choice.get("type")
     if kind == "function":
-        return tools, {"type": "function", "function": {"name": _text_field(choice, "name", "tool_choice")}}
+        name = _text_field(choice, "name", "tool_choice")
+        if name not in {tool["function"]["name"] for tool in tools}:
+            raise InvalidRequestError(f"tool_choice names the function '{name}', which is not among the tools.",
+                                      param="tool_choice", code="invalid_value")
+        return tools, {"type": "function", "function": {"name": name}}
     if kind == "allowed_tools":
         listed = choice.get("tools")
         if not isinstance(listed, list):

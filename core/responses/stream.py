@@ -142,8 +142,8 @@ class ResponseEvents:
         if delta.thinking or delta.thinking_blocks:
             self._write("reasoning", delta.thinking or "", out)
             # Each block comes whole, with its place among them (``index``, for chat stream helpers to merge by).
-            self._blocks.extend({k: v for k, v in block.items() if k != "index"} if isinstance(block, dict) else block
-                                for block in delta.thinking_blocks or ())
+            self._blocks.extend({k: v for k, v in block.items() if k != "index"}
+                                for block in delta.thinking_blocks or () if isinstance(block, dict))
         text = text_of(delta.content)
         if text:
             self._write("output_text", text, out)

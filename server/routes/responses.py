@@ -93,7 +93,14 @@ async def input_tokens() -> None:
                         "chat request's.", code="not_found")
 
 
-STORED = [retrieve, remove, input_items, cancel, input_tokens]
+@post("/responses/compact", status_code=200)
+async def compact() -> None:
+    """Compacting a conversation into encrypted items only OpenAI can read: not served."""
+    raise NotFoundError("Compacting a conversation is not served here: its items would be OpenAI's to read.",
+                        code="not_found")
+
+
+STORED = [retrieve, remove, input_items, cancel, input_tokens, compact]
 """The routes of stored responses, each a 404 that says why."""
 
 

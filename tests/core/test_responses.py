@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from core.openai.responses import ResponseRequest
 from core.openai.usage import Usage
 from core.responses import Echo, ResponseEvents, chat_request
-from core.responses.answer import new_id
+from core.responses.answer import new_id, read_blocks
 
 EVENTS: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 
@@ -108,10 +108,11 @@ async def test_text_refusal_and_a_truncated_call() -> None:
 
 async def test_signed_thinking_alone_is_a_reasoning_item_to_send_back() -> None:
     block = {"type": "redacted_thinking", "data": "sealed"}
-    events = await translate(chunk({"thinking_blocks": [{"index": 0, **block}]}), chunk({"content": "Hi"}),
-                             chunk(finish="stop"))
+    events = await translate(chunk({"thinking_blocks": [{"index": 0, **block}, "not a block"]}),
+                             chunk({"content": "Hi"}), chunk(finish="stop"))
     reasoning, _ = final(events)["output"]
-    assert reasoning["content"] == [{"type": "reasoning_text", "text": ""}] and reasoning["encrypted_content"]
+    assert reasoning["content"] == [{"type": "reasoning_text", "text": ""}]
+    assert read_blocks(reasoning["encrypted_content"]) == [block]  # what it wrote, it takes back
     added = next(e for e in events if e["type"] == "response.content_part.added")
     assert added["part"] == {"type": "reasoning_text", "text": ""}
 
@@ -137,7 +138,7 @@ async def test_an_upstream_error_event_fails_the_response_whatever_its_shape() -
 
 
 async def test_text_as_a_list_of_parts_and_an_id_that_comes_after_the_name() -> None:
-    events = await translate(chunk({"content": [{"type": "text", "text": "Hi"}]}),
+    events = await translate(chunk({"content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": 5}]}),
                              chunk(call(0, name="weather", arguments="{")), chunk(call(0, "call_late", arguments="}")),
                              chunk(finish="tool_calls"))
     message, item = final(events)["output"]
@@ -171,7 +172,9 @@ def test_thinking_goes_on_its_turns_assistant_message_or_is_dropped_with_its_tur
 
 
 def test_errors_in_the_chat_request_name_the_clients_fields() -> None:
-    request = msgspec.convert({"model": "m", "instructions": "Be brief.", "max_output_tokens": 9, "tools": [
+    request = msgspec.convert({"model": "m", "instructions": "Be brief.", "max_output_tokens": 9,
+                               "reasoning": {"effort": "low"},
+                               "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}}, "tools": [
         {"type": "function", "name": "clock"}, {"type": "function", "name": "weather"}],
         "tool_choice": {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "weather"}]},
         "input": [
@@ -180,6 +183,8 @@ def test_errors_in_the_chat_request_name_the_clients_fields() -> None:
             {"type": "function_call", "call_id": "b", "name": "weather", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "a", "output": "sunny"}]}, ResponseRequest)
     chat, names = chat_request(request, {})
+    assert chat_request(msgspec.convert({"model": "m", "input": "Hi"}, ResponseRequest), {})[1].of(
+        "response_format") == "response_format"  # sent by the client itself: its own name
     assert [m["role"] for m in chat["messages"]] == ["system", "user", "assistant", "tool"]
     assert {param: names.of(param) for param in (
         "messages[0].content", "messages[1].content[0].image_url.url", "messages[2].tool_calls[1].function.arguments",
@@ -204,6 +209,12 @@ def test_text_after_a_call_in_the_same_turn_joins_its_message() -> None:
     messages = chat_request(request, {})[0]["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "tool"]  # the output right after its call
     assert messages[1]["content"] == "Looking.\n\nChecking." and messages[1]["tool_calls"][0]["id"] == "a"
+    cut: Any = {"model": "m", "input": [
+        {"role": "user", "content": "Rome?"}, {"role": "assistant", "content": "Let me check."},
+        {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{}"},
+        {"role": "assistant", "content": " Done."}]}
+    [_, answer] = chat_request(msgspec.convert(cut, ResponseRequest), {})[0]["messages"]
+    assert answer["content"] == "Let me check. Done."  # one answer cut around its call goes back as it was
 
 
 def test_ids_are_unique_and_a_forked_worker_draws_its_own() -> None:
