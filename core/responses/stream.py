@@ -237,8 +237,8 @@ class ResponseEvents:
         if delta.id and call.index is None:  # once announced, the call keeps the id it was announced with
             call.call_id = delta.id
         function = delta.function or _FunctionDelta()
-        if function.name:
-            call.name = function.name
+        if function.name and function.name != call.name:  # pieces add up, as in the SDK; a name sent again stays
+            call.name += function.name
         if call.index is None:
             call.arguments += function.arguments or ""
             if call.name:  # announced once its name is known; its arguments so far go with it

@@ -85,6 +85,13 @@ async def test_a_call_without_an_id_gets_one_and_its_early_arguments() -> None:
     assert deltas == item["arguments"]
 
 
+async def test_a_name_in_pieces_adds_up_and_one_sent_again_stays() -> None:
+    events = await translate(chunk(call(0, "call_a", "wea", "{")), chunk(call(0, name="ther", arguments="}")),
+                             chunk(call(1, "call_b", "clock")), chunk(call(1, name="clock", arguments="{}")),
+                             chunk(finish="tool_calls"))
+    assert [item["name"] for item in final(events)["output"]] == ["weather", "clock"]
+
+
 async def test_interleaved_calls_keep_every_argument() -> None:
     events = await translate(chunk(call(0, "call_a", "weather", '{"city":')), chunk(call(1, "call_b", "clock", "{")),
                              chunk(call(0, arguments='"Oslo"}')), chunk(call(1, arguments="}")),
