@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 import msgspec
@@ -42,6 +42,7 @@ __all__ = [
     "EFFORT_BUDGETS",
     "TranslatedStream",
     "answered_function",
+    "check_choice",
     "check_tool_choice",
     "data_uri",
     "effort_budget",
@@ -162,13 +163,19 @@ def check_tool_choice(request: ChatCompletionRequest) -> None:
     """400 for a ``tool_choice`` no tool can meet: ``required`` without tools, or a function not among them (for
     upstreams that would answer without calling one)."""
     choice = request.tool_choice
-    names = {tool.function.name for tool in request.tools or () if tool.function is not None}
-    if choice == "required" and not names:
+    named = choice.function.name if isinstance(choice, ToolChoiceObject) and choice.function is not None else None
+    check_choice(choice == "required", named,
+                 {tool.function.name for tool in request.tools or () if tool.function is not None})
+
+
+def check_choice(required: bool, named: str | None, names: Collection[str]) -> None:
+    """400 for a tool choice that is ``required`` with no tools ``names``, or ``named`` a function not among them."""
+    if required and not names:
         raise errors.InvalidRequestError("tool_choice 'required' needs tools to choose from.", param="tool_choice",
                                          code="invalid_value")
-    if isinstance(choice, ToolChoiceObject) and choice.function is not None and choice.function.name not in names:
-        raise errors.InvalidRequestError(f"tool_choice names the function '{choice.function.name}', which is not "
-                                         "among the tools.", param="tool_choice", code="invalid_value")
+    if named is not None and named not in names:
+        raise errors.InvalidRequestError(f"tool_choice names the function '{named}', which is not among the tools.",
+                                         param="tool_choice", code="invalid_value")
 
 
 def answered_function(names: Mapping[str, str], call_id: str, at: str) -> str:

@@ -28,8 +28,7 @@ class InputNames:
         """``origins``: each chat message's input item (path and kind: ``message``, ``output``, ``call``);
         ``calls``: each tool call's, by (message, call) index; ``tools``: each offered tool's place in the client's
         list; ``translated``: the chat fields the translation wrote (one the client sent itself keeps its name)."""
-        self._origins, self._calls, self._tools = origins, calls, tools
-        self._renamed = {name: _RENAMED[name] for field in translated for name in _RULE_NAMES.get(field, (field,))}
+        self._origins, self._calls, self._tools, self._translated = origins, calls, tools, translated
 
     def of(self, param: str | None) -> str | None:
         """The client's name for ``param`` (a name the translation did not change stays)."""
@@ -40,9 +39,9 @@ class InputNames:
         if (found := _TOOL.fullmatch(param)) and int(found[1]) < len(self._tools):
             return f"tools[{self._tools[int(found[1])]}]{found[2]}"
         head, _, rest = param.partition(".")
-        if head in self._renamed:
+        if any(head in _RULE_NAMES.get(field, (field,)) for field in self._translated):
             rest = rest.removeprefix("json_schema").lstrip(".")
-            return self._renamed[head] + (f".{rest}" if rest else "")
+            return _RENAMED[head] + (f".{rest}" if rest else "")
         return param
 
     def _message(self, index: int, rest: str) -> str:

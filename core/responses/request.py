@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 from ..openai.responses import ResponseRequest, TextConfig
+from ..translate import check_choice
 from .answer import read_blocks
 from .names import InputNames
 
@@ -283,17 +284,14 @@ def _tools(request: ResponseRequest) -> tuple[list[JSON], str | JSON | None]:
     if isinstance(choice, str) and choice not in _CHOICES:
         raise InvalidRequestError(f"Invalid value for 'tool_choice': {choice!r}; expected 'none', 'auto', 'required' "
                                   "or an object.", param="tool_choice", code="invalid_value")
-    if choice == "required" and not tools:
-        raise InvalidRequestError("tool_choice 'required' needs tools to choose from.", param="tool_choice",
-                                  code="invalid_value")
+    names = [tool["function"]["name"] for tool in tools]
+    check_choice(choice == "required", None, names)
     if choice is None or isinstance(choice, str):
         return tools, choice
     kind = choice.get("type")
     if kind == "function":
         name = _text_field(choice, "name", "tool_choice")
-        if name not in {tool["function"]["name"] for tool in tools}:
-            raise InvalidRequestError(f"tool_choice names the function '{name}', which is not among the tools.",
-                                      param="tool_choice", code="invalid_value")
+        check_choice(False, name, names)
         return tools, {"type": "function", "function": {"name": name}}
     if kind == "allowed_tools":
         listed = choice.get("tools")

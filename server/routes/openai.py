@@ -6,7 +6,10 @@ the path names the provider instance (or Chatchat group) and the body's ``model`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from core.errors import InvalidRequestError
+from core.model_types import EventStream, JSONReply, ModelTarget, Provider, RawBody
 from core.openai.chat import ChatCompletionRequest
 from core.openai.completions import CompletionRequest
 from core.openai.embeddings import EmbeddingRequest
@@ -15,7 +18,7 @@ from core.schema import ModelType
 from ..decode import decode_body
 from ._reply import Exchange, Reply, serve
 
-__all__ = ["chat", "complete", "embed"]
+__all__ = ["chat", "chat_call", "complete", "embed"]
 
 
 async def chat(exchange: Exchange, provider: str | None, content: bytes) -> Reply:
@@ -25,8 +28,13 @@ async def chat(exchange: Exchange, provider: str | None, content: bytes) -> Repl
         raise InvalidRequestError("'messages' must contain at least one message.", param="messages",
                                   code="empty_array")
     _check_generation(body)
-    return await serve(exchange, provider, body.model, ModelType.LLM, body, raw,
-                       lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
+    return await serve(exchange, provider, body.model, ModelType.LLM, body, raw, chat_call)
+
+
+def chat_call(upstream: Provider, target: ModelTarget, request: ChatCompletionRequest,
+              raw: RawBody) -> Awaitable[JSONReply | EventStream]:
+    """A chat call to one deployment (the chat route's, and the Responses route's once translated)."""
+    return upstream.llm().chat(target, request, raw)
 
 
 async def complete(exchange: Exchange, provider: str | None, content: bytes) -> Reply:

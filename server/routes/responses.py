@@ -21,6 +21,7 @@ from core.schema import ModelType
 
 from ..decode import decode_body, describe_validation_error
 from ._reply import STREAM_STATE, USAGE_STATE, Exchange, Reply, serve
+from .openai import chat_call
 
 __all__ = ["STORED", "respond"]
 
@@ -34,8 +35,7 @@ async def respond(exchange: Exchange, provider: str | None, content: bytes) -> R
             chat = msgspec.convert(raw, ChatCompletionRequest)
         except msgspec.ValidationError as exc:  # a field passed on as the client sent it (a tool's parameters)
             raise describe_validation_error(exc) from None
-        answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw,
-                             lambda upstream, target, *request_body: upstream.llm().chat(target, *request_body))
+        answer = await serve(exchange, provider, request.model, ModelType.LLM, chat, raw, chat_call)
     except ModelRuntimeError as exc:  # named in the chat request: the client's request names it otherwise
         named = names.of(exc.param)
         if exc.param and named and named != exc.param:
